@@ -1,0 +1,1 @@
+namespace VdpaPS.Netlink; internal static class Placeholder {}
