@@ -1,1 +1,0 @@
-namespace VdpaPS.Netlink; internal static class Placeholder {}

@@ -1,0 +1,15 @@
+namespace VdpaPS.Netlink.Protocol;
+
+/// <summary>Moves whole netlink datagrams to and from the kernel.</summary>
+/// <remarks>The seam between the protocol logic and the socket: tests replay datagrams recorded from a real kernel through it.</remarks>
+public interface INetlinkTransport : IDisposable
+{
+    /// <summary>The port id the kernel assigned to this socket; replies carry it.</summary>
+    uint PortId { get; }
+
+    void Send(ReadOnlySpan<byte> datagram);
+
+    /// <summary>Receives one datagram from the kernel into <paramref name="buffer"/>, growing it so nothing is cut off.</summary>
+    /// <returns>The datagram's length.</returns>
+    int Receive(ref byte[] buffer);
+}

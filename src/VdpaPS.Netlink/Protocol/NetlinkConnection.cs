@@ -1,0 +1,269 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using static VdpaPS.Netlink.Protocol.NetlinkConstants;
+
+namespace VdpaPS.Netlink.Protocol;
+
+/// <summary>What a generic netlink request is: family, command, version, dump or not, and a name for errors and traces.</summary>
+public readonly record struct GenericRequest(ushort Family, byte Command, byte Version, bool Dump, string Operation);
+
+/// <summary>Called once for every reply message: the generic command and the attributes after the generic header.</summary>
+public delegate void GenericReplyHandler(byte command, ReadOnlySpan<byte> attributes);
+
+/// <summary>Writes a request's attributes.</summary>
+public delegate void RequestAttributeWriter(NetlinkMessageWriter writer);
+
+/// <summary>The kernel's acknowledgement: a request succeeded, possibly with a warning in its extended ack.</summary>
+public readonly record struct NetlinkAcknowledgement(string? Warning, int ReplyCount);
+
+/// <summary>One request and its replies at a time over one transport: sequence and port checks, dumps, extended acks.</summary>
+/// <remarks>Thread-safe: requests from several threads are serialized, so a reply always reaches the request it answers.</remarks>
+public sealed class NetlinkConnection : IDisposable
+{
+    private const int InitialReceiveBuffer = 32 * 1024;
+    private readonly INetlinkTransport _transport;
+    private readonly NetlinkMessageWriter _writer = new();
+    private readonly Lock _gate = new();
+    private byte[] _receiveBuffer = new byte[InitialReceiveBuffer];
+    private uint _sequence;
+
+    public NetlinkConnection(INetlinkTransport transport, uint? initialSequence = null)
+    {
+        _transport = transport;
+        // A random start makes a stale reply from an earlier socket's request with the same port id unlikely to match.
+        _sequence = initialSequence ?? (uint)RandomNumberGenerator.GetInt32(1, int.MaxValue);
+    }
+
+    /// <summary>Opens a NETLINK_GENERIC socket.</summary>
+    public static NetlinkConnection OpenGeneric(TimeSpan? receiveTimeout = null) =>
+        new(NetlinkSocket.Open(NetlinkConstants.NetlinkGeneric, receiveTimeout));
+
+    public uint PortId => _transport.PortId;
+
+    /// <summary>Raised after every request with a one-line description of what was sent and what came back (for -Verbose).</summary>
+    public event Action<string>? Trace;
+
+    /// <summary>Sends one request and passes each reply message to <paramref name="onReply"/>.</summary>
+    /// <exception cref="NetlinkException">The kernel refused the request; carries its errno and extended-ack text.</exception>
+    /// <exception cref="DumpInterruptedException">A dump's state changed while it was read.</exception>
+    public NetlinkAcknowledgement Execute(in GenericRequest request, RequestAttributeWriter? attributes, GenericReplyHandler? onReply)
+    {
+        lock (_gate)
+        {
+            var sequence = NextSequence();
+            var flags = (ushort)(FlagRequest | (request.Dump ? FlagDump : FlagAck));
+            _writer.BeginGeneric(request.Family, flags, request.Command, request.Version);
+            attributes?.Invoke(_writer);
+            _writer.Finish(sequence, 0);
+            _transport.Send(_writer.Written);
+            var requestLength = _writer.Length;
+            try
+            {
+                var ack = ReceiveReplies(request, sequence, onReply);
+                Trace?.Invoke($"{request.Operation}: sent {requestLength} bytes (seq {sequence}{(request.Dump ? ", dump" : string.Empty)}); " +
+                    $"received {ack.ReplyCount} repl{(ack.ReplyCount == 1 ? "y" : "ies")}" + (ack.Warning is null ? "." : $", warning: {ack.Warning}"));
+                return ack;
+            }
+            catch (NetlinkException e) when (Trace is not null)
+            {
+                Trace.Invoke($"{request.Operation}: sent {requestLength} bytes (seq {sequence}); failed: {e.Message}");
+                throw;
+            }
+        }
+    }
+
+    /// <summary>A dump, restarted from the beginning (up to <paramref name="attempts"/> times) when the kernel reports it was interrupted.</summary>
+    public NetlinkAcknowledgement Dump(in GenericRequest request, RequestAttributeWriter? attributes, Action restart, GenericReplyHandler onReply, int attempts = 3)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return Execute(request, attributes, onReply);
+            }
+            catch (DumpInterruptedException) when (attempt < attempts)
+            {
+                restart();
+            }
+        }
+    }
+
+    private uint NextSequence()
+    {
+        _sequence = unchecked(_sequence + 1);
+        if (_sequence == 0)
+        {
+            _sequence = 1;
+        }
+
+        return _sequence;
+    }
+
+    private NetlinkAcknowledgement ReceiveReplies(in GenericRequest request, uint sequence, GenericReplyHandler? onReply)
+    {
+        var interrupted = false;
+        var replies = 0;
+        while (true)
+        {
+            var length = _transport.Receive(ref _receiveBuffer);
+            var datagram = new ReadOnlySpan<byte>(_receiveBuffer, 0, length);
+            while (!datagram.IsEmpty)
+            {
+                if (datagram.Length < MessageHeaderSize)
+                {
+                    throw new NetlinkProtocolException($"{datagram.Length} bytes left in a datagram, less than a message header.", request.Operation);
+                }
+
+                var messageLength = BinaryPrimitives.ReadUInt32LittleEndian(datagram);
+                if (messageLength < MessageHeaderSize || messageLength > (uint)datagram.Length)
+                {
+                    throw new NetlinkProtocolException($"A message claims {messageLength} bytes with {datagram.Length} in the datagram.", request.Operation);
+                }
+
+                var message = datagram[..(int)messageLength];
+                datagram = datagram[Math.Min(Align((int)messageLength), datagram.Length)..];
+                var type = BinaryPrimitives.ReadUInt16LittleEndian(message[4..]);
+                var flags = BinaryPrimitives.ReadUInt16LittleEndian(message[6..]);
+                var messageSequence = BinaryPrimitives.ReadUInt32LittleEndian(message[8..]);
+                var portId = BinaryPrimitives.ReadUInt32LittleEndian(message[12..]);
+
+                if (portId != _transport.PortId)
+                {
+                    throw new NetlinkProtocolException($"A reply for port {portId} reached port {_transport.PortId}.", request.Operation);
+                }
+
+                if (messageSequence != sequence)
+                {
+                    // The rest of an earlier request that was abandoned mid-way (an exception in a reply handler):
+                    // it answers nothing we are waiting for, so it is dropped.
+                    continue;
+                }
+
+                if ((flags & FlagDumpInterrupted) != 0)
+                {
+                    interrupted = true;
+                }
+
+                var body = message[MessageHeaderSize..];
+                switch (type)
+                {
+                    case MessageTypeNoop:
+                        continue;
+                    case MessageTypeError:
+                    {
+                        var (errno, extAck) = ReadError(body, flags, request.Operation, afterEcho: true);
+                        if (errno != 0)
+                        {
+                            throw extAck.ToException(errno, request.Operation);
+                        }
+
+                        return new NetlinkAcknowledgement(extAck.Message, replies);
+                    }
+
+                    case MessageTypeDone:
+                    {
+                        if (!request.Dump)
+                        {
+                            throw new NetlinkProtocolException("A DONE message answered a request that was not a dump.", request.Operation);
+                        }
+
+                        if (body.Length >= 4)
+                        {
+                            var (errno, extAck) = ReadError(body, flags, request.Operation, afterEcho: false);
+                            if (errno != 0)
+                            {
+                                throw extAck.ToException(errno, request.Operation);
+                            }
+                        }
+
+                        if (interrupted)
+                        {
+                            throw new DumpInterruptedException(request.Operation);
+                        }
+
+                        return new NetlinkAcknowledgement(null, replies);
+                    }
+
+                    case MessageTypeOverrun:
+                        throw new NetlinkProtocolException("The kernel reported a receive overrun; replies were lost.", request.Operation);
+                    case < MessageTypeMinReserved:
+                        continue;
+                }
+
+                if (type != request.Family)
+                {
+                    throw new NetlinkProtocolException($"A reply of type {type} answered a request to family {request.Family}.", request.Operation);
+                }
+
+                if (body.Length < GenericHeaderSize)
+                {
+                    throw new NetlinkProtocolException("A reply is shorter than the generic netlink header.", request.Operation);
+                }
+
+                replies++;
+                onReply?.Invoke(body[0], body[GenericHeaderSize..]);
+            }
+        }
+    }
+
+    private readonly record struct ExtAck(string? Message, int? Offset, int? MissingType)
+    {
+        public NetlinkException ToException(int errno, string operation) => new(errno, Message, Offset, operation, MissingType);
+    }
+
+    /// <summary>Reads the errno and the extended-ack attributes of an ERROR or DONE message.</summary>
+    private static (int Errno, ExtAck ExtAck) ReadError(ReadOnlySpan<byte> body, ushort flags, string operation, bool afterEcho)
+    {
+        if (body.Length < 4)
+        {
+            throw new NetlinkProtocolException("An error message is shorter than its errno.", operation);
+        }
+
+        var errno = -BinaryPrimitives.ReadInt32LittleEndian(body);
+        if ((flags & FlagAckTlvs) == 0)
+        {
+            return (errno, default);
+        }
+
+        var tlvStart = 4;
+        if (afterEcho)
+        {
+            // The echoed request: only its header when capped, otherwise the whole request.
+            if (body.Length < 4 + MessageHeaderSize)
+            {
+                throw new NetlinkProtocolException("An error message is shorter than the request header it echoes.", operation);
+            }
+
+            var echoed = (flags & FlagCapped) != 0 ? MessageHeaderSize : (int)BinaryPrimitives.ReadUInt32LittleEndian(body[4..]);
+            tlvStart = 4 + Align(echoed);
+            if (echoed < MessageHeaderSize || tlvStart > body.Length)
+            {
+                throw new NetlinkProtocolException("An error message's echoed request runs past its end.", operation);
+            }
+        }
+
+        string? message = null;
+        int? offset = null;
+        int? missing = null;
+        var reader = new NetlinkAttributeReader(body[tlvStart..]);
+        while (reader.TryRead(out var attribute))
+        {
+            switch (attribute.Type)
+            {
+                case ExtAckMessage:
+                    message = attribute.GetString();
+                    break;
+                case ExtAckOffset when attribute.Payload.Length == 4:
+                    offset = (int)attribute.GetU32();
+                    break;
+                case ExtAckMissingType when attribute.Payload.Length == 4:
+                    missing = (int)attribute.GetU32();
+                    break;
+            }
+        }
+
+        return (errno, new ExtAck(message, offset, missing));
+    }
+
+    public void Dispose() => _transport.Dispose();
+}

@@ -1,0 +1,84 @@
+namespace VdpaPS.Netlink.Protocol;
+
+/// <summary>The kernel refused a request: its errno and, where it gave one, the extended-ack text.</summary>
+public class NetlinkException : Exception
+{
+    public NetlinkException(int errno, string? extAckMessage, int? extAckOffset, string operation, int? missingAttribute = null)
+        : base(FormatMessage(errno, extAckMessage, operation))
+    {
+        Errno = errno;
+        ExtAckMessage = extAckMessage;
+        ExtAckOffset = extAckOffset;
+        Operation = operation;
+        MissingAttribute = missingAttribute;
+    }
+
+    protected NetlinkException(string message, int errno, string operation, Exception? inner = null)
+        : base(message, inner)
+    {
+        Errno = errno;
+        Operation = operation;
+    }
+
+    /// <summary>The positive errno (ENODEV is 19).</summary>
+    public int Errno { get; }
+
+    /// <summary>The kernel's own message from NLMSGERR_ATTR_MSG, without changes.</summary>
+    public string? ExtAckMessage { get; }
+
+    /// <summary>Byte offset into the request of the attribute the kernel blamed.</summary>
+    public int? ExtAckOffset { get; }
+
+    /// <summary>The attribute type the kernel said was missing (NLMSGERR_ATTR_MISS_TYPE).</summary>
+    public int? MissingAttribute { get; }
+
+    /// <summary>The request that failed, as "family command" (for example "vdpa DEV_NEW").</summary>
+    public string Operation { get; }
+
+    /// <summary>The C library's name and text for the errno, for example "ENODEV (No such device)".</summary>
+    public string ErrnoDescription => Errno.DescribeErrno();
+
+    private static string FormatMessage(int errno, string? extAck, string operation) =>
+        string.IsNullOrEmpty(extAck)
+            ? $"{operation}: the kernel answered {errno.DescribeErrno()}."
+            : $"{operation}: {extAck} (the kernel answered {errno.DescribeErrno()})";
+}
+
+/// <summary>The generic netlink controller does not know the family: its module is not loaded.</summary>
+public sealed class FamilyNotFoundException : NetlinkException
+{
+    public FamilyNotFoundException(string family, int errno)
+        : base($"The generic netlink family '{family}' is not registered in this kernel ({errno.DescribeErrno()}).", errno, "nlctrl GETFAMILY")
+    {
+        Family = family;
+    }
+
+    public string Family { get; }
+}
+
+/// <summary>A dump's result changed while it was read (NLM_F_DUMP_INTR); the caller may retry.</summary>
+public sealed class DumpInterruptedException : NetlinkException
+{
+    public DumpInterruptedException(string operation)
+        : base($"{operation}: the kernel's state changed during the dump (NLM_F_DUMP_INTR).", LinuxErrno.EINTR, operation)
+    {
+    }
+}
+
+/// <summary>A reply that breaks the netlink protocol: truncated, malformed, or not an answer to this request.</summary>
+public sealed class NetlinkProtocolException : NetlinkException
+{
+    public NetlinkProtocolException(string message, string operation = "netlink")
+        : base(message, LinuxErrno.EPROTO, operation)
+    {
+    }
+}
+
+/// <summary>A socket call failed (socket, bind, send, receive).</summary>
+public sealed class NetlinkSocketException : NetlinkException
+{
+    public NetlinkSocketException(string call, int errno)
+        : base($"netlink {call} failed: {errno.DescribeErrno()}.", errno, call)
+    {
+    }
+}

@@ -1,0 +1,216 @@
+using System.Runtime.InteropServices;
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
+namespace VdpaPS.Netlink.Protocol;
+
+/// <summary>The socket file descriptor, closed exactly once however the connection ends.</summary>
+public sealed class NetlinkSocketHandle : SafeHandle
+{
+    public NetlinkSocketHandle()
+        : base(new IntPtr(-1), ownsHandle: true)
+    {
+    }
+
+    internal NetlinkSocketHandle(int fd)
+        : this()
+    {
+        SetHandle(new IntPtr(fd));
+    }
+
+    public override bool IsInvalid => handle.ToInt64() < 0;
+
+    protected override bool ReleaseHandle() => close((int)handle.ToInt64()) == 0;
+}
+
+/// <summary>A NETLINK_GENERIC socket with extended acks on, bound to a kernel-assigned port id.</summary>
+public sealed unsafe class NetlinkSocket : INetlinkTransport
+{
+    [StructLayout(LayoutKind.Sequential)]
+    private struct SockaddrNetlink
+    {
+        public ushort Family;
+        public ushort Pad;
+        public uint PortId;
+        public uint Groups;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeValue
+    {
+        public long Seconds;
+        public long Microseconds;
+    }
+
+    private readonly NetlinkSocketHandle _handle;
+
+    private NetlinkSocket(NetlinkSocketHandle handle, uint portId)
+    {
+        _handle = handle;
+        PortId = portId;
+    }
+
+    public uint PortId { get; }
+
+    public NetlinkSocketHandle Handle => _handle;
+
+    /// <summary>Opens and binds a socket of the given netlink protocol (NETLINK_GENERIC by default).</summary>
+    /// <param name="receiveTimeout">How long one receive may wait for the kernel; a VDUSE device without its daemon can hold DEV_NEW for 30 s.</param>
+    public static NetlinkSocket Open(int protocol = NetlinkConstants.NetlinkGeneric, TimeSpan? receiveTimeout = null)
+    {
+        var fd = socket((ushort)AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+        if (fd < 0)
+        {
+            throw new NetlinkSocketException("socket", errno);
+        }
+
+        var handle = new NetlinkSocketHandle(fd);
+        try
+        {
+            // Extended acks give the kernel's own error text; capped acks keep error replies small.
+            // Kernels before 4.12 lack both: errors then carry only the errno, which is still correct.
+            SetOption(fd, NetlinkConstants.SolNetlink, NetlinkConstants.NetlinkExtAck, 1, required: false);
+            SetOption(fd, NetlinkConstants.SolNetlink, NetlinkConstants.NetlinkCapAck, 1, required: false);
+            var timeout = receiveTimeout ?? TimeSpan.FromSeconds(120);
+            var tv = new TimeValue { Seconds = (long)timeout.TotalSeconds, Microseconds = timeout.Milliseconds * 1000L };
+            if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(TimeValue)) != 0)
+            {
+                throw new NetlinkSocketException("setsockopt(SO_RCVTIMEO)", errno);
+            }
+
+            var address = new SockaddrNetlink { Family = (ushort)AF_NETLINK };
+            if (bind(fd, (sockaddr*)&address, sizeof(SockaddrNetlink)) != 0)
+            {
+                throw new NetlinkSocketException("bind", errno);
+            }
+
+            var length = (socklen_t)sizeof(SockaddrNetlink);
+            if (getsockname(fd, (sockaddr*)&address, &length) != 0)
+            {
+                throw new NetlinkSocketException("getsockname", errno);
+            }
+
+            return new NetlinkSocket(handle, address.PortId);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    public void Send(ReadOnlySpan<byte> datagram)
+    {
+        var added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            var fd = (int)_handle.DangerousGetHandle().ToInt64();
+            var kernel = new SockaddrNetlink { Family = (ushort)AF_NETLINK };
+            fixed (byte* data = datagram)
+            {
+                while (true)
+                {
+                    var sent = (long)sendto(fd, data, datagram.Length, 0, (sockaddr*)&kernel, sizeof(SockaddrNetlink));
+                    if (sent >= 0)
+                    {
+                        if (sent != datagram.Length)
+                        {
+                            throw new NetlinkProtocolException($"The kernel took {sent} of {datagram.Length} bytes.");
+                        }
+
+                        return;
+                    }
+
+                    var error = errno;
+                    if (error != LinuxErrno.EINTR)
+                    {
+                        throw new NetlinkSocketException("send", error);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
+    }
+
+    public int Receive(ref byte[] buffer)
+    {
+        var added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            var fd = (int)_handle.DangerousGetHandle().ToInt64();
+            // Peek first with MSG_TRUNC: it reports the datagram's full size, so the buffer can grow before the real read.
+            var size = ReceiveOnce(fd, buffer, MSG_PEEK | MSG_TRUNC);
+            if (size > buffer.Length)
+            {
+                buffer = new byte[Math.Max(size, buffer.Length * 2)];
+            }
+
+            var received = ReceiveOnce(fd, buffer, MSG_TRUNC);
+            if (received > buffer.Length)
+            {
+                // Never hand on a cut datagram: that would be silent data loss.
+                throw new NetlinkProtocolException($"A {received}-byte netlink datagram did not fit the {buffer.Length}-byte buffer.");
+            }
+
+            return received;
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
+    }
+
+    private static int ReceiveOnce(int fd, byte[] buffer, int flags)
+    {
+        fixed (byte* data = buffer)
+        {
+            while (true)
+            {
+                var sender = default(SockaddrNetlink);
+                var length = (socklen_t)sizeof(SockaddrNetlink);
+                var received = (long)recvfrom(fd, data, buffer.Length, flags, (sockaddr*)&sender, &length);
+                if (received >= 0)
+                {
+                    if (sender.PortId != 0)
+                    {
+                        // Only the kernel (port 0) answers requests; anything else is not ours to read.
+                        throw new NetlinkProtocolException($"A datagram from port {sender.PortId} arrived; only the kernel (port 0) may send here.");
+                    }
+
+                    return checked((int)received);
+                }
+
+                var error = errno;
+                if (error == LinuxErrno.EINTR)
+                {
+                    continue;
+                }
+
+                throw error == LinuxErrno.EAGAIN
+                    ? new NetlinkSocketException("receive (timed out waiting for the kernel)", LinuxErrno.ETIMEDOUT)
+                    : new NetlinkSocketException("receive", error);
+            }
+        }
+    }
+
+    private static void SetOption(int fd, int level, int option, int value, bool required)
+    {
+        if (setsockopt(fd, level, option, &value, sizeof(int)) != 0 && required)
+        {
+            throw new NetlinkSocketException($"setsockopt({option})", errno);
+        }
+    }
+
+    public void Dispose() => _handle.Dispose();
+}
