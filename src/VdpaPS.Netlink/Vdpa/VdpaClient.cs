@@ -1,0 +1,204 @@
+using VdpaPS.Netlink.Protocol;
+using static VdpaPS.Netlink.Vdpa.VdpaAttribute;
+
+namespace VdpaPS.Netlink.Vdpa;
+
+/// <summary>Every operation of the kernel's vdpa family, over one netlink connection.</summary>
+public sealed class VdpaClient : IDisposable
+{
+    private readonly NetlinkConnection _connection;
+    private readonly bool _ownsConnection;
+
+    /// <exception cref="FamilyNotFoundException">The vdpa module is not loaded, or this is not the initial network namespace.</exception>
+    public VdpaClient(NetlinkConnection connection, GenericFamilyCache? cache = null, bool ownsConnection = false)
+    {
+        _connection = connection;
+        _ownsConnection = ownsConnection;
+        Family = (cache ?? GenericFamilyCache.Shared).Resolve(connection, VdpaFamily.Name);
+    }
+
+    /// <summary>Opens a socket of its own and resolves the family (once per process).</summary>
+    public static VdpaClient Open(TimeSpan? receiveTimeout = null)
+    {
+        var connection = NetlinkConnection.OpenGeneric(receiveTimeout);
+        try
+        {
+            return new VdpaClient(connection, ownsConnection: true);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    public GenericNetlinkFamily Family { get; }
+
+    public NetlinkConnection Connection => _connection;
+
+    /// <summary>Whether this kernel's family has the command (from nlctrl's list of operations).</summary>
+    public bool Supports(VdpaCommand command) => Family.TryGetOperation((uint)command, out _);
+
+    /// <summary>Whether this kernel knows the attribute; commands up to VSTATS_GET silently ignore attributes above the family's maxattr.</summary>
+    public bool Knows(ushort attribute) => attribute <= Family.MaxAttribute;
+
+    public IReadOnlyList<VdpaParent> GetParents()
+    {
+        var parents = new List<VdpaParent>();
+        _connection.Dump(Request(VdpaCommand.ManagementDeviceGet, dump: true), null, parents.Clear,
+            (_, attributes) => parents.Add(VdpaDecoder.DecodeParent(attributes)));
+        return parents;
+    }
+
+    public VdpaParent GetParent(string name)
+    {
+        VdpaParent? parent = null;
+        _connection.Execute(Request(VdpaCommand.ManagementDeviceGet, dump: false), w => WriteParent(w, name),
+            (_, attributes) => parent = VdpaDecoder.DecodeParent(attributes));
+        return parent ?? throw NoReply("MGMTDEV_GET");
+    }
+
+    public IReadOnlyList<VdpaDevice> GetDevices()
+    {
+        var devices = new List<VdpaDevice>();
+        _connection.Dump(Request(VdpaCommand.DeviceGet, dump: true), null, devices.Clear,
+            (_, attributes) => devices.Add(VdpaDecoder.DecodeDevice(attributes)));
+        return devices;
+    }
+
+    public VdpaDevice GetDevice(string name)
+    {
+        VdpaDevice? device = null;
+        _connection.Execute(Request(VdpaCommand.DeviceGet, dump: false), w => w.WriteString(DeviceName, name),
+            (_, attributes) => device = VdpaDecoder.DecodeDevice(attributes));
+        return device ?? throw NoReply("DEV_GET");
+    }
+
+    public IReadOnlyList<VdpaDeviceConfig> GetConfigs()
+    {
+        var configs = new List<VdpaDeviceConfig>();
+        _connection.Dump(Request(VdpaCommand.DeviceConfigGet, dump: true), null, configs.Clear,
+            (_, attributes) => configs.Add(VdpaDecoder.DecodeConfig(attributes)));
+        return configs;
+    }
+
+    public VdpaDeviceConfig GetConfig(string name)
+    {
+        VdpaDeviceConfig? config = null;
+        _connection.Execute(Request(VdpaCommand.DeviceConfigGet, dump: false), w => w.WriteString(DeviceName, name),
+            (_, attributes) => config = VdpaDecoder.DecodeConfig(attributes));
+        return config ?? throw NoReply("DEV_CONFIG_GET");
+    }
+
+    public VdpaQueueStatistics GetQueueStatistics(string name, uint queueIndex)
+    {
+        VdpaQueueStatistics? stats = null;
+        _connection.Execute(Request(VdpaCommand.DeviceVendorStatsGet, dump: false),
+            w =>
+            {
+                w.WriteString(DeviceName, name);
+                w.WriteU32(QueueIndex, queueIndex);
+            },
+            (_, attributes) => stats = VdpaDecoder.DecodeQueueStatistics(attributes));
+        return stats ?? throw NoReply("DEV_VSTATS_GET");
+    }
+
+    /// <summary>Creates a device. The kernel answers with an ACK only; read the device back to see what it applied.</summary>
+    public NetlinkAcknowledgement CreateDevice(VdpaDeviceSpec spec) =>
+        _connection.Execute(Request(VdpaCommand.DeviceNew, dump: false), w =>
+        {
+            w.WriteString(DeviceName, spec.Name);
+            WriteParent(w, spec.Parent);
+            if (spec.MacAddress is { } mac)
+            {
+                w.WriteBytes(NetConfigMacAddress, mac);
+            }
+
+            if (spec.Mtu is { } mtu)
+            {
+                w.WriteU16(NetConfigMtu, mtu);
+            }
+
+            if (spec.MaxQueuePairs is { } pairs)
+            {
+                w.WriteU16(NetConfigMaxQueuePairs, pairs);
+            }
+
+            if (spec.Features is { } features)
+            {
+                w.WriteU64(VdpaAttribute.DeviceFeatures, features);
+            }
+        }, null);
+
+    /// <summary>The attributes of <paramref name="spec"/> this kernel does not know and would drop without a word.</summary>
+    public IReadOnlyList<ushort> UnknownAttributes(VdpaDeviceSpec spec)
+    {
+        var unknown = new List<ushort>();
+        void Check(bool present, ushort attribute)
+        {
+            if (present && !Knows(attribute))
+            {
+                unknown.Add(attribute);
+            }
+        }
+
+        Check(spec.MacAddress is not null, NetConfigMacAddress);
+        Check(spec.Mtu is not null, NetConfigMtu);
+        Check(spec.MaxQueuePairs is not null, NetConfigMaxQueuePairs);
+        Check(spec.Features is not null, VdpaAttribute.DeviceFeatures);
+        return unknown;
+    }
+
+    public NetlinkAcknowledgement DeleteDevice(string name) =>
+        _connection.Execute(Request(VdpaCommand.DeviceDelete, dump: false), w => w.WriteString(DeviceName, name), null);
+
+    /// <summary>DEV_ATTR_SET: the MAC address is the only attribute the kernel acts on (6.12 and later).</summary>
+    public NetlinkAcknowledgement SetMacAddress(string name, byte[] macAddress) =>
+        _connection.Execute(Request(VdpaCommand.DeviceAttributeSet, dump: false), w =>
+        {
+            w.WriteString(DeviceName, name);
+            w.WriteBytes(NetConfigMacAddress, macAddress);
+        }, null);
+
+    private GenericRequest Request(VdpaCommand command, bool dump) =>
+        new(Family.Id, (byte)command, VdpaFamily.Version, dump, OperationName(command, dump));
+
+    public static string OperationName(VdpaCommand command, bool dump = false)
+    {
+        var name = command switch
+        {
+            VdpaCommand.ManagementDeviceGet => "MGMTDEV_GET",
+            VdpaCommand.DeviceNew => "DEV_NEW",
+            VdpaCommand.DeviceDelete => "DEV_DEL",
+            VdpaCommand.DeviceGet => "DEV_GET",
+            VdpaCommand.DeviceConfigGet => "DEV_CONFIG_GET",
+            VdpaCommand.DeviceVendorStatsGet => "DEV_VSTATS_GET",
+            VdpaCommand.DeviceAttributeSet => "DEV_ATTR_SET",
+            _ => command.ToString(),
+        };
+        return dump ? $"vdpa {name} dump" : $"vdpa {name}";
+    }
+
+    /// <summary>The kernel matches a parent only when a bus name is sent exactly when the parent has one.</summary>
+    private static void WriteParent(NetlinkMessageWriter w, string parent)
+    {
+        var (bus, device) = VdpaText.SplitParentName(parent);
+        if (bus is not null)
+        {
+            w.WriteString(ManagementDeviceBusName, bus);
+        }
+
+        w.WriteString(ManagementDeviceDeviceName, device);
+    }
+
+    private static NetlinkProtocolException NoReply(string command) =>
+        new($"The kernel acknowledged {command} without a reply message.", $"vdpa {command}");
+
+    public void Dispose()
+    {
+        if (_ownsConnection)
+        {
+            _connection.Dispose();
+        }
+    }
+}

@@ -1,0 +1,223 @@
+namespace VdpaPS;
+
+/// <summary>A management device: the parent (a PCI PF/VF, an SF, vdpasim_net, vduse) that vDPA devices are created on.</summary>
+public sealed class VdpaParent
+{
+    /// <summary>The name as iproute2 writes it: "bus/device" when the parent has a bus, else the device name alone.</summary>
+    public string Name { get; init; } = string.Empty;
+
+    public string? BusName { get; init; }
+
+    public string DeviceName { get; init; } = string.Empty;
+
+    /// <summary>Device classes this parent can create (from the class bitmap, bit = virtio device id).</summary>
+    public VirtioDeviceClass[] SupportedClasses { get; init; } = [];
+
+    public ulong SupportedClassMask { get; init; }
+
+    /// <summary>The most virtqueues a device on this parent may have; absent on kernels before 5.18 and 0 where unlimited (vduse).</summary>
+    public uint? MaxQueues { get; init; }
+
+    /// <summary>Feature names this parent can provision; empty where the kernel does not say.</summary>
+    public string[] SupportedFeatures { get; init; } = [];
+
+    public ulong? SupportedFeatureMask { get; init; }
+
+    public override string ToString() => Name;
+}
+
+/// <summary>A vDPA device as the kernel's DEV_GET describes it, with what sysfs adds.</summary>
+public sealed class VdpaDevice
+{
+    public string Name { get; init; } = string.Empty;
+
+    /// <summary>The parent management device, named as <see cref="VdpaParent.Name"/>.</summary>
+    public string Parent { get; init; } = string.Empty;
+
+    public string? ParentBusName { get; init; }
+
+    public string ParentDeviceName { get; init; } = string.Empty;
+
+    /// <summary>net or block (from the virtio device id); Unknown for other ids.</summary>
+    public VirtioDeviceClass Type { get; init; }
+
+    /// <summary>The virtio device id (1 net, 2 block).</summary>
+    public uint DeviceId { get; init; }
+
+    public uint VendorId { get; init; }
+
+    /// <summary>Number of virtqueues (VDPA_ATTR_DEV_MAX_VQS).</summary>
+    public uint MaxQueues { get; init; }
+
+    public ushort MaxQueueSize { get; init; }
+
+    /// <summary>Absent on kernels before 5.16.</summary>
+    public ushort? MinQueueSize { get; init; }
+
+    /// <summary>The vdpa bus driver the device is bound to (vhost_vdpa, virtio_vdpa), or null when unbound.</summary>
+    public string? Driver { get; set; }
+
+    /// <summary>/dev/vhost-vdpa-N when bound to vhost_vdpa.</summary>
+    public string? VhostDevicePath { get; set; }
+
+    /// <summary>The network interface a net device became under virtio_vdpa.</summary>
+    public string? NetworkInterface { get; set; }
+
+    /// <summary>The block device (/dev/vdX) a block device became under virtio_vdpa.</summary>
+    public string? BlockDevice { get; set; }
+
+    /// <summary>The sysfs path of the parent device (the PCI function for hardware).</summary>
+    public string? ParentDevicePath { get; set; }
+
+    public int? NumaNode { get; set; }
+
+    /// <summary>False for devices present in sysfs that the netlink dumps do not show (not created through a management device).</summary>
+    public bool IsManaged { get; set; } = true;
+
+    public override string ToString() => Name;
+}
+
+/// <summary>A device's configuration space and features, decoded (DEV_CONFIG_GET).</summary>
+public abstract class VdpaDeviceConfig
+{
+    public string Name { get; init; } = string.Empty;
+
+    public VirtioDeviceClass Type { get; init; }
+
+    public uint DeviceId { get; init; }
+
+    /// <summary>Features the device offers (provisioned at creation); kernels before 6.1 do not report them.</summary>
+    public string[] DeviceFeatures { get; init; } = [];
+
+    public ulong? DeviceFeatureMask { get; init; }
+
+    /// <summary>Features the driver and device agreed on; empty until a driver has negotiated (FEATURES_OK).</summary>
+    public string[] NegotiatedFeatures { get; init; } = [];
+
+    public ulong? NegotiatedFeatureMask { get; init; }
+
+    public override string ToString() => Name;
+}
+
+public sealed class VdpaNetDeviceConfig : VdpaDeviceConfig
+{
+    public string? MacAddress { get; init; }
+
+    /// <summary>The virtio-net status word: bit 0 link up, bit 1 announce.</summary>
+    public ushort? Status { get; init; }
+
+    public bool? LinkUp => Status is { } s ? (s & 1) != 0 : null;
+
+    public bool? LinkAnnounce => Status is { } s ? (s & 2) != 0 : null;
+
+    public ushort? Mtu { get; init; }
+
+    /// <summary>The device's maximum queue pairs (config space), not the number in use; shown only with MQ or RSS.</summary>
+    public ushort? MaxQueuePairs { get; init; }
+}
+
+public sealed class VdpaBlockDeviceConfig : VdpaDeviceConfig
+{
+    /// <summary>Capacity in 512-byte sectors.</summary>
+    public ulong? Capacity { get; init; }
+
+    public ulong? CapacityBytes => Capacity * 512;
+
+    public uint? SizeMax { get; init; }
+
+    public uint? SegmentMax { get; init; }
+
+    public uint? BlockSize { get; init; }
+
+    public ushort? QueueCount { get; init; }
+
+    public byte? PhysicalBlockExponent { get; init; }
+
+    public byte? AlignmentOffset { get; init; }
+
+    public ushort? MinIoSize { get; init; }
+
+    public uint? OptimalIoSize { get; init; }
+
+    public uint? MaxDiscardSectors { get; init; }
+
+    public uint? MaxDiscardSegments { get; init; }
+
+    public uint? DiscardSectorAlignment { get; init; }
+
+    public uint? MaxWriteZeroesSectors { get; init; }
+
+    public uint? MaxWriteZeroesSegments { get; init; }
+
+    public bool? ReadOnly { get; init; }
+
+    public bool? Flush { get; init; }
+}
+
+public enum VdpaQueueType
+{
+    Unknown = 0,
+    Rx,
+    Tx,
+    Control,
+}
+
+/// <summary>One counter of a queue's vendor statistics; names are the driver's and may contain spaces.</summary>
+public readonly record struct VdpaCounter(string Name, ulong Value);
+
+/// <summary>Vendor statistics of one virtqueue (DEV_VSTATS_GET).</summary>
+public sealed class VdpaQueueStatistics
+{
+    public string Name { get; init; } = string.Empty;
+
+    public uint QueueIndex { get; init; }
+
+    public VdpaQueueType QueueType { get; init; }
+
+    public VirtioDeviceClass Type { get; init; }
+
+    /// <summary>Queue pairs the statistics were computed for: the kernel's MAX_VQP, or 1 when it omits it (no MQ).</summary>
+    public ushort QueuePairs { get; init; }
+
+    public string[] NegotiatedFeatures { get; init; } = [];
+
+    public ulong? NegotiatedFeatureMask { get; init; }
+
+    /// <summary>The counters in the order the driver reported them.</summary>
+    public VdpaCounter[] Counters { get; init; } = [];
+
+    /// <summary>A counter's value by name (case-insensitive), or null.</summary>
+    public ulong? this[string counter]
+    {
+        get
+        {
+            foreach (var c in Counters)
+            {
+                if (string.Equals(c.Name, counter, StringComparison.OrdinalIgnoreCase))
+                {
+                    return c.Value;
+                }
+            }
+
+            return null;
+        }
+    }
+
+    public override string ToString() => $"{Name} queue {QueueIndex}";
+}
+
+/// <summary>What to create: name, parent, and the optional provisioning attributes.</summary>
+public sealed class VdpaDeviceSpec
+{
+    public required string Name { get; init; }
+
+    public required string Parent { get; init; }
+
+    public byte[]? MacAddress { get; init; }
+
+    public ushort? Mtu { get; init; }
+
+    public ushort? MaxQueuePairs { get; init; }
+
+    public ulong? Features { get; init; }
+}

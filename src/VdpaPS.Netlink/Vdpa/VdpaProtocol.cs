@@ -1,0 +1,84 @@
+namespace VdpaPS.Netlink.Vdpa;
+
+/// <summary>Commands of the "vdpa" generic netlink family (include/uapi/linux/vdpa.h).</summary>
+public enum VdpaCommand : byte
+{
+    Unspecified = 0,
+    ManagementDeviceNew = 1,
+    ManagementDeviceGet = 2,
+    DeviceNew = 3,
+    DeviceDelete = 4,
+    DeviceGet = 5,
+    DeviceConfigGet = 6,
+    DeviceVendorStatsGet = 7,
+    DeviceAttributeSet = 8,
+}
+
+/// <summary>Attributes of the "vdpa" family; numbers are stable uAPI since 6.12.</summary>
+public static class VdpaAttribute
+{
+    public const ushort Pad = 0;
+    public const ushort ManagementDeviceBusName = 1;
+    public const ushort ManagementDeviceDeviceName = 2;
+    public const ushort ManagementDeviceSupportedClasses = 3;
+    public const ushort DeviceName = 4;
+    public const ushort DeviceId = 5;
+    public const ushort DeviceVendorId = 6;
+    public const ushort DeviceMaxQueues = 7;
+    public const ushort DeviceMaxQueueSize = 8;
+    public const ushort DeviceMinQueueSize = 9;
+    public const ushort NetConfigMacAddress = 10;
+    public const ushort NetStatus = 11;
+    public const ushort NetConfigMaxQueuePairs = 12;
+    public const ushort NetConfigMtu = 13;
+    public const ushort NegotiatedFeatures = 14;
+    public const ushort ManagementDeviceMaxQueues = 15;
+    public const ushort SupportedFeatures = 16;
+    public const ushort QueueIndex = 17;
+    public const ushort VendorAttributeName = 18;
+    public const ushort VendorAttributeValue = 19;
+    public const ushort DeviceFeatures = 20;
+    public const ushort BlockCapacity = 21;
+    public const ushort BlockSizeMax = 22;
+    public const ushort BlockBlockSize = 23;
+    public const ushort BlockSegmentMax = 24;
+    public const ushort BlockQueueCount = 25;
+    public const ushort BlockPhysicalBlockExponent = 26;
+    public const ushort BlockAlignmentOffset = 27;
+    public const ushort BlockMinIoSize = 28;
+    public const ushort BlockOptimalIoSize = 29;
+    public const ushort BlockMaxDiscardSectors = 30;
+    public const ushort BlockMaxDiscardSegments = 31;
+    public const ushort BlockDiscardSectorAlignment = 32;
+    public const ushort BlockMaxWriteZeroesSectors = 33;
+    public const ushort BlockMaxWriteZeroesSegments = 34;
+    public const ushort BlockReadOnly = 35;
+    public const ushort BlockFlush = 36;
+
+    /// <summary>The uAPI names, for messages that tell which attribute a kernel dropped or refused.</summary>
+    public static string GetName(int attribute) => attribute switch
+    {
+        ManagementDeviceBusName => "MGMTDEV_BUS_NAME",
+        ManagementDeviceDeviceName => "MGMTDEV_DEV_NAME",
+        DeviceName => "DEV_NAME",
+        NetConfigMacAddress => "DEV_NET_CFG_MACADDR",
+        NetConfigMaxQueuePairs => "DEV_NET_CFG_MAX_VQP",
+        NetConfigMtu => "DEV_NET_CFG_MTU",
+        QueueIndex => "DEV_QUEUE_INDEX",
+        DeviceFeatures => "DEV_FEATURES",
+        _ => $"attribute {attribute}",
+    };
+}
+
+/// <summary>The vdpa family's own constants.</summary>
+public static class VdpaFamily
+{
+    public const string Name = "vdpa";
+    public const byte Version = 1;
+
+    /// <summary>The kernel refuses queue indexes above this with ERANGE (VDPA_INVAL_QUEUE_INDEX is 0xffff; the policy max is 0x8000... checked in vdpa.c).</summary>
+    public const uint MaxQueueIndex = 0x7fff;
+
+    /// <summary>The smallest MTU the kernel's policy accepts (ETH_MIN_MTU).</summary>
+    public const ushort MinMtu = 68;
+}
