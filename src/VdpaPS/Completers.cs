@@ -1,0 +1,74 @@
+using System.Collections;
+using System.Management.Automation;
+using System.Management.Automation.Language;
+using VdpaPS.Netlink.Vdpa;
+
+namespace VdpaPS;
+
+/// <summary>Shared by the completers: prefix match with wildcards, quoting, and never an exception (the kernel may lack vdpa).</summary>
+public abstract class VdpaCompleter : IArgumentCompleter
+{
+    public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
+        CommandAst commandAst, IDictionary fakeBoundParameters)
+    {
+        var typed = (wordToComplete ?? string.Empty).Trim('\'', '"');
+        var pattern = new WildcardPattern(typed + "*", WildcardOptions.IgnoreCase);
+        IEnumerable<(string Name, string Tooltip)> candidates;
+        try
+        {
+            candidates = GetCandidates(fakeBoundParameters).ToList();
+        }
+        catch (Exception)
+        {
+            // A completer that throws breaks the user's tab key; no candidates is the honest answer.
+            return [];
+        }
+
+        return candidates
+            .Where(c => pattern.IsMatch(c.Name))
+            .Select(c => new CompletionResult(Quote(c.Name), c.Name, CompletionResultType.ParameterValue, c.Tooltip))
+            .ToList();
+    }
+
+    protected abstract IEnumerable<(string Name, string Tooltip)> GetCandidates(IDictionary boundParameters);
+
+    private static string Quote(string value) =>
+        value.IndexOfAny([' ', '\'', '"', '$', '`', '(', ')', '{', '}', ';', ',', '@', '&', '|', '#']) >= 0
+            ? "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'"
+            : value;
+}
+
+public sealed class ParentNameCompleter : VdpaCompleter
+{
+    protected override IEnumerable<(string, string)> GetCandidates(IDictionary boundParameters)
+    {
+        using var client = VdpaClient.Open(TimeSpan.FromSeconds(2));
+        return client.GetParents().Select(p => (p.Name, $"{p.Name}: {string.Join(", ", p.SupportedClasses)}")).ToList();
+    }
+}
+
+public sealed class DeviceNameCompleter : VdpaCompleter
+{
+    protected override IEnumerable<(string, string)> GetCandidates(IDictionary boundParameters)
+    {
+        using var client = VdpaClient.Open(TimeSpan.FromSeconds(2));
+        return client.GetDevices().Select(d => (d.Name, $"{d.Name}: {d.Type} on {d.Parent}")).ToList();
+    }
+}
+
+/// <summary>Feature names for the class of the -Parent given so far (net when none is).</summary>
+public sealed class FeatureNameCompleter : VdpaCompleter
+{
+    protected override IEnumerable<(string, string)> GetCandidates(IDictionary boundParameters)
+    {
+        var deviceClass = VirtioDeviceClass.Net;
+        if (boundParameters["Parent"] is string parent)
+        {
+            using var client = VdpaClient.Open(TimeSpan.FromSeconds(2));
+            var classes = client.GetParent(parent).SupportedClasses;
+            deviceClass = classes.Length == 1 ? classes[0] : VirtioDeviceClass.Net;
+        }
+
+        return VirtioFeatures.GetKnownNames(deviceClass).Select(n => (n, $"{n} ({deviceClass})")).ToList();
+    }
+}

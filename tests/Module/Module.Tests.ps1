@@ -1,0 +1,67 @@
+# The built module on the host: manifest, exports, and behaviour on a kernel without the vdpa family.
+BeforeAll {
+    $script:ModuleDir = $env:VDPAPS_MODULE_PATH
+    $script:Manifest = Join-Path $ModuleDir 'VdpaPS.psd1'
+    Import-Module $Manifest -Force
+}
+
+Describe 'The module manifest' {
+    It 'passes Test-ModuleManifest' {
+        $info = Test-ModuleManifest $Manifest
+        $info.Name | Should -Be 'VdpaPS'
+        $version = ([xml](Get-Content -Raw (Join-Path $PSScriptRoot '../../Directory.Build.props'))).Project.PropertyGroup.Version | Where-Object { $_ }
+        $info.Version | Should -Be ([version]$version)
+    }
+
+    It 'exports exactly the cmdlets the assembly defines, with no wildcard' {
+        $data = Import-PowerShellDataFile $Manifest
+        $data.CmdletsToExport | Should -Not -Contain '*'
+        $data.FunctionsToExport | Should -HaveCount 0
+        $data.VariablesToExport | Should -HaveCount 0
+        $assembly = (Get-Module VdpaPS).ImplementingAssembly
+        $defined = $assembly.GetExportedTypes() |
+            Where-Object { $_.IsSubclassOf([System.Management.Automation.Cmdlet]) -and -not $_.IsAbstract } |
+            ForEach-Object { $a = $_.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false)[0]; "$($a.VerbName)-$($a.NounName)" }
+        ($data.CmdletsToExport | Sort-Object) | Should -Be ($defined | Sort-Object)
+        (Get-Command -Module VdpaPS -CommandType Cmdlet).Name | Sort-Object | Should -Be ($defined | Sort-Object)
+    }
+
+    It 'ships Tmds.LibC for x64 and arm64 and loads the one for this process' {
+        Test-Path (Join-Path $ModuleDir 'runtimes/linux-x64/Tmds.LibC.dll') | Should -BeTrue
+        Test-Path (Join-Path $ModuleDir 'runtimes/linux-arm64/Tmds.LibC.dll') | Should -BeTrue
+        # Touching the kernel loads Tmds.LibC through the module's resolver.
+        try { Get-VdpaParent } catch { Write-Verbose "no vdpa here: $_" }
+        $libc = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Tmds.LibC' }
+        $libc | Should -Not -BeNullOrEmpty
+        $expected = if ([System.Runtime.InteropServices.RuntimeInformation]::ProcessArchitecture -eq 'Arm64') { 'linux-arm64' } else { 'linux-x64' }
+        $libc.Location | Should -BeLike "*runtimes/$expected/Tmds.LibC.dll"
+    }
+
+    It 'uses only approved verbs and declares an output type on every cmdlet' {
+        $approved = (Get-Verb).Verb
+        foreach ($command in Get-Command -Module VdpaPS -CommandType Cmdlet) {
+            $approved | Should -Contain $command.Verb -Because "$($command.Name) needs an approved verb"
+            $command.OutputType | Should -Not -BeNullOrEmpty -Because "$($command.Name) declares [OutputType]"
+        }
+    }
+}
+
+Describe 'On a kernel without the vdpa family' -Skip:(Test-Path /sys/module/vdpa) {
+    It 'Get-VdpaParent ends with one NotInstalled error that says how to load vdpa' {
+        $err = $null
+        try { Get-VdpaParent -ErrorAction Stop } catch { $err = $_ }
+        $err | Should -Not -BeNullOrEmpty
+        $err.FullyQualifiedErrorId | Should -Be 'VdpaModuleNotLoaded,VdpaPS.Commands.GetVdpaParentCommand'
+        $err.CategoryInfo.Category | Should -Be 'NotInstalled'
+        $err.Exception.Message | Should -Match 'vDPA support is not loaded'
+        $err.Exception.Message | Should -Match 'modprobe vdpa'
+        $err.Exception | Should -BeOfType [System.InvalidOperationException]
+    }
+
+    It 'is a terminating error: the rest of the pipeline does not run' {
+        $ran = $false
+        try { Get-VdpaParent | ForEach-Object { $ran = $true }; $after = $true } catch { $caught = $_ }
+        $caught | Should -Not -BeNullOrEmpty
+        $ran | Should -BeFalse
+    }
+}
