@@ -13,6 +13,7 @@
     lab      boot the lab kernel and run -Command in it (sets the lab up first when needed)
     demo     the README's main job: the runbook in docs/examples, run in the lab kernel
     bench    benchmarks; figures printed and written to docs/performance.md
+    record   record the lab kernel's raw vdpa replies into the core's unit-test fixtures
     clean    remove out/ and every bin/ and obj/
 
 .EXAMPLE
@@ -24,7 +25,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('build', 'test', 'package', 'lab', 'demo', 'bench', 'clean')]
+    [ValidateSet('build', 'test', 'package', 'lab', 'demo', 'bench', 'record', 'clean')]
     [string] $Task = 'build',
 
     [ValidateSet('Debug', 'Release')]
@@ -227,6 +228,12 @@ try {
         'bench' {
             Invoke-Build
             & (Join-Path $Root 'tests/bench/Invoke-Benchmarks.ps1') -Root $Root -ModulePath (Get-ModuleOutputPath)
+        }
+        'record' {
+            $recorder = Join-Path $OutRoot 'recorder'
+            Invoke-Native dotnet build (Join-Path $Root 'tests/VdpaPS.FixtureRecorder/VdpaPS.FixtureRecorder.csproj') -c $Configuration -o $recorder --nologo -v quiet
+            $fixtures = Join-Path $Root 'tests/VdpaPS.Netlink.Tests/Fixtures'
+            exit (Invoke-Lab -LabCommand "dotnet $(Format-ShellWord (Join-Path $recorder 'VdpaPS.FixtureRecorder.dll')) $(Format-ShellWord $fixtures)" -LabModules 'vduse,sim,virtio' -LabOutput $fixtures)
         }
         'clean' {
             Remove-Item -Recurse -Force $OutRoot -ErrorAction SilentlyContinue

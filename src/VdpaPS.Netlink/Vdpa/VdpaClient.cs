@@ -39,8 +39,9 @@ public sealed class VdpaClient : IDisposable
     /// <summary>Whether this kernel's family has the command (from nlctrl's list of operations).</summary>
     public bool Supports(VdpaCommand command) => Family.TryGetOperation((uint)command, out _);
 
-    /// <summary>Whether this kernel knows the attribute; commands up to VSTATS_GET silently ignore attributes above the family's maxattr.</summary>
-    public bool Knows(ushort attribute) => attribute <= Family.MaxAttribute;
+    /// <summary>Whether this kernel knows the attribute; commands up to VSTATS_GET silently ignore the ones it does not.</summary>
+    /// <remarks>vdpa registers maxattr as VDPA_ATTR_MAX, the enum entry one past its last attribute (37 on 6.12, where BLK_FLUSH is 36).</remarks>
+    public bool Knows(ushort attribute) => attribute < Family.MaxAttribute;
 
     public IReadOnlyList<VdpaParent> GetParents()
     {
