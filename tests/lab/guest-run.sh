@@ -1,0 +1,87 @@
+#!/bin/bash
+# Runs inside the lab guest as root (chrooted into the host-root overlay by guest-init.sh), from
+# /run/lab, the per-run share that `lab.sh run` filled: loads the kernel modules asked for, mounts
+# the -o share, runs the caller's command with `bash -c` in the caller's directory, and writes its
+# exit code to /run/lab/rc. Everything the command prints goes to the second serial port (ttyS1),
+# which the host streams to its stdout.
+# No `set -e`: every failure here must still end in an rc file and a message, not a silent stop.
+set -uo pipefail
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+L=/run/lab
+
+# The output channel: raw, so the tty neither rewrites newlines nor echoes.
+exec 3>/dev/ttyS1
+stty -F /dev/ttyS1 raw -echo
+exec 2>&3
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+lab_fail() {
+  echo "lab: $*" >&2
+  stty -F /dev/ttyS1 raw -echo   # drains the tty: TCSADRAIN waits until the message is out
+  echo 125 > "$L/rc.tmp" && mv "$L/rc.tmp" "$L/rc"
+  exit 125
+}
+
+cwd=$(cat "$L/cwd")
+mods=$(cat "$L/mods")
+modroot=$(cat "$L/modroot")
+outdir=$(cat "$L/outdir")
+
+hostname vdpaps-lab
+ip link set lo up 2>/dev/null || true
+# Marks the guest for helpers such as as-user.sh that change things only a throwaway guest may.
+: > /run/vdpaps-lab-guest
+
+# modprobe from the host's kmod, on the module tree setup built (Debian's modules plus the
+# simulator); -C /dev/null keeps the host's modprobe.d out of it.
+load() {
+  local m
+  for m in "$@"; do
+    modprobe -C /dev/null -d "$modroot" "$m" || lab_fail "could not load kernel module '$m' (see dmesg)"
+  done
+}
+IFS=, read -r -a modlist <<< "$mods"
+for m in "${modlist[@]}"; do
+  case "$m" in
+    "") ;;
+    vduse) load vduse ;;                                  # mgmtdev "vduse", /dev/vduse/control
+    sim) load vdpa_sim_net vdpa_sim_blk ;;                # mgmtdevs "vdpasim_net", "vdpasim_blk"
+    virtio) load virtio_vdpa virtio_net virtio_blk ;;     # binds new devices: virtioN, netdev/disk
+    vhost) load vhost_vdpa ;;                             # /dev/vhost-vdpa-N when bound
+    noprobe) load vdpa; echo 0 > /sys/bus/vdpa/drivers_autoprobe ;;
+    *) load "$m" ;;
+  esac
+done
+
+if [ -n "$outdir" ]; then
+  mkdir -p "$outdir" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none out "$outdir" ||
+    lab_fail "could not mount the -o share at $outdir"
+fi
+cd "$cwd" || lab_fail "the caller's directory $cwd does not exist in the guest"
+
+# A clean environment, as a login would give, plus what the host passed on (lab.sh: passenv).
+envv=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root USER=root LOGNAME=root
+      SHELL=/bin/bash TERM=dumb LANG=C.UTF-8
+      DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+      DOTNET_CLI_WORKLOAD_UPDATE_NOTIFY_DISABLE=1 DOTNET_GENERATE_ASPNET_CERTIFICATE=false
+      POWERSHELL_TELEMETRY_OPTOUT=1 POWERSHELL_UPDATECHECK=Off
+      VDPAPS_LAB=1 "VDPAPS_LAB_MODROOT=$modroot")
+if [ -s "$L/env" ]; then
+  mapfile -d '' -t extra < "$L/env"
+  envv+=("${extra[@]}")
+fi
+
+# The command writes into a pipe, as under CI, not into the tty. A reader copies it to ttyS1; it is
+# not waited for forever, because a daemon the command left behind may hold the pipe open.
+mkfifo /run/lab-out
+cat /run/lab-out >&3 &
+reader=$!
+echo "$(uptime_s)" > "$L/t-start"
+env -i "${envv[@]}" /bin/bash -c "$(cat "$L/cmd")" < /dev/null > /run/lab-out 2>&1
+rc=$?
+echo "$(uptime_s)" > "$L/t-end"
+for _ in $(seq 50); do kill -0 "$reader" 2>/dev/null || break; sleep 0.1; done
+kill "$reader" 2>/dev/null
+wait "$reader" 2>/dev/null
+stty -F /dev/ttyS1 raw -echo   # drain (TCSADRAIN) before the power goes off
+echo "$rc" > "$L/rc.tmp" && mv "$L/rc.tmp" "$L/rc"

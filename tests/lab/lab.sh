@@ -1,0 +1,410 @@
+#!/bin/bash
+# lab.sh - run one command against a real Linux 6.12 kernel with vdpa, vduse and the vdpa simulator,
+# booted under qemu with software emulation (no KVM: the build machines' own kernel has no vdpa and
+# no module support). The guest sees this host's root read-only over virtio-9p under a tmpfs
+# overlay, so the host's dotnet, pwsh and iproute2 run in it unchanged. See docs/lab.md.
+#
+#   lab.sh setup
+#       Installs what is missing (qemu, compiler, kmod) with apt, downloads Debian's kernel 6.12
+#       packages (apt's candidate linux-source-6.12 version, recorded), builds vringh + vdpa_sim,
+#       vdpa_sim_net, vdpa_sim_blk out of tree and the initramfs. Everything is cached per kernel
+#       version in $VDPAPS_LAB_CACHE (default ~/.cache/vdpaps-lab); a warm cache rebuilds nothing.
+#   lab.sh run [-m MODS] [-t SECS] [-o DIR] [--] COMMAND...
+#       Boots the kernel and runs COMMAND (its words joined by spaces) with `bash -c` as root in the
+#       guest, in the caller's current directory. Its output (stdout and stderr together) streams
+#       to this stdout; lab.sh exits with the command's exit code.
+#       -m MODS  comma list, loaded in this order (default vduse,sim):
+#                vduse    vdpa + vduse             mgmtdev "vduse", /dev/vduse/control
+#                sim      vringh + vdpa_sim_net/blk mgmtdevs "vdpasim_net", "vdpasim_blk"
+#                virtio   virtio_vdpa + virtio_net/blk (binds new vdpa devices)
+#                vhost    vhost_vdpa               (/dev/vhost-vdpa-N for devices bound to it)
+#                noprobe  echo 0 > /sys/bus/vdpa/drivers_autoprobe
+#                NAME     any other module of the kernel package, with its dependencies
+#       -t SECS  stop the guest after SECS seconds: exit 124 (default 1800)
+#       -o DIR   host folder the guest can write to, mounted at the same absolute path
+#   Exit codes of run: the command's own; 124 timeout; 125 the lab failed (not set up, bad usage,
+#   module load failure, guest crash or kernel panic). Messages from lab.sh start with "lab:".
+#   Environment: VDPAPS_LAB_CACHE, VDPAPS_LAB_KPKG (force a Debian linux-6.12 package version),
+#   VDPAPS_LAB_MEM (MiB, 3072), VDPAPS_LAB_SMP (2), VDPAPS_LAB_CPU (max), VDPAPS_LAB_APPEND (extra
+#   kernel parameters), VDPAPS_LAB_PASSENV (names of more variables to pass into the guest; DOTNET_*,
+#   NUGET_*, POWERSHELL_* and CI always are).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE=${VDPAPS_LAB_CACHE:-${HOME:-/root}/.cache/vdpaps-lab}
+STEP=starting
+
+log() { echo "lab: $*" >&2; }
+die() { log "$*"; exit 125; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+# Say which step broke and how, instead of leaving a bare non-zero exit.
+on_err() { log "FAILED while $STEP: '$2' exited $1 (line $3)"; }
+
+# Values qemu reads from -option lists need doubled commas.
+qarg() { printf '%s' "${1//,/,,}"; }
+
+# A Debian package version such as 6.12.117-1~deb12u1, safe as a folder name.
+version_dir() { printf '%s/k-%s' "$CACHE" "$(printf '%s' "$1" | tr '~:' '_.')"; }
+
+# -------------------------------------------------------------------------------------------- setup
+
+host_packages() {
+  # busybox-static is not installed: it conflicts with the busybox package that initramfs-tools
+  # uses on a normal Debian box, so it is downloaded and unpacked into the cache instead.
+  local want=(qemu-system-x86 gcc-12 make binutils xz-utils kmod iproute2 util-linux) need=() p
+  for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p")
+  done
+  ((${#need[@]})) || return 0
+  ((EUID == 0)) || die "these packages are missing and installing them needs root: ${need[*]}"
+  STEP="installing ${need[*]} with apt-get"
+  log "apt-get install ${need[*]} (--no-install-recommends)"
+  local t0; t0=$(now)
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >&2 || {
+    log "apt-get install failed; updating the package lists and trying once more"
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >&2
+  }
+  log "installed ${need[*]} in $(since "$t0")s"
+}
+
+candidate_kpkg() {
+  apt-cache policy linux-source-6.12 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" { print $2 }'
+}
+
+# Sets KPKG (Debian package version) for setup: forced, else apt's candidate, else the one recorded.
+resolve_kpkg() {
+  STEP="finding the kernel version"
+  KPKG=${VDPAPS_LAB_KPKG:-}
+  [ -n "$KPKG" ] && return 0
+  KPKG=$(candidate_kpkg)
+  if [ -z "$KPKG" ] && ((EUID == 0)); then
+    log "apt knows no linux-source-6.12 yet: apt-get update"
+    apt-get update -q >&2 || log "apt-get update failed"
+    KPKG=$(candidate_kpkg)
+  fi
+  if [ -z "$KPKG" ]; then
+    KPKG=$(cat "$CACHE/kpkg" 2>/dev/null || true)
+    [ -n "$KPKG" ] || die "apt offers no linux-source-6.12 package (is this Debian 12 with bookworm-security?)"
+    log "apt offers no linux-source-6.12; keeping the recorded $KPKG"
+  fi
+}
+
+# Package names for KPKG: the kernel ABI (6.12.117+deb12) is the upstream version plus +deb12.
+resolve_names() {
+  KABI=${KPKG%%-*}+deb12
+  KVER=$KABI-amd64
+  if ! apt-cache show "linux-image-$KVER-unsigned=$KPKG" > /dev/null 2>&1; then
+    local n
+    for n in $(apt-cache search --names-only '^linux-image-6\.12\..*-amd64-unsigned$' | awk '{ print $1 }'); do
+      if apt-cache show "$n=$KPKG" > /dev/null 2>&1; then
+        KVER=${n#linux-image-}; KVER=${KVER%-unsigned}; KABI=${KVER%-amd64}
+        return 0
+      fi
+    done
+    die "no linux-image-*-amd64-unsigned package of version $KPKG"
+  fi
+}
+
+download() {
+  # apt-get download takes the exact versions; stale package lists are the usual reason it fails.
+  local dl=$CACHE/debs pkgs=() p
+  mkdir -p "$dl"
+  for p in "linux-image-$KVER-unsigned" "linux-headers-$KVER" "linux-headers-$KABI-common" \
+           "linux-kbuild-$KABI" linux-source-6.12; do
+    deb "$p" > /dev/null || pkgs+=("$p=$KPKG")
+  done
+  compgen -G "$dl/busybox-static_*.deb" > /dev/null || pkgs+=(busybox-static)
+  ((${#pkgs[@]})) || return 0
+  STEP="downloading ${pkgs[*]}"
+  log "downloading ${pkgs[*]}"
+  local t0; t0=$(now)
+  if ! (cd "$dl" && apt-get download -q "${pkgs[@]}" 2>&1 | grep -v 'unsandboxed' >&2; exit "${PIPESTATUS[0]}"); then
+    ((EUID == 0)) || die "apt-get download failed"
+    log "apt-get download failed; updating the package lists and trying once more"
+    apt-get update -q >&2
+    (cd "$dl" && apt-get download -q "${pkgs[@]}" 2>&1 | grep -v 'unsandboxed' >&2; exit "${PIPESTATUS[0]}")
+  fi
+  log "downloaded $(du -shc "$dl"/*.deb | tail -1 | cut -f1) of packages in $(since "$t0")s"
+}
+
+# The version in a file name from apt-get download, which %-escapes characters such as ~ and :.
+deb_version() {
+  local v=${1##*/}
+  v=${v#*_}; v=${v%_*.deb}
+  printf '%b' "${v//%/\\x}"
+}
+
+# The downloaded .deb of package $1 at version KPKG.
+deb() {
+  local f
+  for f in "$CACHE/debs/$1"_*.deb; do
+    if [ -e "$f" ] && [ "$(deb_version "$f")" = "$KPKG" ]; then echo "$f"; return 0; fi
+  done
+  return 1
+}
+
+build_kernel_tree() {
+  local V=$1 t0; t0=$(now)
+  local mod=$V/modroot/lib/modules/$KVER
+  if [ ! -f "$V/modroot.ok" ]; then
+    STEP="unpacking linux-image-$KVER-unsigned"
+    rm -rf "$V/modroot" "$V/boot"
+    mkdir -p "$V/modroot" "$V/boot"
+    # Every module, not only the vdpa ones, so `-m NAME` can load any module of the kernel.
+    dpkg-deb --fsys-tarfile "$(deb "linux-image-$KVER-unsigned")" |
+      tar -x -C "$V/modroot" --wildcards "./lib/modules/$KVER/*" "./boot/vmlinuz-$KVER" "./boot/config-$KVER"
+    mv "$V/modroot/boot/vmlinuz-$KVER" "$V/boot/vmlinuz"
+    mv "$V/modroot/boot/config-$KVER" "$V/boot/config"
+    rmdir "$V/modroot/boot"
+    touch "$V/modroot.ok"
+    log "unpacked the kernel and its modules in $(since "$t0")s"
+  fi
+
+  if [ ! -f "$V/sim.ok" ]; then
+    local hdr=$V/hdr/usr/src/linux-headers-$KVER src=$V/simsrc S=linux-source-6.12
+    STEP="unpacking the kernel headers"
+    t0=$(now)
+    rm -rf "$V/hdr" "$src"
+    mkdir -p "$V/hdr" "$src"
+    local p
+    for p in "linux-headers-$KVER" "linux-headers-$KABI-common" "linux-kbuild-$KABI"; do
+      dpkg -x "$(deb "$p")" "$V/hdr"
+    done
+    # The flavour Makefile includes the common tree by its absolute /usr/src path.
+    sed -i "s|^include /usr/src/|include $V/hdr/usr/src/|" "$hdr/Makefile"
+    STEP="unpacking the vdpa_sim sources from linux-source-6.12"
+    # vdpa_sim needs vringh (CONFIG_VHOST_RING), which Debian does not build either.
+    dpkg-deb --fsys-tarfile "$(deb linux-source-6.12)" | tar -xO "./usr/src/$S.tar.xz" | xz -dc -T0 |
+      tar -x -C "$src" --strip-components=1 --wildcards "$S/drivers/vdpa/vdpa_sim/*" \
+        "$S/drivers/vhost/vringh.c" "$S/include/uapi/linux/vduse.h"
+    log "unpacked headers and simulator sources in $(since "$t0")s"
+
+    STEP="building vringh and vdpa_sim{,_net,_blk} against the Debian headers"
+    t0=$(now)
+    local b=$V/simbuild
+    rm -rf "$b"
+    mkdir -p "$b"
+    cp "$src"/drivers/vdpa/vdpa_sim/*.[ch] "$src/drivers/vhost/vringh.c" "$b/"
+    # Our own Kbuild: upstream's Makefile keys these on config symbols Debian leaves unset.
+    echo 'obj-m += vringh.o vdpa_sim.o vdpa_sim_net.o vdpa_sim_blk.o' > "$b/Kbuild"
+    # An empty CONFIG_DEBUG_INFO_BTF_MODULES skips BTF, which would need pahole (dwarves).
+    make -s -C "$hdr" M="$b" CONFIG_DEBUG_INFO_BTF_MODULES= -j"$(nproc)" modules >&2
+    mkdir -p "$mod/extra"
+    local m
+    for m in vringh vdpa_sim vdpa_sim_net vdpa_sim_blk; do
+      strip --strip-debug -o "$mod/extra/$m.ko" "$b/$m.ko"
+    done
+    touch "$V/sim.ok"
+    log "built vringh, vdpa_sim, vdpa_sim_net, vdpa_sim_blk in $(since "$t0")s"
+  fi
+
+  if [ ! -f "$V/depmod.ok" ] || [ "$V/sim.ok" -nt "$V/depmod.ok" ]; then
+    STEP="running depmod on the module tree"
+    t0=$(now)
+    depmod -b "$V/modroot" "$KVER"
+    touch "$V/depmod.ok"
+    log "depmod in $(since "$t0")s"
+  fi
+
+  if [ ! -x "$V/busybox" ]; then
+    STEP="unpacking busybox-static"
+    local bb; bb=$(mktemp -d)
+    dpkg -x "$(compgen -G "$CACHE/debs/busybox-static_*.deb" | head -1)" "$bb"
+    cp "$bb/bin/busybox" "$V/busybox"
+    rm -rf "$bb"
+  fi
+}
+
+build_initramfs() {
+  local V=$1
+  # The initramfs only has to mount the root: 9p over virtio and overlayfs, with their dependencies.
+  local order
+  STEP="finding the 9p and overlay modules"
+  order=$(modprobe -C /dev/null -d "$V/modroot" -S "$KVER" --show-depends -a 9p 9pnet_virtio overlay |
+          awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++')
+  local key
+  key=$({ sha256sum < "$HERE/guest-init.sh"; echo "$order"; sha256sum < "$V/busybox"; } | sha256sum | cut -c1-16)
+  [ -f "$V/initrd.gz" ] && [ "$(cat "$V/initrd.key" 2>/dev/null)" = "$key" ] && return 0
+
+  STEP="building the initramfs"
+  local t0 r; t0=$(now)
+  r=$(mktemp -d)
+  mkdir -p "$r"/{bin,lib/lab,proc,sys,dev,mnt/lower,mnt/rw,newroot}
+  cp "$V/busybox" "$r/bin/busybox"
+  cp "$HERE/guest-init.sh" "$r/init"
+  chmod 755 "$r/init"
+  local f names=()
+  for f in $order; do
+    # busybox insmod wants plain ELF; the Debian modules are xz-compressed.
+    local n; n=$(basename "$f"); n=${n%.xz}
+    case "$f" in *.xz) xz -dc "$f" > "$r/lib/lab/$n" ;; *) cp "$f" "$r/lib/lab/$n" ;; esac
+    names+=("$n")
+  done
+  printf '%s\n' "${names[@]}" > "$r/lib/lab/modules.order"
+  (cd "$r" && find . | "$V/busybox" cpio -o -H newc 2>/dev/null | gzip -1 > "$V/initrd.gz.tmp")
+  mv "$V/initrd.gz.tmp" "$V/initrd.gz"
+  echo "$key" > "$V/initrd.key"
+  rm -rf "$r"
+  log "built the initramfs (${names[*]}) in $(since "$t0")s"
+}
+
+setup() {
+  local t0; t0=$(now)
+  trap 'on_err $? "$BASH_COMMAND" $LINENO' ERR
+  mkdir -p "$CACHE"
+  exec 9> "$CACHE/.lock"
+  flock -n 9 || { log "waiting for another lab.sh setup to finish"; flock 9; }
+
+  host_packages
+  resolve_kpkg
+  local V; V=$(version_dir "$KPKG")
+  if [ -f "$V/ready" ]; then
+    KVER=$(cat "$V/kver")
+  else
+    log "setting up kernel package $KPKG in $V"
+    resolve_names
+    if ! download; then
+      # A newer version apt lists but cannot fetch should not take away a working older one.
+      local old; old=$(cat "$CACHE/kpkg" 2>/dev/null || true)
+      if [ -n "$old" ] && [ "$old" != "$KPKG" ] && [ -f "$(version_dir "$old")/ready" ] && [ -z "${VDPAPS_LAB_KPKG:-}" ]; then
+        log "could not fetch $KPKG; keeping the set-up $old"
+        return 0
+      fi
+      die "could not download the kernel packages for $KPKG"
+    fi
+    mkdir -p "$V"
+    echo "$KVER" > "$V/kver"
+    echo "$KPKG" > "$V/kpkg"
+  fi
+  build_kernel_tree "$V"
+  build_initramfs "$V"
+  touch "$V/ready"
+  if [ "$(cat "$CACHE/kpkg" 2>/dev/null || true)" != "$KPKG" ]; then
+    echo "$KPKG" > "$CACHE/kpkg"
+    prune "$V"
+  fi
+  STEP=done
+  log "ready: kernel $KVER (Debian $KPKG), cache $CACHE, setup took $(since "$t0")s"
+}
+
+# Keep one kernel: older versions' trees and packages only use disk once a newer one is ready.
+prune() {
+  local keep=$1 d
+  for d in "$CACHE"/k-*; do
+    [ "$d" = "$keep" ] || [ ! -d "$d" ] || { log "removing the old kernel tree $d"; rm -rf "$d"; }
+  done
+  for d in "$CACHE"/debs/linux-*.deb; do
+    if [ -e "$d" ] && [ "$(deb_version "$d")" != "$KPKG" ]; then rm -f "$d"; fi
+  done
+  return 0
+}
+
+# ---------------------------------------------------------------------------------------------- run
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 125; }
+
+run() {
+  local mods=vduse,sim tmo=${VDPAPS_LAB_TIMEOUT:-1800} outdir=
+  while (($#)); do
+    case "$1" in
+      -m) (($# >= 2)) || usage; mods=$2; shift 2 ;;
+      -t) (($# >= 2)) || usage; tmo=$2; shift 2 ;;
+      -o) (($# >= 2)) || usage; outdir=$2; shift 2 ;;
+      -h|--help) usage ;;
+      --) shift; break ;;
+      -*) log "unknown option $1"; usage ;;
+      *) break ;;
+    esac
+  done
+  (($#)) || { log "no command given"; usage; }
+  [[ "$tmo" =~ ^[0-9]+$ ]] && ((tmo > 0)) || die "-t needs a number of seconds, not '$tmo'"
+  [[ "$mods" =~ ^[A-Za-z0-9_,-]*$ ]] || die "-m takes a comma list of module names, not '$mods'"
+
+  local kpkg V
+  kpkg=${VDPAPS_LAB_KPKG:-$(cat "$CACHE/kpkg" 2>/dev/null || true)}
+  V=$(version_dir "${kpkg:-none}")
+  [ -n "$kpkg" ] && [ -f "$V/ready" ] || die "the lab is not set up in $CACHE: run 'bash $0 setup' first"
+  command -v qemu-system-x86_64 > /dev/null || die "qemu-system-x86_64 is missing: run 'bash $0 setup'"
+
+  if [ -n "$outdir" ]; then
+    mkdir -p "$outdir" || die "cannot create the -o folder $outdir"
+    outdir=$(cd "$outdir" && pwd -P)
+  fi
+
+  local X
+  X=$(mktemp -d "${TMPDIR:-/tmp}/vdpaps-lab.XXXXXX")
+  # The command, its directory and its environment travel as files in the per-run share.
+  printf '%s' "$*" > "$X/cmd"
+  pwd -P > "$X/cwd"
+  printf '%s' "$mods" > "$X/mods"
+  printf '%s' "$outdir" > "$X/outdir"
+  printf '%s' "$V/modroot" > "$X/modroot"
+  cp "$HERE/guest-run.sh" "$X/guest-run.sh"
+  local name
+  : > "$X/env"
+  for name in $(compgen -e | grep -E '^(DOTNET_|NUGET_|POWERSHELL_|CI$)' || true) ${VDPAPS_LAB_PASSENV:-}; do
+    if [ -n "${!name+x}" ]; then printf '%s=%s\0' "$name" "${!name}" >> "$X/env"; fi
+  done
+  mkfifo "$X/out"
+
+  local append="console=ttyS0 quiet panic=-1 oops=panic ${VDPAPS_LAB_APPEND:-}"
+  local qemu=(qemu-system-x86_64 -nodefaults -no-user-config -accel tcg -cpu "${VDPAPS_LAB_CPU:-max}"
+    -m "${VDPAPS_LAB_MEM:-3072}" -smp "${VDPAPS_LAB_SMP:-2}" -display none -nic none -no-reboot
+    -kernel "$V/boot/vmlinuz" -initrd "$V/initrd.gz" -append "$append"
+    -serial "file:$(qarg "$X/console.log")" -serial "file:$(qarg "$X/out")"
+    -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+    -virtfs "local,path=$(qarg "$X"),mount_tag=xfer,security_model=none")
+  [ -z "$outdir" ] || qemu+=(-virtfs "local,path=$(qarg "$outdir"),mount_tag=out,security_model=none")
+
+  local t0 qpid reader qrc=0
+  t0=$(now)
+  # The reader opens the fifo first; qemu's open of the write end then meets it. When qemu exits,
+  # the reader sees end of file after the last byte.
+  cat "$X/out" &
+  reader=$!
+  timeout -k 10 "$tmo" "${qemu[@]}" < /dev/null &
+  qpid=$!
+  trap 'kill "$qpid" "$reader" 2>/dev/null; rm -rf "$X"; exit 130' INT TERM
+  wait "$qpid" || qrc=$?
+  # If qemu died before opening the fifo, the reader is still waiting in open(): release it.
+  if kill -0 "$reader" 2>/dev/null; then exec 8<> "$X/out"; exec 8>&-; fi
+  wait "$reader" || true
+  trap - INT TERM
+
+  local wall; wall=$(since "$t0")
+  if [ -f "$X/rc" ]; then
+    local rc ts te
+    rc=$(cat "$X/rc")
+    ts=$(cat "$X/t-start" 2>/dev/null || echo '?')
+    te=$(cat "$X/t-end" 2>/dev/null || echo '?')
+    log "exit $rc after ${wall}s (kernel $(cat "$V/kver"); guest uptime ${ts}s at the command, ${te}s at its end)"
+    [ "$rc" != 125 ] || keep_console "$X"
+    rm -rf "$X"
+    exit "$rc"
+  fi
+  if ((qrc == 124)); then
+    log "TIMEOUT: the guest ran longer than -t ${tmo}s and was stopped (exit 124). Console tail:"
+    keep_console "$X"
+    rm -rf "$X"
+    exit 124
+  fi
+  log "the guest stopped without an exit code (kernel crash or panic? qemu exit $qrc, after ${wall}s). Console tail:"
+  keep_console "$X"
+  rm -rf "$X"
+  exit 125
+}
+
+keep_console() {
+  tail -n 40 "$1/console.log" >&2 2>/dev/null || true
+  mkdir -p "$CACHE" && cp "$1/console.log" "$CACHE/last-console.log" 2>/dev/null &&
+    log "whole console log: $CACHE/last-console.log"
+  return 0
+}
+
+case "${1:-}" in
+  setup) shift; setup "$@" ;;
+  run) shift; run "$@" ;;
+  *) usage ;;
+esac
