@@ -1,0 +1,230 @@
+using System.Globalization;
+using System.Text;
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
+namespace VdpaPS.Netlink.Vdpa;
+
+/// <summary>A sysfs step that failed: a driver not loaded, a write the kernel refused, a bind that did not take.</summary>
+public sealed class VdpaSysfsException : Exception
+{
+    public VdpaSysfsException(string message, VdpaSysfsFailure failure, Exception? inner = null)
+        : base(message, inner)
+    {
+        Failure = failure;
+    }
+
+    public VdpaSysfsFailure Failure { get; }
+}
+
+public enum VdpaSysfsFailure
+{
+    DeviceNotFound,
+    DriverNotLoaded,
+    WriteFailed,
+    BindNotEffective,
+    PermissionDenied,
+}
+
+/// <summary>What the netlink family does not tell: the driver a device is bound to, what it became, and binding.</summary>
+/// <remarks>
+/// Layout (drivers/vdpa/vdpa.c, drivers/vhost/vdpa.c, drivers/virtio/virtio_vdpa.c): /sys/bus/vdpa/devices/NAME links to the
+/// device; vhost_vdpa adds a vhost-vdpa-N child (the char device /dev/vhost-vdpa-N); virtio_vdpa adds virtioN under the DMA
+/// device (the vdpa device itself for the simulator and VDUSE, the PCI function for hardware), with net/IF or block/vdX below.
+/// </remarks>
+public sealed class VdpaSysfs
+{
+    public const string VhostDriver = "vhost_vdpa";
+    public const string VirtioDriver = "virtio_vdpa";
+    private static readonly string[] KnownDrivers = [VhostDriver, VirtioDriver];
+
+    private readonly string _sys;
+    private readonly string _dev;
+
+    public VdpaSysfs(string sysRoot = "/sys", string devRoot = "/dev")
+    {
+        _sys = sysRoot;
+        _dev = devRoot;
+    }
+
+    public static VdpaSysfs Default { get; } = new();
+
+    private string Bus => Path.Combine(_sys, "bus", "vdpa");
+
+    public bool IsPresent => Directory.Exists(Bus);
+
+    /// <summary>Whether new devices are bound to a loaded driver automatically (/sys/bus/vdpa/drivers_autoprobe).</summary>
+    public bool AutoProbe => !File.Exists(Path.Combine(Bus, "drivers_autoprobe")) || File.ReadAllText(Path.Combine(Bus, "drivers_autoprobe")).Trim() != "0";
+
+    /// <summary>The vdpa bus drivers whose modules are loaded.</summary>
+    public IReadOnlyList<string> LoadedDrivers =>
+        Directory.Exists(Path.Combine(Bus, "drivers"))
+            ? [.. Directory.GetDirectories(Path.Combine(Bus, "drivers")).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)]
+            : [];
+
+    /// <summary>Every device on the vdpa bus, managed or not.</summary>
+    public IReadOnlyList<string> GetDeviceNames() =>
+        Directory.Exists(Path.Combine(Bus, "devices"))
+            ? [.. Directory.GetFileSystemEntries(Path.Combine(Bus, "devices")).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)]
+            : [];
+
+    public bool Exists(string name) => CheckName(name) is null && Directory.Exists(DevicePath(name));
+
+    /// <summary>The driver bound to the device, or null.</summary>
+    public string? GetDriver(string name)
+    {
+        var link = Path.Combine(DevicePath(name), "driver");
+        return Directory.Exists(link) ? Path.GetFileName(ResolveDirectory(link)) : null;
+    }
+
+    /// <summary>Fills in what sysfs knows: driver, char device or netdev/block device, parent path, NUMA node.</summary>
+    public void Describe(VdpaDevice device)
+    {
+        if (CheckName(device.Name) is not null || !Directory.Exists(DevicePath(device.Name)))
+        {
+            return;
+        }
+
+        var deviceDir = ResolveDirectory(DevicePath(device.Name));
+        device.Driver = GetDriver(device.Name);
+        device.VhostDevicePath = FindVhostDevice(deviceDir);
+        var parentDir = Path.GetDirectoryName(deviceDir);
+        // A parent under /sys/devices/virtual or the root is no hardware; report real parents (PCI functions, SFs) only.
+        device.ParentDevicePath = parentDir is not null && parentDir != Path.Combine(_sys, "devices") ? parentDir : null;
+        device.NumaNode = ReadNumaNode(parentDir);
+        if (device.Driver == VirtioDriver && FindVirtioDevice(deviceDir, parentDir) is { } virtio)
+        {
+            device.NetworkInterface = FirstEntry(Path.Combine(virtio, "net"));
+            device.BlockDevice = FirstEntry(Path.Combine(virtio, "block")) is { } block ? Path.Combine(_dev, block) : null;
+        }
+    }
+
+    /// <summary>
+    /// Binds the device to <paramref name="driver"/> (vhost_vdpa or virtio_vdpa), or unbinds it when null: unbind from the
+    /// current driver, write driver_override, bind. The override stays, so a later probe picks the same driver.
+    /// </summary>
+    /// <returns>False when the device already had that driver and nothing was written.</returns>
+    public bool SetDriver(string name, string? driver)
+    {
+        driver = string.IsNullOrEmpty(driver) ? null : driver;
+        if (CheckName(name) is { } reason)
+        {
+            throw new ArgumentException(reason, nameof(name));
+        }
+
+        if (driver is not null && !KnownDrivers.Contains(driver, StringComparer.Ordinal))
+        {
+            throw new ArgumentException($"'{driver}' is not a vdpa bus driver: use {VhostDriver} or {VirtioDriver}.", nameof(driver));
+        }
+
+        if (!Directory.Exists(DevicePath(name)))
+        {
+            throw new VdpaSysfsException($"There is no vDPA device '{name}' in {Path.Combine(Bus, "devices")}.", VdpaSysfsFailure.DeviceNotFound);
+        }
+
+        if (driver is not null && !Directory.Exists(Path.Combine(Bus, "drivers", driver)))
+        {
+            throw new VdpaSysfsException($"The {driver} driver is not loaded: run 'modprobe {driver}' as root.", VdpaSysfsFailure.DriverNotLoaded);
+        }
+
+        var current = GetDriver(name);
+        if (current == driver)
+        {
+            return false;
+        }
+
+        if (current is not null)
+        {
+            Write(Path.Combine(Bus, "drivers", current, "unbind"), name);
+        }
+
+        // An empty line clears the override; a driver name makes the next probe (ours, or a later one) choose it.
+        Write(Path.Combine(DevicePath(name), "driver_override"), driver ?? "\n");
+        if (driver is not null)
+        {
+            Write(Path.Combine(Bus, "drivers", driver, "bind"), name);
+        }
+
+        var now = GetDriver(name);
+        if (now != driver)
+        {
+            throw new VdpaSysfsException(
+                $"The device '{name}' is bound to {now ?? "no driver"} after asking for {driver ?? "no driver"}; the kernel did not take the change.",
+                VdpaSysfsFailure.BindNotEffective);
+        }
+
+        return true;
+    }
+
+    /// <summary>Why a name cannot reach a sysfs path, or null.</summary>
+    public static string? CheckName(string name) => VdpaText.CheckDeviceName(name);
+
+    private string DevicePath(string name) => Path.Combine(Bus, "devices", name);
+
+    private string? FindVhostDevice(string deviceDir)
+    {
+        foreach (var child in SafeEntries(deviceDir, "vhost-vdpa-*"))
+        {
+            var path = Path.Combine(_dev, Path.GetFileName(child));
+            if (IsCharacterDevice(path))
+            {
+                return path;
+            }
+        }
+
+        return null;
+    }
+
+    private static string? FindVirtioDevice(string deviceDir, string? parentDir)
+    {
+        // The simulator and VDUSE are their own DMA device; hardware puts virtioN under the PCI function.
+        return SafeEntries(deviceDir, "virtio*").FirstOrDefault()
+            ?? (parentDir is null ? null : SafeEntries(parentDir, "virtio*").FirstOrDefault());
+    }
+
+    private static int? ReadNumaNode(string? parentDir)
+    {
+        var file = parentDir is null ? null : Path.Combine(parentDir, "numa_node");
+        return file is not null && File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var node) && node >= 0
+            ? node
+            : null;
+    }
+
+    private static string? FirstEntry(string directory) =>
+        SafeEntries(directory, "*").Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal).FirstOrDefault();
+
+    private static IEnumerable<string> SafeEntries(string directory, string pattern) =>
+        Directory.Exists(directory) ? Directory.GetFileSystemEntries(directory, pattern).Order(StringComparer.Ordinal) : [];
+
+    private static string ResolveDirectory(string path) =>
+        new DirectoryInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? Path.GetFullPath(path);
+
+    private static void Write(string path, string value)
+    {
+        try
+        {
+            // sysfs takes one write() per value; no appending, no buffering across writes.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+            var bytes = Encoding.ASCII.GetBytes(value);
+            stream.Write(bytes, 0, bytes.Length);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new VdpaSysfsException($"Writing '{value.Trim()}' to {path} needs root: {e.Message}", VdpaSysfsFailure.PermissionDenied, e);
+        }
+        catch (IOException e)
+        {
+            throw new VdpaSysfsException($"Writing '{value.Trim()}' to {path} failed: {e.Message}", VdpaSysfsFailure.WriteFailed, e);
+        }
+    }
+
+    private static unsafe bool IsCharacterDevice(string path)
+    {
+        var bytes = Encoding.UTF8.GetBytes(path + "\0");
+        Tmds.Linux.stat st;
+        fixed (byte* p = bytes)
+        {
+            return stat(p, &st) == 0 && S_ISCHR(st.st_mode);
+        }
+    }
+}
