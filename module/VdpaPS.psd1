@@ -9,10 +9,18 @@
     Description = 'Manage Linux vDPA devices through the kernel''s vdpa netlink family: parents, devices, configuration, statistics, driver binding.'
     PowerShellVersion = '7.6'
     CompatiblePSEditions = @('Core')
+    # Loaded at import so the output types ([VdpaPS.VdpaDevice] ...) can be named before the first command runs.
+    RequiredAssemblies = @('VdpaPS.Netlink.dll')
     FormatsToProcess = @('VdpaPS.format.ps1xml')
     TypesToProcess = @('VdpaPS.types.ps1xml')
     CmdletsToExport = @(
         'Get-VdpaParent'
+        'Get-VdpaDevice'
+        'New-VdpaDevice'
+        'Remove-VdpaDevice'
+        'Set-VdpaDevice'
+        'Get-VdpaDeviceConfig'
+        'Get-VdpaStats'
     )
     FunctionsToExport = @()
     VariablesToExport = @()

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
 using VdpaPS.Netlink.Protocol;
 using VdpaPS.Netlink.Vdpa;
@@ -39,6 +40,96 @@ public abstract class VdpaCmdlet : PSCmdlet, IDisposable
 
     protected void WriteNetlinkError(NetlinkException e, object? target, VdpaTargetKind kind) =>
         WriteError(VdpaErrors.FromNetlink(e, target, kind));
+
+    /// <summary>
+    /// The one way a cmdlet asks the kernel about one item: says what it asks (-Verbose; the connection's trace adds
+    /// what went over the wire), and turns a refusal into a non-terminating error so the next item still runs.
+    /// </summary>
+    protected bool TryRequest<T>(string asking, Func<VdpaClient, T> request, object? target, VdpaTargetKind kind, [MaybeNullWhen(false)] out T result)
+    {
+        var client = Client;
+        WriteVerbose(asking);
+        try
+        {
+            result = request(client);
+            return true;
+        }
+        catch (NetlinkException e)
+        {
+            WriteNetlinkError(e, target, kind);
+            result = default;
+            return false;
+        }
+    }
+
+    /// <summary>A dump: when it fails nothing else could be listed either, so the command ends.</summary>
+    protected IReadOnlyList<T> DumpOrStop<T>(string asking, Func<VdpaClient, IReadOnlyList<T>> dump, VdpaTargetKind kind)
+    {
+        var client = Client;
+        WriteVerbose(asking);
+        try
+        {
+            return dump(client);
+        }
+        catch (NetlinkException e)
+        {
+            ThrowTerminatingError(VdpaErrors.FromNetlink(e, null, kind));
+            throw; // not reached: ThrowTerminatingError throws
+        }
+    }
+
+    /// <summary>
+    /// Devices by name. Literal names are each asked for with the kernel's doit (a miss is the kernel's ENODEV, mapped to
+    /// VdpaDeviceNotFound); anything with a wildcard, or no name at all, comes from one dump filtered here.
+    /// </summary>
+    protected IEnumerable<VdpaDevice> ResolveDevices(string[]? names)
+    {
+        if (names is { Length: > 0 } && !Array.Exists(names, WildcardPattern.ContainsWildcardCharacters))
+        {
+            foreach (var name in names)
+            {
+                if (TryRequest($"Reading vDPA device '{name}' (DEV_GET).", c => c.GetDevice(name), name, VdpaTargetKind.Device, out var device))
+                {
+                    yield return device;
+                }
+            }
+
+            yield break;
+        }
+
+        var devices = DumpOrStop("Listing vDPA devices (DEV_GET dump).", c => c.GetDevices(), VdpaTargetKind.Device);
+        foreach (var device in SelectByName(devices, d => d.Name, names, VdpaTargetKind.Device))
+        {
+            yield return device;
+        }
+    }
+
+    /// <summary>Adds what sysfs knows and netlink does not (driver, vhost char device, netdev or disk); a device sysfs cannot read stays as netlink described it.</summary>
+    protected static VdpaDevice WithSysfs(VdpaDevice device)
+    {
+        try
+        {
+            VdpaSysfs.Default.Describe(device);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // sysfs details are extras: a device that vanished or an unreadable file must not hide the netlink answer.
+        }
+
+        return device;
+    }
+
+    /// <summary>Writes an input error for a value refused before it reached the kernel; false when <paramref name="problem"/> is null.</summary>
+    protected bool RefuseInput(string? problem, string errorId, object? target)
+    {
+        if (problem is null)
+        {
+            return false;
+        }
+
+        WriteError(VdpaErrors.InvalidInput(errorId, problem, target));
+        return true;
+    }
 
     /// <summary>Picks the items whose names match; a literal name that matches nothing is an ObjectNotFound error, a wildcard that matches nothing is silent.</summary>
     protected IEnumerable<T> SelectByName<T>(IEnumerable<T> items, Func<T, string> nameOf, string[]? patterns, VdpaTargetKind kind)

@@ -76,8 +76,11 @@ public static class VdpaFamily
     public const string Name = "vdpa";
     public const byte Version = 1;
 
-    /// <summary>The kernel refuses queue indexes above this with ERANGE (VDPA_INVAL_QUEUE_INDEX is 0xffff; the policy max is 0x8000... checked in vdpa.c).</summary>
-    public const uint MaxQueueIndex = 0x7fff;
+    /// <summary>The highest queue index DEV_VSTATS_GET takes: vdpa.c refuses <c>index &gt; VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX</c> (0x8000) with ERANGE.</summary>
+    public const uint MaxQueueIndex = 0x8000;
+
+    /// <summary>The most queue pairs virtio-net allows (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX).</summary>
+    public const ushort MaxQueuePairs = 0x8000;
 
     /// <summary>The smallest MTU the kernel's policy accepts (ETH_MIN_MTU).</summary>
     public const ushort MinMtu = 68;

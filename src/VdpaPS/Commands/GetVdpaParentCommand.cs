@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using VdpaPS.Netlink.Protocol;
 
 namespace VdpaPS.Commands;
 
@@ -9,27 +8,25 @@ namespace VdpaPS.Commands;
 public sealed class GetVdpaParentCommand : VdpaCmdlet
 {
     /// <summary>Parent names as iproute2 writes them (pci/0000:03:00.5, vdpasim_net); wildcards allowed.</summary>
-    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("ParentName", "Parent")]
+    /// <remarks>Not bound from the pipeline: a piped device's Name is the device's, not its parent's (that binds to ParentName).</remarks>
+    [Parameter(Position = 0)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(ParentNameCompleter))]
     [ValidateNotNullOrEmpty]
     public string[]? Name { get; set; }
 
+    /// <summary>The parent of piped devices and parents (their ParentName or Parent property).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
+    [Alias("Parent")]
+    [ValidateNotNullOrEmpty]
+    public string? ParentName { get; set; }
+
     protected override void ProcessRecord()
     {
-        IReadOnlyList<VdpaParent> parents;
-        try
-        {
-            parents = Client.GetParents();
-        }
-        catch (NetlinkException e)
-        {
-            ThrowTerminatingError(VdpaErrors.FromNetlink(e, null, VdpaTargetKind.Parent));
-            return;
-        }
+        var parents = DumpOrStop("Listing vDPA parents (MGMTDEV_GET dump).", c => c.GetParents(), VdpaTargetKind.Parent);
 
-        foreach (var parent in SelectByName(parents, p => p.Name, Name, VdpaTargetKind.Parent))
+        var names = ParentName is null ? Name : [.. Name ?? [], ParentName];
+        foreach (var parent in SelectByName(parents, p => p.Name, names, VdpaTargetKind.Parent))
         {
             WriteObject(parent);
         }

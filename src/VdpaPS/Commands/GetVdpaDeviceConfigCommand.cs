@@ -1,0 +1,39 @@
+using System.Management.Automation;
+using VdpaPS.Netlink.Vdpa;
+
+namespace VdpaPS.Commands;
+
+/// <summary>The configuration of vDPA devices, decoded: net (MAC, link, MTU, queue pairs) or block, with features as names.</summary>
+[Cmdlet(VerbsCommon.Get, "VdpaDeviceConfig")]
+[OutputType(typeof(VdpaNetDeviceConfig), typeof(VdpaBlockDeviceConfig))]
+public sealed class GetVdpaDeviceConfigCommand : VdpaCmdlet
+{
+    /// <summary>Device names; wildcards allowed; every device when left out. Bound from piped devices by their Name.</summary>
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(DeviceNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[]? Name { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        if (Name is { Length: > 0 } && !Array.Exists(Name, WildcardPattern.ContainsWildcardCharacters))
+        {
+            foreach (var name in Name)
+            {
+                if (TryRequest($"Reading the configuration of vDPA device '{name}' (DEV_CONFIG_GET DEV_NAME={name}).", c => c.GetConfig(name), name, VdpaTargetKind.Device, out var config))
+                {
+                    WriteObject(config);
+                }
+            }
+
+            return;
+        }
+
+        var configs = DumpOrStop("Listing the configuration of every vDPA device (DEV_CONFIG_GET dump).", c => c.GetConfigs(), VdpaTargetKind.Device);
+        foreach (var config in SelectByName(configs, c => c.Name, Name, VdpaTargetKind.Device))
+        {
+            WriteObject(config);
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using System.Management.Automation;
+using VdpaPS.Netlink.Vdpa;
+
+namespace VdpaPS.Commands;
+
+/// <summary>Removes vDPA devices, by name (wildcards allowed) or as piped device objects.</summary>
+/// <remarks>ConfirmImpact is High: removing a device pulls it from under whatever uses it (a VM through vhost_vdpa, a netdev).</remarks>
+[Cmdlet(VerbsCommon.Remove, "VdpaDevice", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = InputObjectSet)]
+[OutputType(typeof(VdpaDevice))]
+public sealed class RemoveVdpaDeviceCommand : VdpaCmdlet
+{
+    private const string NameSet = "Name";
+
+    // The default set, so that piped devices bind as objects rather than by their Name property.
+    private const string InputObjectSet = "InputObject";
+
+    /// <summary>Device names; wildcards are matched against the kernel's list of devices.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = NameSet, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(DeviceNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[] Name { get; set; } = [];
+
+    /// <summary>Devices from Get-VdpaDevice.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = InputObjectSet, ValueFromPipeline = true)]
+    [ValidateNotNull]
+    public VdpaDevice[] InputObject { get; set; } = [];
+
+    /// <summary>Emit each removed device.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var devices = ParameterSetName == NameSet ? ResolveDevices(Name) : InputObject;
+        foreach (var device in devices)
+        {
+            // The target is resolved first, so -WhatIf and -Confirm name the real device.
+            var target = $"vDPA device '{device.Name}' ({device.Type.ToString().ToLowerInvariant()} on parent '{device.Parent}')";
+            if (!ShouldProcess(target, "Remove"))
+            {
+                continue;
+            }
+
+            if (TryRequest($"Removing vDPA device '{device.Name}' (DEV_DEL DEV_NAME={device.Name}).", c => c.DeleteDevice(device.Name), device, VdpaTargetKind.Device, out _)
+                && PassThru)
+            {
+                WriteObject(device);
+            }
+        }
+    }
+}
