@@ -213,3 +213,52 @@ public sealed class VdpaFixtureTests
     private static JsonElement Iproute2(string fixture) =>
         JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", fixture + ".iproute2.json"))).RootElement;
 }
+
+/// <summary>An older kernel's family lacks commands and attributes: the client says so instead of sending blindly.</summary>
+public sealed class VdpaCapabilityTests
+{
+    [Fact]
+    public void CommandTheFamilyLacksFailsBeforeAnythingIsSent()
+    {
+        var live = ReplayTransport.FromFixture("dev-set-mac.nlrec");
+        var family = GenericNetlinkController.GetFamily(new NetlinkConnection(live), "vdpa");
+        // As a 6.11 kernel describes the family: everything but DEV_ATTR_SET.
+        var older = family with { Operations = [.. family.Operations.Where(o => o.Command != (uint)VdpaCommand.DeviceAttributeSet)] };
+        var silent = new ReplayTransport([]);
+        using var client = new VdpaClient(new NetlinkConnection(silent), older);
+
+        var e = Assert.Throws<NetlinkException>(() => client.SetMacAddress("fxnet0", [2, 0, 0, 0, 0, 0x22]));
+
+        Assert.Equal(LinuxErrno.EOPNOTSUPP, e.Errno);
+        Assert.Contains("no DEV_ATTR_SET", e.ExtAckMessage);
+        Assert.Empty(silent.Sent);
+        Assert.False(client.Supports(VdpaCommand.DeviceAttributeSet));
+    }
+
+    [Fact]
+    public void DumpOfACommandThatOnlyHasDoIsRefused()
+    {
+        var live = ReplayTransport.FromFixture("dev-get-net.nlrec");
+        var family = GenericNetlinkController.GetFamily(new NetlinkConnection(live), "vdpa");
+        var doOnly = family with
+        {
+            Operations = [.. family.Operations.Select(o => o.Command == (uint)VdpaCommand.DeviceGet ? o with { Flags = o.Flags & ~GenericOperationFlags.Dump } : o)],
+        };
+        using var client = new VdpaClient(new NetlinkConnection(new ReplayTransport([])), doOnly);
+
+        Assert.Throws<NetlinkException>(() => client.GetDevices());
+    }
+
+    [Fact]
+    public void AttributesAboveMaxAttrAreNamedAsUnknown()
+    {
+        var live = ReplayTransport.FromFixture("dev-get-net.nlrec");
+        var family = GenericNetlinkController.GetFamily(new NetlinkConnection(live), "vdpa");
+        // A 5.17 kernel: MTU (13) known, DEV_FEATURES (20) not yet.
+        using var client = new VdpaClient(new NetlinkConnection(new ReplayTransport([])), family with { MaxAttribute = 16 });
+
+        var unknown = client.UnknownAttributes(new VdpaDeviceSpec { Name = "x", Parent = "vdpasim_net", Mtu = 1500, Features = 1 });
+
+        Assert.Equal([VdpaAttribute.DeviceFeatures], unknown);
+    }
+}

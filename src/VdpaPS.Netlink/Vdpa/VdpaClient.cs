@@ -11,10 +11,16 @@ public sealed class VdpaClient : IDisposable
 
     /// <exception cref="FamilyNotFoundException">The vdpa module is not loaded, or this is not the initial network namespace.</exception>
     public VdpaClient(NetlinkConnection connection, GenericFamilyCache? cache = null, bool ownsConnection = false)
+        : this(connection, (cache ?? GenericFamilyCache.Shared).Resolve(connection, VdpaFamily.Name), ownsConnection)
+    {
+    }
+
+    /// <summary>A client for a family already described (by nlctrl, or by a test standing in for an older kernel).</summary>
+    public VdpaClient(NetlinkConnection connection, GenericNetlinkFamily family, bool ownsConnection = false)
     {
         _connection = connection;
         _ownsConnection = ownsConnection;
-        Family = (cache ?? GenericFamilyCache.Shared).Resolve(connection, VdpaFamily.Name);
+        Family = family;
     }
 
     /// <summary>Opens a socket of its own and resolves the family (once per process).</summary>
@@ -161,8 +167,22 @@ public sealed class VdpaClient : IDisposable
             w.WriteBytes(NetConfigMacAddress, macAddress);
         }, null);
 
-    private GenericRequest Request(VdpaCommand command, bool dump) =>
-        new(Family.Id, (byte)command, VdpaFamily.Version, dump, OperationName(command, dump));
+    /// <summary>A request for a command this kernel's family offers; one it lacks fails here, before anything is sent.</summary>
+    /// <remarks>nlctrl lists the family's operations with their do/dump flags, so an older kernel is told apart from a refusal.</remarks>
+    private GenericRequest Request(VdpaCommand command, bool dump)
+    {
+        var operation = OperationName(command, dump);
+        if (!Family.TryGetOperation((uint)command, out var op) ||
+            (dump && (op.Flags & GenericOperationFlags.Dump) == 0) ||
+            (!dump && (op.Flags & GenericOperationFlags.Do) == 0))
+        {
+            throw new NetlinkException(LinuxErrno.EOPNOTSUPP,
+                $"this kernel's vdpa family has no {operation[5..]} (it offers commands {string.Join(", ", Family.Operations.Select(o => o.Command))}); a newer kernel is needed",
+                null, operation);
+        }
+
+        return new(Family.Id, (byte)command, VdpaFamily.Version, dump, operation);
+    }
 
     public static string OperationName(VdpaCommand command, bool dump = false)
     {
