@@ -170,7 +170,19 @@ public static class VdpaDecoder
         uint deviceId = 0, queueIndex = 0;
         ulong? negotiated = null;
         ushort? maxQueuePairs = null;
-        var counters = new List<VdpaCounter>();
+        // Counted first, so the counters array is allocated once at its final size rather than grown in a list and copied.
+        var valueCount = 0;
+        var counting = new NetlinkAttributeReader(attributes);
+        while (counting.TryRead(out var c))
+        {
+            if (c.Type == VendorAttributeValue)
+            {
+                valueCount++;
+            }
+        }
+
+        var counters = valueCount == 0 ? [] : new VdpaCounter[valueCount];
+        var counterCount = 0;
         var reader = new NetlinkAttributeReader(attributes);
         while (reader.TryRead(out var a))
         {
@@ -184,7 +196,8 @@ public static class VdpaDecoder
                 // Counters come as repeated name/value pairs: order is the only thing that ties a value to its name.
                 case VendorAttributeName: pendingCounter = a.GetString(); break;
                 case VendorAttributeValue:
-                    counters.Add(new VdpaCounter(pendingCounter ?? $"counter{counters.Count}", a.GetU64()));
+                    counters[counterCount] = new VdpaCounter(pendingCounter ?? $"counter{counterCount}", a.GetU64());
+                    counterCount++;
                     pendingCounter = null;
                     break;
             }
@@ -207,7 +220,7 @@ public static class VdpaDecoder
             QueueType = QueueTypeOf(type, queueIndex, pairs),
             NegotiatedFeatureMask = negotiated,
             NegotiatedFeatures = negotiated is { } nf ? VirtioFeatures.GetNames(nf, type) : [],
-            Counters = [.. counters],
+            Counters = counters,
         };
     }
 
@@ -235,15 +248,17 @@ public static class VdpaDecoder
 
     private static VirtioDeviceClass[] ClassesOf(ulong mask)
     {
-        var classes = new List<VirtioDeviceClass>();
+        // Sized from the bit count, so nothing is allocated beyond the array the parent keeps.
+        var classes = new VirtioDeviceClass[System.Numerics.BitOperations.PopCount(mask)];
+        var n = 0;
         for (var bit = 0; bit < 64; bit++)
         {
             if ((mask & (1UL << bit)) != 0)
             {
-                classes.Add(ClassOf((uint)bit) is var c && c != VirtioDeviceClass.Unknown ? c : (VirtioDeviceClass)bit);
+                classes[n++] = ClassOf((uint)bit) is var c && c != VirtioDeviceClass.Unknown ? c : (VirtioDeviceClass)bit;
             }
         }
 
-        return [.. classes];
+        return classes;
     }
 }
