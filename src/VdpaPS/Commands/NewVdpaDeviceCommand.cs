@@ -99,18 +99,35 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
         };
 
         // Commands up to VSTATS_GET are parsed leniently: an attribute this kernel does not know would vanish without a word.
-        foreach (var attribute in Client.UnknownAttributes(spec))
+        var unknown = Client.UnknownAttributes(spec).ToHashSet();
+        if (VdpaTestHooks.SimulatedAttributeLimit is { } limit)
         {
-            WriteWarning($"This kernel's vdpa family knows attributes up to {Client.Family.MaxAttribute}; {VdpaErrors.ParameterOf(attribute)} " +
-                $"(attribute {attribute}, {VdpaAttribute.GetName(attribute)}) is newer, and the kernel will ignore it.");
+            unknown.UnionWith(AttributesOf(spec).Where(a => a >= limit));
         }
+
+        foreach (var attribute in unknown.Order())
+        {
+            WriteWarning($"This kernel's vdpa family does not know {VdpaErrors.ParameterOf(attribute)} (attribute {attribute}, " +
+                $"{VdpaAttribute.GetName(attribute)}): it will accept the request and ignore it.");
+        }
+
+        // What goes out: under the test hook, without the attributes an older kernel would drop.
+        var sent = VdpaTestHooks.SimulatedAttributeLimit is null ? spec : new VdpaDeviceSpec
+        {
+            Name = spec.Name,
+            Parent = spec.Parent,
+            MacAddress = unknown.Contains(VdpaAttribute.NetConfigMacAddress) ? null : spec.MacAddress,
+            Mtu = unknown.Contains(VdpaAttribute.NetConfigMtu) ? null : spec.Mtu,
+            MaxQueuePairs = unknown.Contains(VdpaAttribute.NetConfigMaxQueuePairs) ? null : spec.MaxQueuePairs,
+            Features = unknown.Contains(VdpaAttribute.DeviceFeatures) ? null : spec.Features,
+        };
 
         if (!ShouldProcess($"vDPA device '{Name}' on parent '{Parent}'{Describe(spec, withNames: false)}", "Create"))
         {
             return;
         }
 
-        if (!TryRequest($"Creating vDPA device '{Name}' (DEV_NEW:{Describe(spec, withNames: true)}).", c => c.CreateDevice(spec), spec, VdpaTargetKind.Device, out var ack))
+        if (!TryRequest($"Creating vDPA device '{Name}' (DEV_NEW:{Describe(sent, withNames: true)}).", c => c.CreateDevice(sent), spec, VdpaTargetKind.Device, out var ack))
         {
             return;
         }
@@ -167,6 +184,29 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
                 : string.Empty;
             WriteError(VdpaErrors.InvalidInput(VdpaErrors.UnknownFeature, e.Message.Split(" (Parameter")[0] + hint, Feature));
             return false;
+        }
+    }
+
+    private static IEnumerable<ushort> AttributesOf(VdpaDeviceSpec spec)
+    {
+        if (spec.MacAddress is not null)
+        {
+            yield return VdpaAttribute.NetConfigMacAddress;
+        }
+
+        if (spec.Mtu is not null)
+        {
+            yield return VdpaAttribute.NetConfigMtu;
+        }
+
+        if (spec.MaxQueuePairs is not null)
+        {
+            yield return VdpaAttribute.NetConfigMaxQueuePairs;
+        }
+
+        if (spec.Features is not null)
+        {
+            yield return VdpaAttribute.DeviceFeatures;
         }
     }
 
