@@ -36,8 +36,11 @@ traversable "$packages"
 
 if [ ! -d "$home" ]; then
   mkdir -p "$home/.dotnet"
-  # `dotnet pwsh` finds the restored local tool through this cache in the user's HOME.
-  if [ -d /root/.dotnet/toolResolverCache ]; then cp -r /root/.dotnet/toolResolverCache "$home/.dotnet/"; fi
+  # `dotnet pwsh` finds the restored local tool through toolResolverCache in the user's HOME; the
+  # first-use sentinels keep the SDK from running its first-use checks (and warning) as this user.
+  for f in /root/.dotnet/toolResolverCache /root/.dotnet/*.dotnetFirstUseSentinel /root/.dotnet/*.toolpath.sentinel; do
+    if [ -e "$f" ]; then cp -r "$f" "$home/.dotnet/"; fi
+  done
   chown -R "$uid:$gid" "$home"
   chmod 700 "$home"
 fi

@@ -53,6 +53,19 @@ for m in "${modlist[@]}"; do
   esac
 done
 
+# The pinned PowerShell (lab.sh: pinned_pwsh): its ReadyToRun copy mounted over the package folder,
+# so `dotnet pwsh` uses it too, and a `pwsh` command that skips the SDK's local-tool lookup.
+if [ -s "$L/pwsh" ]; then
+  { read -r pdir; read -r r2r || true; } < "$L/pwsh"
+  if [ -n "${r2r:-}" ] && [ -d "$r2r" ]; then
+    mount --bind "$r2r" "$pdir" || echo "lab: could not mount the ReadyToRun PowerShell; using the IL one" >&2
+  fi
+  if ! command -v pwsh > /dev/null; then
+    printf '#!/bin/sh\nexec dotnet %s "$@"\n' "$(printf %q "$pdir/pwsh.dll")" > /usr/local/bin/pwsh
+    chmod 755 /usr/local/bin/pwsh
+  fi
+fi
+
 if [ -n "$outdir" ]; then
   mkdir -p "$outdir" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=none out "$outdir" ||
     lab_fail "could not mount the -o share at $outdir"
