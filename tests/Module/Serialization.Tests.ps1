@@ -1,0 +1,222 @@
+# Output objects survive PowerShell serialization and still format with the module's views, so a fleet can be
+# queried with Invoke-Command. Objects are built by hand (the types have settable properties): this is about
+# serialization and formatting, not the kernel.
+#
+# Two ways across: Export-Clixml/Import-Clixml (depth 2, the cmdlets' default) and a background job, which
+# crosses a process boundary over the remoting protocol, as Invoke-Command does (depth 1 unless a type asks
+# for more).
+BeforeDiscovery {
+    $script:Transports = @(@{ Transport = 'Export-Clixml/Import-Clixml' }, @{ Transport = 'a job (remoting protocol)' })
+}
+
+BeforeAll {
+    $script:ModuleDir = $env:VDPAPS_MODULE_PATH
+    Import-Module (Join-Path $ModuleDir 'VdpaPS.psd1') -Force
+
+    # Builds the samples; run here and inside the job, so both sides have the same objects.
+    $script:NewSamples = {
+        param([string] $ModuleDir)
+        Import-Module (Join-Path $ModuleDir 'VdpaPS.psd1')
+        # The model types live in VdpaPS.Netlink.dll, which loads on first use; resolving an output type loads it.
+        $null = (Get-Command Get-VdpaDevice).OutputType.Type
+        $rx = [VdpaPS.VdpaCounter[]]@(
+            [VdpaPS.VdpaCounter]::new('rx packets', 1234567), [VdpaPS.VdpaCounter]::new('rx bytes', 98765432109),
+            [VdpaPS.VdpaCounter]::new('rx errors', 0), [VdpaPS.VdpaCounter]::new('rx overruns', 2), [VdpaPS.VdpaCounter]::new('rx drops', 3))
+        [ordered]@{
+            HardwareParent = [VdpaPS.VdpaParent]@{
+                Name = 'pci/0000:03:00.2'; BusName = 'pci'; DeviceName = '0000:03:00.2'
+                SupportedClasses = [VdpaPS.VirtioDeviceClass[]]@('Net'); SupportedClassMask = 2; MaxQueues = 257
+                SupportedFeatures = @('CSUM', 'MTU', 'MAC', 'STATUS', 'CTRL_VQ', 'MQ', 'VERSION_1', 'ACCESS_PLATFORM')
+                SupportedFeatureMask = 0x300438029
+            }
+            MultiClassParent = [VdpaPS.VdpaParent]@{
+                Name = 'vduse'; DeviceName = 'vduse'; SupportedClasses = [VdpaPS.VirtioDeviceClass[]]@('Net', 'Block')
+                SupportedClassMask = 6; MaxQueues = 0
+            }
+            VhostDevice = [VdpaPS.VdpaDevice]@{
+                Name = 'vdpa0'; Parent = 'pci/0000:03:00.2'; ParentBusName = 'pci'; ParentDeviceName = '0000:03:00.2'
+                Type = 'Net'; DeviceId = 1; VendorId = 0x15b3; MaxQueues = 17; MaxQueueSize = 256; MinQueueSize = 1
+                Driver = 'vhost_vdpa'; VhostDevicePath = '/dev/vhost-vdpa-0'
+                ParentDevicePath = '/sys/devices/pci0000:00/0000:00:02.0/0000:03:00.2'; NumaNode = 1
+            }
+            BlockDevice = [VdpaPS.VdpaDevice]@{
+                Name = 'blk0'; Parent = 'vdpasim_blk'; ParentDeviceName = 'vdpasim_blk'; Type = 'Block'; DeviceId = 2
+                VendorId = 0; MaxQueues = 1; MaxQueueSize = 256; Driver = 'virtio_vdpa'; BlockDevice = '/dev/vda'
+            }
+            NetConfig = [VdpaPS.VdpaNetDeviceConfig]@{
+                Name = 'vdpa0'; Type = 'Net'; DeviceId = 1; MacAddress = '02:00:00:00:00:01'; Status = 1; Mtu = 9000
+                MaxQueuePairs = 8
+                DeviceFeatures = @('MTU', 'MAC', 'STATUS', 'CTRL_VQ', 'MQ', 'VERSION_1'); DeviceFeatureMask = 0x100438028
+                NegotiatedFeatures = @('MTU', 'MAC', 'STATUS', 'VERSION_1'); NegotiatedFeatureMask = 0x100010028
+            }
+            BlockConfig = [VdpaPS.VdpaBlockDeviceConfig]@{
+                Name = 'blk0'; Type = 'Block'; DeviceId = 2; Capacity = 262144; SizeMax = 4096; SegmentMax = 32; BlockSize = 512
+                QueueCount = 1; PhysicalBlockExponent = 0; AlignmentOffset = 0; MinIoSize = 1; OptimalIoSize = 1
+                MaxDiscardSectors = 4294967295; MaxDiscardSegments = 1; DiscardSectorAlignment = 512
+                MaxWriteZeroesSectors = 4294967295; MaxWriteZeroesSegments = 1; ReadOnly = $false; Flush = $true
+                DeviceFeatures = @('SIZE_MAX', 'SEG_MAX', 'BLK_SIZE', 'FLUSH', 'VERSION_1'); DeviceFeatureMask = 0x100000246
+            }
+            QueueStatistics = [VdpaPS.VdpaQueueStatistics]@{
+                Name = 'vdpa0'; QueueIndex = 0; QueueType = 'Rx'; Type = 'Net'; QueuePairs = 1
+                NegotiatedFeatures = @('MAC', 'VERSION_1'); NegotiatedFeatureMask = 0x100000020; Counters = $rx
+            }
+        }
+    }
+
+    $script:Originals = & $NewSamples $ModuleDir
+
+    $clixml = Join-Path ([System.IO.Path]::GetTempPath()) "vdpaps-serialization-$([guid]::NewGuid().ToString('n')).xml"
+    try {
+        $Originals | Export-Clixml -LiteralPath $clixml
+        $fromClixml = Import-Clixml -LiteralPath $clixml
+    } finally {
+        Remove-Item -LiteralPath $clixml -ErrorAction SilentlyContinue
+    }
+    # Each object is the job's output on its own, as a remote command's output is (wrapped, it would be serialized
+    # one level deeper); they come back in the order they were written.
+    $job = Start-Job -ScriptBlock { param($ModuleDir, $Samples) (& ([scriptblock]::Create($Samples)) $ModuleDir).Values } -ArgumentList $ModuleDir, $NewSamples.ToString()
+    try {
+        $jobOutput = @($job | Receive-Job -Wait -ErrorAction Stop)
+    } finally {
+        $job | Remove-Job -Force
+    }
+    $fromJob = [ordered]@{}
+    $keys = @($Originals.Keys)
+    for ($i = 0; $i -lt $keys.Count; $i++) { $fromJob[$keys[$i]] = $jobOutput[$i] }
+    $script:Received = @{
+        'Export-Clixml/Import-Clixml' = $fromClixml
+        'a job (remoting protocol)' = $fromJob
+    }
+
+    function Format-Value($Value) {
+        # One comparable string per value: collections item by item, counters as name=value, the rest as PowerShell
+        # renders a value in a string ([string] gives a deserialized enum its name, as the live one).
+        if ($null -eq $Value) { return '<null>' }
+        if ($Value -is [System.Collections.IEnumerable] -and $Value -isnot [string]) {
+            return '[' + (@($Value | ForEach-Object { Format-Value $_ }) -join '|') + ']'
+        }
+        if ($Value.PSObject.Properties['Name'] -and $Value.PSObject.Properties['Value'] -and @($Value.PSObject.Properties).Count -eq 2) {
+            return "$($Value.Name)=$($Value.Value)"
+        }
+        return [string]$Value
+    }
+
+    function Get-View($Value, [string] $Format) {
+        # The default formatting (Out-String), or Format-Table/Format-List without properties: always the view.
+        $text = switch ($Format) {
+            'default' { $Value | Out-String -Width 250 }
+            'table' { $Value | Format-Table | Out-String -Width 250 }
+            'list' { $Value | Format-List | Out-String -Width 250 }
+        }
+        return ($text -split "`r?`n" | ForEach-Object TrimEnd) -join "`n"
+    }
+}
+
+Describe 'Objects deserialized after <Transport>' -ForEach $Transports {
+    BeforeAll {
+        $script:Copies = $Received[$Transport]
+    }
+
+    It 'comes back as Deserialized.<type> for <_>' -ForEach @('HardwareParent', 'MultiClassParent', 'VhostDevice', 'BlockDevice', 'NetConfig', 'BlockConfig', 'QueueStatistics') {
+        $original = $Originals[$_]
+        $copy = $Copies[$_]
+        $copy | Should -Not -BeNullOrEmpty
+        $copy.PSObject.TypeNames[0] | Should -Be "Deserialized.$($original.GetType().FullName)"
+    }
+
+    It 'keeps every property value of <_>' -ForEach @('HardwareParent', 'MultiClassParent', 'VhostDevice', 'BlockDevice', 'NetConfig', 'BlockConfig', 'QueueStatistics') {
+        $original = $Originals[$_]
+        $copy = $Copies[$_]
+        foreach ($property in $original.PSObject.Properties) {
+            $copy.PSObject.Properties[$property.Name] | Should -Not -BeNullOrEmpty -Because "$($property.Name) should survive"
+            Format-Value $copy.($property.Name) | Should -Be (Format-Value $property.Value) -Because "$_.$($property.Name) should keep its value"
+        }
+    }
+
+    It 'keeps the counters of queue statistics as objects with a name and a value' {
+        $counters = @($Copies.QueueStatistics.Counters)
+        $counters.Count | Should -Be 5
+        $counters[1].Name | Should -Be 'rx bytes'
+        $counters[1].Value | Should -Be 98765432109
+    }
+
+    It 'formats <_> exactly as the live object, with the module''s view' -ForEach @('HardwareParent', 'MultiClassParent', 'VhostDevice', 'BlockDevice', 'NetConfig', 'BlockConfig', 'QueueStatistics') {
+        Get-View $Copies[$_] 'default' | Should -Be (Get-View $Originals[$_] 'default')
+    }
+
+    It 'formats several devices as one table with the view''s columns and cells' {
+        $table = Get-View @($Copies.VhostDevice, $Copies.BlockDevice) 'table'
+        $table | Should -Match '(?m)^Name\s+Type\s+Parent\s+VendorId\s+MaxQueues\s+MaxQueueSize\s+MinQueueSize\s+Driver$'
+        $table | Should -Match '(?m)^vdpa0\s+net\s+pci/0000:03:00\.2\s+0x15b3\s+17\s+256\s+1\s+vhost_vdpa$'
+        $table | Should -Match '(?m)^blk0\s+block\s+vdpasim_blk\s+0x0\s+1\s+256\s+virtio_vdpa$'
+        # The default dump would list every property; the view leaves these out.
+        $table | Should -Not -Match 'ParentBusName|VhostDevicePath'
+    }
+
+    It 'formats parents as the view''s table: classes and features as words' {
+        $table = Get-View @($Copies.HardwareParent, $Copies.MultiClassParent) 'table'
+        $table | Should -Match '(?m)^Name\s+SupportedClasses\s+MaxQueues\s+SupportedFeatures$'
+        $table | Should -Match '(?m)^pci/0000:03:00\.2\s+net\s+257\s+CSUM MTU MAC STATUS CTRL_VQ MQ VERSION_1 ACCESS_PLATFORM$'
+        $table | Should -Match '(?m)^vduse\s+net, block\s+0$'
+        $table | Should -Not -Match 'SupportedClassMask'
+    }
+
+    It 'formats a net configuration as the view''s list: link, features as words' {
+        $list = Get-View $Copies.NetConfig 'list'
+        $list | Should -Match '(?m)^Type\s+: net$'
+        $list | Should -Match '(?m)^Link\s+: up$'
+        $list | Should -Match '(?m)^DeviceFeatures\s+: MTU MAC STATUS CTRL_VQ MQ VERSION_1$'
+        $list | Should -Not -Match 'DeviceFeatureMask'
+    }
+
+    It 'formats a block configuration as the view''s list: capacity in sectors and bytes, limits in words' {
+        $list = Get-View $Copies.BlockConfig 'list'
+        $list | Should -Match '(?m)^Type\s+: block$'
+        $list | Should -Match '(?m)^Capacity\s+: 262144 sectors \('
+        $list | Should -Match '(?m)^Discard\s+: max 4294967295 sectors, 1 segments, alignment 512 sectors$'
+        $list | Should -Not -Match 'CapacityBytes'
+    }
+
+    It 'formats queue statistics as the view''s list: one line per counter' {
+        $list = Get-View $Copies.QueueStatistics 'list'
+        $list | Should -Match '(?m)^QueueType\s+: rx$'
+        $list | Should -Match '(?m)^Counters\s+: rx packets\s+1234567$'
+        $list | Should -Match '(?m)^\s+rx bytes\s+98765432109$'
+        $list | Should -Not -Match 'NegotiatedFeatureMask'
+    }
+
+    It 'formats counters with their own table view' {
+        Get-View $Copies.QueueStatistics.Counters 'default' | Should -Be (Get-View $Originals.QueueStatistics.Counters 'default')
+    }
+
+    It 'binds a deserialized device to the cmdlets by its name' {
+        # Binding happens before the kernel is asked, so the command runs: whatever it says then is its own error,
+        # not a parameter binding one.
+        $caught = $null
+        try {
+            $Copies.VhostDevice | Get-VdpaDeviceConfig -ErrorAction Stop | Out-Null
+        } catch {
+            $caught = $_
+        }
+        if ($caught) { $caught.FullyQualifiedErrorId | Should -BeLike 'Vdpa*,VdpaPS.Commands.GetVdpaDeviceConfigCommand' }
+    }
+}
+
+Describe 'The format file' {
+    It 'selects every view by the Deserialized twin of each type it names' {
+        $format = [xml](Get-Content -Raw (Join-Path $ModuleDir 'VdpaPS.format.ps1xml'))
+        foreach ($view in $format.Configuration.ViewDefinitions.View) {
+            $names = @($view.ViewSelectedBy.TypeName)
+            foreach ($name in $names | Where-Object { $_ -notlike 'Deserialized.*' }) {
+                $names | Should -Contain "Deserialized.$name" -Because "view $($view.Name) formats $name"
+            }
+        }
+    }
+
+    It 'has a view for the Deserialized twin of every type the cmdlets output' {
+        $format = [xml](Get-Content -Raw (Join-Path $ModuleDir 'VdpaPS.format.ps1xml'))
+        $selected = @($format.Configuration.ViewDefinitions.View.ViewSelectedBy.TypeName)
+        $outputs = Get-Command -Module VdpaPS -CommandType Cmdlet | ForEach-Object { $_.OutputType.Name } | Sort-Object -Unique
+        foreach ($type in $outputs) { $selected | Should -Contain "Deserialized.$type" }
+    }
+}
