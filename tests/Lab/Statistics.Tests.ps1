@@ -1,0 +1,144 @@
+# End-to-end: queue statistics and negotiated features, which need a driver that has negotiated features with the
+# device: the simulator's devices are bound to virtio_vdpa (with virtio_net and virtio_blk) here. Autoprobe is off
+# while the driver is loaded, so only the devices bound on purpose get it; everything is undone in AfterAll.
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'LabHelpers.ps1')
+    Import-VdpaModule
+    $script:P = 'pss'
+    Enable-LabVirtioDriver
+    New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:00:61 | Out-Null
+    New-VdpaDevice "$P-b0" vdpasim_blk | Out-Null
+    Connect-LabVirtioDriver "$P-n0"
+    Connect-LabVirtioDriver "$P-b0"
+}
+
+AfterAll {
+    Remove-LabDevice "$P-*"
+    Disable-LabVirtioDriver
+}
+
+Describe 'Get-VdpaStats on a simulator net device bound to virtio_vdpa' {
+    It 'reads every queue of piped devices, each agreeing with vdpa -j dev vstats show' {
+        $stats = Get-VdpaDevice "$P-n0" | Get-VdpaStats
+        $device = Get-VdpaDevice "$P-n0"
+        $stats | Should -HaveCount $device.MaxQueues
+        $stats.QueueIndex | Should -Be (0..($device.MaxQueues - 1))
+        foreach ($s in $stats) {
+            $s | Should -BeOfType [VdpaPS.VdpaQueueStatistics]
+            $ip = (Invoke-IpVdpa dev vstats show "$P-n0" qidx $s.QueueIndex).vstats["$P-n0"]
+            $ip.Remove('queue_type')
+            $s.Counters.Name | Should -Be @($ip.Keys) -Because "queue $($s.QueueIndex) has iproute2's counters, in order"
+            foreach ($c in $s.Counters) { $c.Value | Should -Be $ip[$c.Name] -Because "counter '$($c.Name)' of queue $($s.QueueIndex)" }
+        }
+    }
+
+    It 'labels rx, tx and the control queue by the virtio rule, also when the kernel omits MAX_VQP' {
+        $config = Get-VdpaDeviceConfig "$P-n0"
+        $stats = Get-VdpaStats "$P-n0"
+        # Without MQ there is one queue pair and the kernel sends no MAX_VQP (iproute2 6.1 then calls queue 0 control_vq).
+        $pairs = if ($config.NegotiatedFeatures -contains 'MQ') { $config.MaxQueuePairs } else { 1 }
+        foreach ($s in $stats) {
+            $expected = if ($s.QueueIndex -lt 2 * $pairs) { ('Rx', 'Tx')[$s.QueueIndex % 2] } elseif ($s.QueueIndex -eq 2 * $pairs) { 'Control' } else { 'Unknown' }
+            "$($s.QueueType)" | Should -Be $expected -Because "queue $($s.QueueIndex)"
+            $s.QueuePairs | Should -Be $pairs
+        }
+        # The counters' own names say which queue they belong to.
+        ($stats | Where-Object QueueType -EQ 'Rx').Counters.Name | Should -Contain 'rx packets'
+        ($stats | Where-Object QueueType -EQ 'Control').Counters.Name | Should -Contain 'cvq requests'
+    }
+
+    It 'reads one queue with -QueueIndex' {
+        $s = Get-VdpaStats "$P-n0" -QueueIndex 1
+        $s | Should -HaveCount 1
+        $s.QueueIndex | Should -Be 1
+        "$($s.QueueType)" | Should -Be 'Tx'
+        $s.NegotiatedFeatures | Should -Be (Get-VdpaDeviceConfig "$P-n0").NegotiatedFeatures
+    }
+
+    It 'reports a queue the device does not have as VdpaQueueIndexOutOfRange (the driver''s EINVAL)' {
+        $max = (Get-VdpaDevice "$P-n0").MaxQueues
+        Get-VdpaStats "$P-n0" -QueueIndex $max -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $e[0].FullyQualifiedErrorId | Should -Be 'VdpaQueueIndexOutOfRange,VdpaPS.Commands.GetVdpaStatsCommand'
+        $e[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        "$($e[0])" | Should -Match "has no queue $max"
+    }
+
+    It 'refuses an index above the kernel''s limit before sending it, and maps the kernel''s own ERANGE the same way' {
+        $limit = [VdpaPS.Netlink.Vdpa.VdpaFamily]::MaxQueueIndex
+        Get-VdpaStats "$P-n0" -QueueIndex ($limit + 1) -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $e[0].FullyQualifiedErrorId | Should -Be 'InvalidQueueIndex,VdpaPS.Commands.GetVdpaStatsCommand'
+        $e[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        Get-VdpaStats "$P-n0" -QueueIndex -1 -ErrorVariable e1 -ErrorAction SilentlyContinue
+        $e1[0].FullyQualifiedErrorId | Should -Be 'InvalidQueueIndex,VdpaPS.Commands.GetVdpaStatsCommand'
+        # The kernel's answer just past the limit is ERANGE "queue index exceeds max value": the limit is the kernel's.
+        $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+        try {
+            $caught = $null
+            try { $client.GetQueueStatistics("$P-n0", $limit + 1) } catch { $caught = $_.Exception.InnerException ?? $_.Exception }
+            $caught.Errno | Should -Be 34
+            $caught.ExtAckMessage | Should -Match 'queue index exceeds max value'
+            $r = [VdpaPS.VdpaErrors]::FromNetlink($caught, [VdpaPS.VdpaQueueTarget]::new("$P-n0", $limit + 1), 'Device')
+            $r.FullyQualifiedErrorId | Should -Be 'VdpaQueueIndexOutOfRange'
+            $r.CategoryInfo.Category | Should -Be 'InvalidArgument'
+            # The limit itself passes the kernel's range check and reaches the driver, which has no such queue.
+            $caught = $null
+            try { $client.GetQueueStatistics("$P-n0", $limit) } catch { $caught = $_.Exception.InnerException ?? $_.Exception }
+            $caught.Errno | Should -Be 22
+        } finally { $client.Dispose() }
+    }
+
+    It 'reports statistics before feature negotiation as VdpaFeatureNegotiationIncomplete, once per device' {
+        New-VdpaDevice "$P-n1" vdpasim_net | Out-Null
+        Get-VdpaStats "$P-n1" -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $e | Should -HaveCount 1
+        $e[0].FullyQualifiedErrorId | Should -Be 'VdpaFeatureNegotiationIncomplete,VdpaPS.Commands.GetVdpaStatsCommand'
+        $e[0].CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        "$($e[0])" | Should -Match 'feature negotiation not complete'
+        Remove-LabDevice "$P-n1"
+    }
+
+    It 'goes on with the next device when one fails: Get-VdpaDevice | Get-VdpaStats' {
+        $stats = Get-VdpaDevice "$P-*" | Get-VdpaStats -ErrorVariable e -ErrorAction SilentlyContinue
+        ($stats | Select-Object -ExpandProperty Name -Unique) | Should -Be "$P-n0"
+        $e | Should -HaveCount 1 -Because 'the block device reports no statistics'
+        $e[0].FullyQualifiedErrorId | Should -Be 'VdpaOperationNotSupported,VdpaPS.Commands.GetVdpaStatsCommand'
+        "$($e[0].TargetObject)" | Should -BeLike "$P-b0*"
+    }
+
+    It 'shows the counters one per line' {
+        $text = Get-VdpaStats "$P-n0" -QueueIndex 0 | Out-String -Width 200
+        $text | Should -Match 'QueueType\s+: rx'
+        $text | Should -Match '(?m)^\s+rx bytes\s+\d+\s*$'
+    }
+}
+
+Describe 'Devices bound to virtio_vdpa' {
+    It 'shows the negotiated features as vdpa -j dev config show does' {
+        $c = Get-VdpaDeviceConfig "$P-n0"
+        $ip = (Invoke-IpVdpa dev config show "$P-n0").config["$P-n0"]
+        $c.NegotiatedFeatures | Should -Not -BeNullOrEmpty
+        $c.NegotiatedFeatures | Should -Be @($ip.negotiated_features)
+        $c.NegotiatedFeatureMask | Should -Be (ConvertTo-FeatureMask $ip.negotiated_features)
+        $c.MacAddress | Should -Be $ip.mac
+        $c.LinkUp | Should -Be ($ip['link '] -eq 'up')
+    }
+
+    It 'shows the driver and what the device became' {
+        $n = Get-VdpaDevice "$P-n0"
+        $n.Driver | Should -Be 'virtio_vdpa'
+        $n.NetworkInterface | Should -Not -BeNullOrEmpty
+        (Get-Content "/sys/class/net/$($n.NetworkInterface)/address") | Should -Be (Get-VdpaDeviceConfig "$P-n0").MacAddress
+    }
+
+    It 'decodes the block configuration as the virtio_blk disk sees it' {
+        $b = Get-VdpaDevice "$P-b0"
+        $b.BlockDevice | Should -Not -BeNullOrEmpty
+        $disk = Split-Path -Leaf $b.BlockDevice
+        $c = Get-VdpaDeviceConfig "$P-b0"
+        $c.Capacity | Should -Be ([uint64](Get-Content "/sys/block/$disk/size"))
+        $c.BlockSize | Should -Be ([uint32](Get-Content "/sys/block/$disk/queue/logical_block_size"))
+        if ($null -ne $c.SegmentMax) { $c.SegmentMax | Should -Be ([uint32](Get-Content "/sys/block/$disk/queue/max_segments")) }
+        $c.ReadOnly | Should -Be ((Get-Content "/sys/block/$disk/ro") -eq '1')
+        $c.NegotiatedFeatures | Should -Not -BeNullOrEmpty
+    }
+}

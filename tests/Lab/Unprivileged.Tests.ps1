@@ -1,0 +1,54 @@
+# End-to-end as an unprivileged user (uid 65534, no capabilities, through tests/lab/as-user.sh): reads work,
+# every change fails with PermissionDenied and a message that names CAP_NET_ADMIN. One child pwsh runs all
+# the user's commands (Unprivileged.Child.ps1), because starting pwsh in the lab costs half a minute.
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'LabHelpers.ps1')
+    Import-VdpaModule
+    $script:P = 'psu'
+    New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:00:71 | Out-Null
+    $asUser = Join-Path $PSScriptRoot '../lab/as-user.sh'
+    $child = Join-Path $PSScriptRoot 'Unprivileged.Child.ps1'
+    $output = & bash $asUser dotnet pwsh -NoProfile -NonInteractive -File $child -ModulePath $env:VDPAPS_MODULE_PATH -Device "$P-n0" 2>&1
+    $line = $output | Where-Object { "$_".StartsWith('RESULT ') } | Select-Object -Last 1
+    if (-not $line) { throw "The unprivileged run printed no result: $($output -join "`n")" }
+    $script:User = "$line".Substring(7) | ConvertFrom-Json -AsHashtable
+}
+
+AfterAll {
+    Remove-LabDevice "$P-*"
+}
+
+Describe 'As an unprivileged user' {
+    It 'runs without root' {
+        $User.Uid | Should -Be 65534
+    }
+
+    It 'reads parents, devices and configuration as root does' {
+        $User.ReadErrors | Should -HaveCount 0
+        ($User.Parents | Sort-Object) | Should -Be ((Get-VdpaParent).Name | Sort-Object)
+        ($User.Devices | Sort-Object) | Should -Be ((Get-VdpaDevice).Name | Sort-Object)
+        $User.Mac | Should -Be '02:00:00:00:00:71'
+    }
+
+    It 'is refused <Change> with PermissionDenied naming CAP_NET_ADMIN' -ForEach @(
+        @{ Change = 'New-VdpaDevice'; Key = 'New'; Command = 'NewVdpaDeviceCommand' }
+        @{ Change = 'New-VdpaDevice with net attributes'; Key = 'NewWithAttributes'; Command = 'NewVdpaDeviceCommand' }
+        @{ Change = 'Set-VdpaDevice'; Key = 'Set'; Command = 'SetVdpaDeviceCommand' }
+        @{ Change = 'Remove-VdpaDevice'; Key = 'Remove'; Command = 'RemoveVdpaDeviceCommand' }
+        @{ Change = 'Get-VdpaStats (the kernel keeps statistics to CAP_NET_ADMIN too)'; Key = 'Stats'; Command = 'GetVdpaStatsCommand' }
+    ) {
+        $errors = $User[$Key]
+        $errors | Should -HaveCount 1
+        $errors[0].Id | Should -Be "VdpaPermissionDenied,VdpaPS.Commands.$Command"
+        $errors[0].Category | Should -Be 'PermissionDenied'
+        $errors[0].Message | Should -Match 'CAP_NET_ADMIN'
+        $errors[0].Message | Should -Match 'EPERM'
+    }
+
+    It 'changed nothing' {
+        Get-LabDeviceNames | Should -Contain "$P-n0"
+        Get-LabDeviceNames | Should -Not -Contain "$P-n0-new"
+        Get-LabDeviceNames | Should -Not -Contain "$P-n0-new2"
+        (Invoke-IpVdpa dev config show "$P-n0").config["$P-n0"].mac | Should -Be '02:00:00:00:00:71'
+    }
+}
