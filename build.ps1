@@ -196,7 +196,9 @@ function Invoke-Lab {
     Invoke-Native bash $lab setup
     $labArgs = @('run', '-m', $LabModules, '-t', "$TimeoutSec")
     if ($LabOutput) { $labArgs += @('-o', $LabOutput) }
-    & bash $lab @labArgs -- $LabCommand
+    # Out-Host streams the guest's output as it comes; without it the output would become this
+    # function's return value, and the caller would take it for the exit code.
+    & bash $lab @labArgs -- $LabCommand | Out-Host
     return $LASTEXITCODE
 }
 
