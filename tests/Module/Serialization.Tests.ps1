@@ -203,20 +203,28 @@ Describe 'Objects deserialized after <Transport>' -ForEach $Transports {
 }
 
 Describe 'The format file' {
-    It 'selects every view by the Deserialized twin of each type it names' {
-        $format = [xml](Get-Content -Raw (Join-Path $ModuleDir 'VdpaPS.format.ps1xml'))
-        foreach ($view in $format.Configuration.ViewDefinitions.View) {
-            $names = @($view.ViewSelectedBy.TypeName)
+    BeforeAll {
+        $script:Format = [xml](Get-Content -Raw (Join-Path $ModuleDir 'VdpaPS.format.ps1xml'))
+    }
+
+    It 'names the Deserialized twin of every type it selects a view or an entry by' {
+        foreach ($view in $Format.Configuration.ViewDefinitions.View) {
+            # ViewSelectedBy and the EntrySelectedBy of list and table entries alike.
+            $names = @($view.SelectNodes('.//TypeName') | ForEach-Object InnerText)
             foreach ($name in $names | Where-Object { $_ -notlike 'Deserialized.*' }) {
                 $names | Should -Contain "Deserialized.$name" -Because "view $($view.Name) formats $name"
             }
         }
     }
 
-    It 'has a view for the Deserialized twin of every type the cmdlets output' {
-        $format = [xml](Get-Content -Raw (Join-Path $ModuleDir 'VdpaPS.format.ps1xml'))
-        $selected = @($format.Configuration.ViewDefinitions.View.ViewSelectedBy.TypeName)
-        $outputs = Get-Command -Module VdpaPS -CommandType Cmdlet | ForEach-Object { $_.OutputType.Name } | Sort-Object -Unique
-        foreach ($type in $outputs) { $selected | Should -Contain "Deserialized.$type" }
+    It 'has a view for the Deserialized twin of every type the cmdlets output, or of a base type' {
+        $selected = @($Format.Configuration.ViewDefinitions.View.ViewSelectedBy.TypeName)
+        foreach ($command in Get-Command -Module VdpaPS -CommandType Cmdlet) {
+            foreach ($output in $command.OutputType) {
+                # A deserialized object keeps its type's hierarchy in TypeNames, so a base type's view formats it.
+                $hierarchy = for ($type = $output.Type; $type -and $type -ne [object]; $type = $type.BaseType) { "Deserialized.$($type.FullName)" }
+                @($hierarchy | Where-Object { $_ -in $selected }) | Should -Not -BeNullOrEmpty -Because "$($command.Name) outputs $($output.Name)"
+            }
+        }
     }
 }
