@@ -8,7 +8,9 @@ BeforeAll {
     New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:00:71 | Out-Null
     $asUser = Join-Path $PSScriptRoot '../lab/as-user.sh'
     $child = Join-Path $PSScriptRoot 'Unprivileged.Child.ps1'
-    $output = & bash $asUser dotnet pwsh -NoProfile -NonInteractive -File $child -ModulePath $env:VDPAPS_MODULE_PATH -Device "$P-n0" 2>&1
+    # The lab's own pwsh command skips the SDK's local-tool lookup (seconds under emulation); dotnet pwsh elsewhere.
+    $pwsh = @(if (Get-Command pwsh -CommandType Application -ErrorAction SilentlyContinue) { 'pwsh' } else { 'dotnet'; 'pwsh' })
+    $output = & bash $asUser @pwsh -NoProfile -NonInteractive -File $child -ModulePath $env:VDPAPS_MODULE_PATH -Device "$P-n0" 2>&1
     $line = $output | Where-Object { "$_".StartsWith('RESULT ') } | Select-Object -Last 1
     if (-not $line) { throw "The unprivileged run printed no result: $($output -join "`n")" }
     $script:User = "$line".Substring(7) | ConvertFrom-Json -AsHashtable
