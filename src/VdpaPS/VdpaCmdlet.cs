@@ -7,7 +7,7 @@ namespace VdpaPS;
 
 /// <summary>What every VdpaPS cmdlet shares: its own connection to the vdpa family, -Verbose tracing, and the error mapping.</summary>
 /// <remarks>Each invocation opens its own socket, so cmdlets in parallel runspaces never share a reply stream or a verbose channel.</remarks>
-public abstract class VdpaCmdlet : PSCmdlet, IDisposable
+public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
 {
     private VdpaClient? _client;
 

@@ -38,11 +38,26 @@ public sealed class GetVdpaDeviceCommand : VdpaCmdlet
             parent = new WildcardPattern(Parent, WildcardOptions.IgnoreCase);
         }
 
+        var listed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var device in ResolveDevices(Name))
         {
+            listed.Add(device.Name);
             if (parent is null || parent.IsMatch(device.Parent) || parent.IsMatch(device.ParentDeviceName))
             {
                 WriteObject(WithSysfs(device));
+            }
+        }
+
+        // The dumps skip devices no management device created; sysfs still has them, and hiding them would mislead.
+        if (parent is null && (Name is null || Array.Exists(Name, WildcardPattern.ContainsWildcardCharacters)))
+        {
+            var patterns = Name?.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToArray();
+            foreach (var name in VdpaSysfs.Default.GetDeviceNames())
+            {
+                if (!listed.Contains(name) && (patterns is null || Array.Exists(patterns, p => p.IsMatch(name))))
+                {
+                    WriteObject(WithSysfs(new VdpaDevice { Name = name, IsManaged = false }));
+                }
             }
         }
     }

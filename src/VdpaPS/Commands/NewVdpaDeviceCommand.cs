@@ -45,6 +45,11 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? Feature { get; set; }
 
+    /// <summary>Bind the new device to this driver in the same step: vhost_vdpa (for VMs: /dev/vhost-vdpa-N), virtio_vdpa (a host netdev or disk), or None.</summary>
+    [Parameter]
+    [ValidateSet(VdpaSysfs.VhostDriver, VdpaSysfs.VirtioDriver, DriverNames.None, IgnoreCase = true)]
+    public string? Driver { get; set; }
+
     protected override void ProcessRecord()
     {
         if (RefuseInput(VdpaText.CheckDeviceName(Name), VdpaErrors.InvalidName, Name) ||
@@ -148,6 +153,12 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
             {
                 ReportUnapplied(spec, config, device);
             }
+        }
+
+        // A loaded driver may already have claimed the device at creation; binding moves it where it was asked.
+        if (Driver is not null && !TryBindDriver(Name, Driver))
+        {
+            return;
         }
 
         WriteObject(WithSysfs(device));

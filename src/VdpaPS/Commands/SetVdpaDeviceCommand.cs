@@ -3,9 +3,10 @@ using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Commands;
 
-/// <summary>Changes a vDPA device after creation: its MAC address (the kernel's DEV_ATTR_SET, Linux 6.12 and later).</summary>
-[Cmdlet(VerbsCommon.Set, "VdpaDevice", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
-[OutputType(typeof(VdpaNetDeviceConfig))]
+/// <summary>Changes a vDPA device after creation: its MAC address (the kernel's DEV_ATTR_SET, Linux 6.12 and later) and the driver it is bound to (sysfs).</summary>
+[Cmdlet(VerbsCommon.Set, "VdpaDevice", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = MacSet)]
+[OutputType(typeof(VdpaNetDeviceConfig), ParameterSetName = [MacSet])]
+[OutputType(typeof(VdpaDevice), ParameterSetName = [DriverSet])]
 public sealed class SetVdpaDeviceCommand : VdpaCmdlet
 {
     /// <summary>The device to change; bound from piped devices by their Name.</summary>
@@ -14,23 +15,59 @@ public sealed class SetVdpaDeviceCommand : VdpaCmdlet
     [ValidateNotNullOrEmpty]
     public string Name { get; set; } = string.Empty;
 
+    private const string MacSet = "MacAddress";
+    private const string DriverSet = "Driver";
+
     /// <summary>The new unicast MAC address, 00:11:22:33:44:55 or 00-11-22-33-44-55.</summary>
-    [Parameter(Mandatory = true)]
+    [Parameter(Mandatory = true, ParameterSetName = MacSet)]
+    [Parameter(ParameterSetName = DriverSet)]
     [Alias("Mac")]
     [ValidateNotNullOrEmpty]
-    public string MacAddress { get; set; } = string.Empty;
+    public string? MacAddress { get; set; }
 
-    /// <summary>Emit the device's configuration as read back after the change.</summary>
+    /// <summary>Bind the device to vhost_vdpa or virtio_vdpa, or None to unbind it.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = DriverSet)]
+    [ValidateSet(VdpaSysfs.VhostDriver, VdpaSysfs.VirtioDriver, DriverNames.None, IgnoreCase = true)]
+    public string? Driver { get; set; }
+
+    /// <summary>Emit what was changed as read back: the configuration after -MacAddress, the device after -Driver.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
     protected override void ProcessRecord()
     {
+        if (MacAddress is not null && !SetMacAddress())
+        {
+            return;
+        }
+
+        if (Driver is null)
+        {
+            return;
+        }
+
+        var target = DriverNames.ToSysfs(Driver);
+        if (RefuseInput(VdpaText.CheckDeviceName(Name), VdpaErrors.InvalidName, Name) ||
+            !ShouldProcess($"vDPA device '{Name}'", target is null ? "Unbind from its driver" : $"Bind to {target}") ||
+            !TryBindDriver(Name, Driver))
+        {
+            return;
+        }
+
+        if (PassThru && TryRequest($"Reading back vDPA device '{Name}' (DEV_GET).", c => c.GetDevice(Name), Name, VdpaTargetKind.Device, out var device))
+        {
+            WriteObject(WithSysfs(device));
+        }
+    }
+
+    /// <summary>DEV_ATTR_SET, checked by reading the configuration back; false when this item failed.</summary>
+    private bool SetMacAddress()
+    {
         var mac = VdpaText.ParseMacAddress(MacAddress, out var macError);
         if (RefuseInput(macError, VdpaErrors.InvalidMacAddress, MacAddress) ||
             RefuseInput(VdpaText.CheckDeviceName(Name), VdpaErrors.InvalidName, Name))
         {
-            return;
+            return false;
         }
 
         if (!Client.Supports(VdpaCommand.DeviceAttributeSet))
@@ -44,13 +81,13 @@ public sealed class SetVdpaDeviceCommand : VdpaCmdlet
         var text = VdpaText.FormatMacAddress(mac!);
         if (!ShouldProcess($"vDPA device '{Name}'", $"Set MAC address to {text}"))
         {
-            return;
+            return false;
         }
 
         if (!TryRequest($"Setting the MAC address of vDPA device '{Name}' (DEV_ATTR_SET DEV_NAME={Name} DEV_NET_CFG_MACADDR={text}).",
                 c => c.SetMacAddress(Name, mac!), Name, VdpaTargetKind.Device, out var ack))
         {
-            return;
+            return false;
         }
 
         // On a device that is not net the kernel answers success with only a warning ("... device not supported").
@@ -58,12 +95,12 @@ public sealed class SetVdpaDeviceCommand : VdpaCmdlet
         {
             WriteError(VdpaErrors.NotApplied(
                 $"The MAC address of vDPA device '{Name}' was not changed: the kernel answered success with the warning \"{ack.Warning}\".", Name));
-            return;
+            return false;
         }
 
         if (!TryRequest($"Reading back the configuration of '{Name}' (DEV_CONFIG_GET).", c => c.GetConfig(Name), Name, VdpaTargetKind.Device, out var config))
         {
-            return;
+            return false;
         }
 
         var net = config as VdpaNetDeviceConfig;
@@ -71,12 +108,14 @@ public sealed class SetVdpaDeviceCommand : VdpaCmdlet
         {
             WriteError(VdpaErrors.NotApplied(
                 $"The kernel accepted the new MAC address {text} for vDPA device '{Name}', but the device shows {net?.MacAddress ?? "none"}.", Name));
-            return;
+            return false;
         }
 
         if (PassThru)
         {
             WriteObject(config);
         }
+
+        return true;
     }
 }

@@ -1,0 +1,25 @@
+using System.Management.Automation;
+using VdpaPS.Netlink.Vdpa;
+
+namespace VdpaPS;
+
+public static partial class VdpaErrors
+{
+    public const string DriverNotLoaded = "VdpaDriverNotLoaded";
+    public const string SysfsWriteFailed = "VdpaSysfsWriteFailed";
+    public const string BindNotEffective = "VdpaBindNotEffective";
+
+    /// <summary>A driver-binding step that failed, with the sysfs path and the kernel's answer in the message.</summary>
+    public static ErrorRecord FromSysfs(VdpaSysfsException e, object? target)
+    {
+        var (id, category) = e.Failure switch
+        {
+            VdpaSysfsFailure.DeviceNotFound => (DeviceNotFound, ErrorCategory.ObjectNotFound),
+            VdpaSysfsFailure.DriverNotLoaded => (DriverNotLoaded, ErrorCategory.NotInstalled),
+            VdpaSysfsFailure.PermissionDenied => (PermissionDenied, ErrorCategory.PermissionDenied),
+            VdpaSysfsFailure.BindNotEffective => (BindNotEffective, ErrorCategory.InvalidResult),
+            _ => (SysfsWriteFailed, ErrorCategory.WriteError),
+        };
+        return new ErrorRecord(e, id, category, target);
+    }
+}
