@@ -7,8 +7,9 @@
 #   lab.sh setup
 #       Installs what is missing (qemu, compiler, kmod) with apt, downloads Debian's kernel 6.12
 #       packages (apt's candidate linux-source-6.12 version, recorded), builds vringh + vdpa_sim,
-#       vdpa_sim_net, vdpa_sim_blk out of tree and the initramfs. Everything is cached per kernel
-#       version in $VDPAPS_LAB_CACHE (default ~/.cache/vdpaps-lab); a warm cache rebuilds nothing.
+#       vdpa_sim_net, vdpa_sim_blk out of tree, the initramfs, and a ReadyToRun copy of the pinned
+#       PowerShell for the guest. Everything is cached per version in $VDPAPS_LAB_CACHE (default
+#       ~/.cache/vdpaps-lab); a warm cache rebuilds nothing.
 #   lab.sh run [-m MODS] [-t SECS] [-o DIR] [--] COMMAND...
 #       Boots the kernel and runs COMMAND (its words joined by spaces) with `bash -c` as root in the
 #       guest, in the caller's current directory. Its output (stdout and stderr together) streams
@@ -27,7 +28,7 @@
 #   Environment: VDPAPS_LAB_CACHE, VDPAPS_LAB_KPKG (force a Debian linux-6.12 package version),
 #   VDPAPS_LAB_MEM (MiB, 3072), VDPAPS_LAB_SMP (2), VDPAPS_LAB_CPU (max), VDPAPS_LAB_APPEND (extra
 #   kernel parameters), VDPAPS_LAB_PASSENV (names of more variables to pass into the guest; DOTNET_*,
-#   NUGET_*, POWERSHELL_* and CI always are).
+#   NUGET_*, POWERSHELL_* and CI always are), VDPAPS_LAB_R2R=0 (no ReadyToRun PowerShell).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -133,11 +134,11 @@ download() {
   STEP="downloading ${pkgs[*]}"
   log "downloading ${pkgs[*]}"
   local t0; t0=$(now)
-  if ! (cd "$dl" && apt-get download -q "${pkgs[@]}" 2>&1 | grep -v 'unsandboxed' >&2; exit "${PIPESTATUS[0]}"); then
+  if ! (cd "$dl" && apt-get download -qq "${pkgs[@]}" 2>&1 | { grep -v 'unsandboxed' >&2 || true; }; exit "${PIPESTATUS[0]}"); then
     ((EUID == 0)) || die "apt-get download failed"
     log "apt-get download failed; updating the package lists and trying once more"
     apt-get update -q >&2
-    (cd "$dl" && apt-get download -q "${pkgs[@]}" 2>&1 | grep -v 'unsandboxed' >&2; exit "${PIPESTATUS[0]}")
+    (cd "$dl" && apt-get download -qq "${pkgs[@]}" 2>&1 | { grep -v 'unsandboxed' >&2 || true; }; exit "${PIPESTATUS[0]}")
   fi
   log "downloaded $(du -shc "$dl"/*.deb | tail -1 | cut -f1) of packages in $(since "$t0")s"
 }
