@@ -311,6 +311,12 @@ Describe 'vduse devices' {
         $d = New-VdpaDevice "$P-u1" vduse
         $d.Type | Should -Be 'Block'
         (Get-VdpaDeviceConfig "$P-u1") | Should -BeOfType [VdpaPS.VdpaBlockDeviceConfig]
+        # Removed through the cmdlet, the VDUSE device is free again: destroying it no longer answers EBUSY.
+        $d | Remove-VdpaDevice -Confirm:$false
+        Get-LabDeviceNames | Should -Not -Contain "$P-u1"
+        $script:Vduse[0].Dispose()
+        $script:Vduse[0].DisposeError | Should -BeNullOrEmpty
+        [VdpaPS.TestTools.VduseDevice]::Exists("$P-u1") | Should -BeFalse
     }
 
     It 'refuses a MAC: vduse takes no attributes' {
