@@ -82,6 +82,8 @@ Describe 'Help for <Name>' -ForEach $Cmdlets {
             $entry.pipelineInput | Should -Be $merged.PipelineInput -Because $because
             $entry.globbing | Should -Be $parameter.SupportsWildcards.ToString().ToLowerInvariant() -Because $because
             $entry.type.name | Should -Be $parameter.TypeFullName -Because $because
+            # A ValidateSet shows in the syntax as {a | b | c}.
+            @($entry.parameterValueGroup.parameterValue | Where-Object { $_ }) | Should -Be @($parameter.ValidValues) -Because $because
         }
     }
 
@@ -132,6 +134,7 @@ Describe 'Help for <Name>' -ForEach $Cmdlets {
             $yaml['Accept wildcard characters'] | Should -Be $parameter.SupportsWildcards.ToString() -Because $because
             $yaml['Parameter Sets'] | Should -Be $merged.ParameterSets -Because $because
             @(($yaml['Aliases'] -split ',\s*') | Where-Object { $_ }) | Should -Be @($parameter.Aliases) -Because $because
+            @(($yaml['Accepted values'] -split ',\s*') | Where-Object { $_ }) | Should -Be @($parameter.ValidValues) -Because $because
         }
     }
 }
