@@ -147,7 +147,8 @@ function Invoke-Test {
     } else {
         Write-Step 'End-to-end tests (Pester, in the lab kernel)'
         $labResult = Join-Path $results 'lab.json'
-        $guestCommand = "dotnet pwsh -NoProfile -NonInteractive -File $(Format-ShellWord $runner) " +
+        # `pwsh` in the guest is the lab's direct command for the pinned PowerShell: no SDK tool lookup under emulation.
+        $guestCommand = "pwsh -NoProfile -NonInteractive -File $(Format-ShellWord $runner) " +
             "-PesterPath $(Format-ShellWord $pester) -ModulePath $(Format-ShellWord (Get-ModuleOutputPath)) " +
             "-Path $(Format-ShellWord (Join-Path $Root 'tests/Lab')) -ResultFile $(Format-ShellWord $labResult)"
         $labExit = Invoke-Lab -LabCommand $guestCommand -LabModules 'vduse,sim' -LabOutput $results
@@ -225,7 +226,7 @@ try {
         'demo' {
             Invoke-Build
             $demo = Join-Path $Root 'docs/examples/Demo.ps1'
-            exit (Invoke-Lab -LabCommand "dotnet pwsh -NoProfile -NonInteractive -File $(Format-ShellWord $demo) -ModulePath $(Format-ShellWord (Get-ModuleOutputPath))" -LabModules 'vduse,sim,virtio,vhost,noprobe')
+            exit (Invoke-Lab -LabCommand "pwsh -NoProfile -NonInteractive -File $(Format-ShellWord $demo) -ModulePath $(Format-ShellWord (Get-ModuleOutputPath))" -LabModules 'vduse,sim,virtio,vhost,noprobe')
         }
         'bench' {
             Invoke-Build
