@@ -112,8 +112,10 @@ function Invoke-ChildPwsh {
     # Tests run in a child pwsh so this session never loads the module's DLL (it could not be rebuilt then).
     param([string] $Script, [string[]] $Arguments)
     $pwsh = (Get-Process -Id $PID).Path
-    $entry = if ($pwsh -like '*dotnet') { @('pwsh') } else { @() }
-    & $pwsh @entry -NoProfile -NonInteractive -File $Script @Arguments
+    # @() around the if: a one-element result would otherwise be a string, and splatting a string passes its letters.
+    $entry = @(if ($pwsh -like '*dotnet') { 'pwsh' })
+    # Out-Host: the child's output is for the reader; only the exit code is this function's result.
+    & $pwsh @entry -NoProfile -NonInteractive -File $Script @Arguments | Out-Host
     return $LASTEXITCODE
 }
 
