@@ -24,6 +24,8 @@ if (args is ["--footprint", var file])
 var job = Job.ShortRun.WithIterationCount(7).WithMinIterationTime(TimeInterval.FromMilliseconds(100)).WithToolchain(InProcessEmitToolchain.Instance);
 var config = DefaultConfig.Instance
     .AddJob(job)
+    // Always shown: on shared cores a few slow iterations move the mean, the median far less.
+    .AddColumn(StatisticColumn.Median)
     .WithSummaryStyle(SummaryStyle.Default.WithSizeUnit(SizeUnit.B).WithTimeUnit(TimeUnit.Nanosecond))
     .HideColumns(Column.Job, Column.Toolchain, Column.IterationCount, Column.LaunchCount, Column.WarmupCount);
 var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
