@@ -1,0 +1,156 @@
+# Issue 8 in the lab kernel: a table of bad input across every cmdlet (each with its own error id and
+# category, and the kernel's state unchanged afterwards), concurrent runspaces, and no leaks over many calls.
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'LabHelpers.ps1')
+    Import-VdpaModule
+    $script:P = 'prl'
+    # Devices here stay unbound whatever drivers earlier files left loaded: statistics must meet an unnegotiated device.
+    $script:AutoProbe = (Get-Content /sys/bus/vdpa/drivers_autoprobe -Raw).Trim()
+    Set-Content /sys/bus/vdpa/drivers_autoprobe 0
+
+    # Every error a command wrote or threw, in order.
+    function Invoke-Case([scriptblock] $Run) {
+        try { @(& $Run 2>&1 | Where-Object { $_ -is [System.Management.Automation.ErrorRecord] }) } catch { @($_) }
+    }
+
+    # What the kernel holds: every device with its parent and, for net devices, MAC and MTU.
+    function Get-KernelState {
+        $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+        try {
+            $configs = @{}
+            foreach ($c in $client.GetConfigs()) { $configs[$c.Name] = $c }
+            @($client.GetDevices() | Sort-Object Name | ForEach-Object {
+                $c = $configs[$_.Name]
+                '{0} {1} {2} {3}' -f $_.Name, $_.Parent, $c.MacAddress, $c.Mtu
+            }) -join "`n"
+        } finally { $client.Dispose() }
+    }
+}
+
+AfterAll {
+    Remove-LabDevice "$P-*"
+    Set-Content /sys/bus/vdpa/drivers_autoprobe $script:AutoProbe
+}
+
+Describe 'Bad input' {
+    BeforeAll {
+        New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:0e:01 | Out-Null
+        New-VdpaDevice "$P-b0" vdpasim_blk | Out-Null
+        $script:Before = Get-KernelState
+        $script:N = 'VdpaPS.Commands.NewVdpaDeviceCommand'
+        $script:R = 'VdpaPS.Commands.RemoveVdpaDeviceCommand'
+        $script:S = 'VdpaPS.Commands.SetVdpaDeviceCommand'
+        $script:G = 'VdpaPS.Commands.GetVdpaDeviceCommand'
+        $script:T = 'VdpaPS.Commands.GetVdpaStatsCommand'
+        $script:C = 'VdpaPS.Commands.GetVdpaDeviceConfigCommand'
+        $script:A = 'VdpaPS.Commands.GetVdpaParentCommand'
+    }
+
+    It '<Case>: <Id> (<Category>)' -ForEach @(
+        @{ Case = 'MAC with five bytes'; Run = { New-VdpaDevice "$P-a" vdpasim_net -MacAddress 02:00:00:00:01 }; Id = 'InvalidMacAddress'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'MAC with a non-hex byte'; Run = { New-VdpaDevice "$P-a" vdpasim_net -MacAddress 02:00:00:00:zz:01 }; Id = 'InvalidMacAddress'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'multicast MAC'; Run = { New-VdpaDevice "$P-a" vdpasim_net -MacAddress 01:00:5e:00:00:01 }; Id = 'InvalidMacAddress'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'all-zero MAC'; Run = { New-VdpaDevice "$P-a" vdpasim_net -MacAddress 00:00:00:00:00:00 }; Id = 'InvalidMacAddress'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'MAC with mixed separators'; Run = { New-VdpaDevice "$P-a" vdpasim_net -MacAddress 02:00-00:00:00:01 }; Id = 'InvalidMacAddress'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'empty name'; Run = { New-VdpaDevice '' vdpasim_net }; Id = 'ParameterArgumentValidationError'; Cmd = 'N'; Category = 'InvalidData' }
+        @{ Case = 'name of 256 characters'; Run = { New-VdpaDevice ('x' * 256) vdpasim_net }; Id = 'InvalidVdpaDeviceName'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'name with a slash'; Run = { New-VdpaDevice "$P/a" vdpasim_net }; Id = 'InvalidVdpaDeviceName'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'name ..'; Run = { New-VdpaDevice '..' vdpasim_net }; Id = 'InvalidVdpaDeviceName'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'name with a tab'; Run = { New-VdpaDevice "$P`ta" vdpasim_net }; Id = 'InvalidVdpaDeviceName'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'name with a newline'; Run = { New-VdpaDevice "$P`na" vdpasim_net }; Id = 'InvalidVdpaDeviceName'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'name with a space'; Run = { New-VdpaDevice "$P a" vdpasim_net }; Id = 'InvalidVdpaDeviceName'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'MTU 67'; Run = { New-VdpaDevice "$P-a" vdpasim_net -Mtu 67 }; Id = 'InvalidMtu'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'MTU 70000'; Run = { New-VdpaDevice "$P-a" vdpasim_net -Mtu 70000 }; Id = 'InvalidMtu'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'zero queue pairs'; Run = { New-VdpaDevice "$P-a" vdpasim_net -MaxQueuePairs 0 }; Id = 'InvalidMaxQueuePairs'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'unknown feature name'; Run = { New-VdpaDevice "$P-a" vdpasim_net -Feature NOPE }; Id = 'UnknownVirtioFeature'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'feature bit past 63'; Run = { New-VdpaDevice "$P-a" vdpasim_net -Feature bit_70 }; Id = 'UnknownVirtioFeature'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'unknown parent'; Run = { New-VdpaDevice "$P-a" nosuchparent }; Id = 'VdpaParentNotFound'; Cmd = 'N'; Category = 'ObjectNotFound' }
+        @{ Case = 'malformed parent name'; Run = { New-VdpaDevice "$P-a" 'pci//x' }; Id = 'InvalidVdpaParentName'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'duplicate name'; Run = { New-VdpaDevice "$P-n0" vdpasim_net }; Id = 'VdpaDeviceExists'; Cmd = 'N'; Category = 'ResourceExists' }
+        @{ Case = 'queue pairs the simulator cannot provision'; Run = { New-VdpaDevice "$P-a" vdpasim_net -MaxQueuePairs 2 }; Id = 'VdpaAttributeNotSupported'; Cmd = 'N'; Category = 'NotImplemented' }
+        @{ Case = 'unknown driver'; Run = { New-VdpaDevice "$P-a" vdpasim_net -Driver vfio }; Id = 'ParameterArgumentValidationError'; Cmd = 'N'; Category = 'InvalidData' }
+        @{ Case = 'remove an unknown device'; Run = { Remove-VdpaDevice "$P-missing" -Confirm:$false }; Id = 'VdpaDeviceNotFound'; Cmd = 'R'; Category = 'ObjectNotFound' }
+        @{ Case = 'remove from a piped string'; Run = { 'justastring' | Remove-VdpaDevice -Confirm:$false }; Id = 'InputObjectNotBound'; Cmd = 'R'; Category = 'InvalidArgument' }
+        @{ Case = 'statistics of an unknown device'; Run = { Get-VdpaStats "$P-missing" -QueueIndex 0 }; Id = 'VdpaDeviceNotFound'; Cmd = 'T'; Category = 'ObjectNotFound' }
+        @{ Case = 'queue index past the kernel limit'; Run = { Get-VdpaStats "$P-n0" -QueueIndex 40000 }; Id = 'InvalidQueueIndex'; Cmd = 'T'; Category = 'InvalidArgument' }
+        @{ Case = 'negative queue index'; Run = { Get-VdpaStats "$P-n0" -QueueIndex -1 }; Id = 'InvalidQueueIndex'; Cmd = 'T'; Category = 'InvalidArgument' }
+        @{ Case = 'statistics before feature negotiation'; Run = { Get-VdpaStats "$P-n0" -QueueIndex 0 }; Id = 'VdpaFeatureNegotiationIncomplete'; Cmd = 'T'; Category = 'ResourceUnavailable' }
+        @{ Case = 'config of an unknown device'; Run = { Get-VdpaDeviceConfig "$P-missing" }; Id = 'VdpaDeviceNotFound'; Cmd = 'C'; Category = 'ObjectNotFound' }
+        @{ Case = 'an unknown device by name'; Run = { Get-VdpaDevice "$P-missing" }; Id = 'VdpaDeviceNotFound'; Cmd = 'G'; Category = 'ObjectNotFound' }
+        @{ Case = 'devices of an unknown parent'; Run = { Get-VdpaDevice -Parent nosuchparent }; Id = 'VdpaParentNotFound'; Cmd = 'G'; Category = 'ObjectNotFound' }
+        @{ Case = 'an unknown parent by name'; Run = { Get-VdpaParent nosuchparent }; Id = 'VdpaParentNotFound'; Cmd = 'A'; Category = 'ObjectNotFound' }
+        @{ Case = 'set a malformed MAC'; Run = { Set-VdpaDevice "$P-n0" -MacAddress 'nonsense' }; Id = 'InvalidMacAddress'; Cmd = 'S'; Category = 'InvalidArgument' }
+        @{ Case = 'set the MAC of an unknown device'; Run = { Set-VdpaDevice "$P-missing" -MacAddress 02:00:00:00:0e:09 }; Id = 'VdpaDeviceNotFound'; Cmd = 'S'; Category = 'ObjectNotFound' }
+        @{ Case = 'set a MAC on a block device'; Run = { Set-VdpaDevice "$P-b0" -MacAddress 02:00:00:00:0e:09 }; Id = 'VdpaAttributeNotApplied'; Cmd = 'S'; Category = 'NotImplemented' }
+        @{ Case = 'bind a name that escapes the bus directory'; Run = { Set-VdpaDevice '../../devices' -Driver virtio_vdpa }; Id = 'InvalidVdpaDeviceName'; Cmd = 'S'; Category = 'InvalidArgument' }
+        @{ Case = 'bind to a driver that does not exist'; Run = { Set-VdpaDevice "$P-n0" -Driver vfio }; Id = 'ParameterArgumentValidationError'; Cmd = 'S'; Category = 'InvalidData' }
+    ) {
+        $errors = Invoke-Case $Run
+        $errors | Should -Not -BeNullOrEmpty -Because "$Case must be refused"
+        $errors[0].FullyQualifiedErrorId | Should -Be "$Id,$((Get-Variable $Cmd -ValueOnly))"
+        "$($errors[0].CategoryInfo.Category)" | Should -Be $Category
+        $errors[0].Exception.Message | Should -Not -BeNullOrEmpty
+    }
+
+    It 'left the kernel exactly as it was' {
+        Get-KernelState | Should -Be $Before
+    }
+}
+
+Describe 'Concurrent runspaces' {
+    It '8 runspaces creating, reading and removing their own devices get only their own replies' {
+        $module = Join-Path $env:VDPAPS_MODULE_PATH 'VdpaPS.psd1'
+        $prefix = $P
+        $results = 1..8 | ForEach-Object -ThrottleLimit 8 -Parallel {
+            Import-Module $using:module
+            $i = $_
+            $ops = 0
+            $wrong = [System.Collections.Generic.List[string]]::new()
+            for ($round = 1; $ops -lt 99; $round++) {
+                $name = "$($using:prefix)-c$i-$round"
+                $mac = '02:00:00:{0:x2}:{1:x2}:01' -f $i, $round
+                New-VdpaDevice $name vdpasim_net -MacAddress $mac -ErrorAction Stop | Out-Null
+                $read = Get-VdpaDeviceConfig $name -ErrorAction Stop
+                if ($read.Name -ne $name -or $read.MacAddress -ne $mac) { $wrong.Add("$name read back as $($read.Name) $($read.MacAddress)") }
+                Remove-VdpaDevice $name -Confirm:$false -ErrorAction Stop
+                $ops += 3
+            }
+            # One device each stays: the final state must be exactly these.
+            New-VdpaDevice "$($using:prefix)-keep$i" vdpasim_net -MacAddress ('02:00:00:{0:x2}:ff:01' -f $i) -ErrorAction Stop | Out-Null
+            [pscustomobject]@{ Runspace = $i; Operations = $ops + 1; Wrong = @($wrong) }
+        }
+
+        $results | Should -HaveCount 8
+        $results.Wrong | Should -BeNullOrEmpty
+        ($results | Measure-Object Operations -Sum).Sum | Should -BeGreaterOrEqual 800
+        $left = @(Get-LabDeviceNames | Where-Object { $_ -like "$P-c*" -or $_ -like "$P-keep*" } | Sort-Object)
+        $left | Should -Be @(1..8 | ForEach-Object { "$P-keep$_" } | Sort-Object)
+        foreach ($i in 1..8) { (Get-VdpaDeviceConfig "$P-keep$i").MacAddress | Should -Be ('02:00:00:{0:x2}:ff:01' -f $i) }
+    }
+}
+
+Describe 'No leaks' {
+    It '10,000 operations leave open file descriptors and managed memory flat' {
+        New-VdpaDevice "$P-leak" vdpasim_net | Out-Null
+        # Warm up first: the first calls load code and fill caches that stay by design.
+        1..300 | ForEach-Object { Get-VdpaDevice "$P-leak" } | Out-Null
+        [GC]::Collect(); [GC]::WaitForPendingFinalizers(); [GC]::Collect()
+        $fdBefore = @(Get-ChildItem /proc/self/fd).Count
+        $memBefore = [GC]::GetTotalMemory($true)
+
+        $ok = 0
+        for ($n = 0; $n -lt 5000; $n++) {
+            if ((Get-VdpaDevice "$P-leak").Name -eq "$P-leak") { $ok++ }
+            Get-VdpaDeviceConfig "$P-missing-$($n % 3)" -ErrorAction SilentlyContinue
+        }
+        $Error.Clear()
+        [GC]::Collect(); [GC]::WaitForPendingFinalizers(); [GC]::Collect()
+        $fdAfter = @(Get-ChildItem /proc/self/fd).Count
+        $memAfter = [GC]::GetTotalMemory($true)
+
+        $ok | Should -Be 5000
+        Write-Host "fds $fdBefore -> $fdAfter, managed memory $([math]::Round($memBefore / 1MB, 1)) MiB -> $([math]::Round($memAfter / 1MB, 1)) MiB over 10,000 calls"
+        ($fdAfter - $fdBefore) | Should -BeLessOrEqual 2
+        ($memAfter - $memBefore) | Should -BeLessThan 8MB
+    }
+}
