@@ -381,7 +381,7 @@ function Format-Report {
     if ($import) {
         $md.Add('### Import, on the host')
         $md.Add('')
-        $md.Add("``$($import.Launcher) -NoProfile -c ...``, $($import.Runs) starts of each, interleaved, after two untimed starts of each.")
+        $md.Add("``$($import.Launcher.Replace($HOME, '~')) -NoProfile -c ...``, $($import.Runs) starts of each, interleaved, after two untimed starts of each.")
         $md.Add('')
         $md.Add('| Start | Median | Fastest | Slowest |')
         $md.Add('| --- | ---: | ---: | ---: |')
@@ -475,8 +475,11 @@ function Format-Report {
         $md.Add("| ``vdpa -j dev show`` from pwsh, no JSON | $(F $lab.ListIproute2FromPwshMs) ms | $(F ($lab.ListCmdletMs / $lab.ListIproute2FromPwshMs) 'N2')x |")
         $md.Add("| floor: ``VdpaClient`` Open, GetDevices, Dispose | $(F $lab.ListFloorMs) ms | $(F $lab.ListCmdletOverFloor 'N2')x |")
         $md.Add('')
-        $rest = $lab.ListCmdletMs - $lab.ListFloorMs - $lab.ListSysfsMs
-        $md.Add("Where the cmdlet's $(F $lab.ListCmdletMs) ms go: the dump $(F $lab.ListFloorMs) ms; sysfs for every device (``VdpaSysfs.Describe``, as the cmdlet calls it) $(F $lab.ListSysfsMs) ms, $(F ($lab.ListSysfsMs * 1000 / [Math]::Max($n, 1)) 'N0') µs a device; the rest, $(F $rest) ms, is the cmdlet and its pipeline (passing the same $n objects through ``Write-Output`` alone takes $(F $lab.ListPipelineMs) ms).")
+        # Parts measured on their own in the same rounds; their medians need not add up to the cmdlet's.
+        $parts = "the dump alone (the floor) $(F $lab.ListFloorMs) ms; "
+        if ($lab.PSObject.Properties['ListCmdletNoMatchMs']) { $parts += "``Get-VdpaDevice 'none*'``, the same dump through the cmdlet with nothing to emit, $(F $lab.ListCmdletNoMatchMs) ms; " }
+        $parts += "``VdpaSysfs.Describe`` on every device, called from a pwsh ``foreach`` (so with pwsh's cost per method call), $(F $lab.ListSysfsMs) ms ($(F ($lab.ListSysfsMs * 1000 / [Math]::Max($n, 1)) 'N0') µs a device); the $n devices through ``Write-Output`` $(F $lab.ListPipelineMs) ms"
+        $md.Add("What the cmdlet's $(F $lab.ListCmdletMs) ms are made of, each part timed on its own in the same rounds: $parts.")
         $md.Add('')
         $md.Add('| Creating and removing | Total | Per device |')
         $md.Add('| --- | ---: | ---: |')

@@ -183,7 +183,7 @@ Write-Figure 'vdpa -j dev show | ConvertFrom-Json' $result.ListIproute2JsonMs
 Write-Figure 'vdpa -j dev show (from pwsh, no JSON)' $result.ListIproute2FromPwshMs
 Write-Figure 'floor: VdpaClient Open + GetDevices + Dispose' $result.ListFloorMs ('cmdlet / floor {0:N2}x' -f $result.ListCmdletOverFloor)
 Write-Figure "Get-VdpaDevice 'none*' (the dump filtered to nothing)" $result.ListCmdletNoMatchMs
-Write-Figure 'sysfs: VdpaSysfs.Describe on every device' $result.ListSysfsMs
+Write-Figure 'sysfs: VdpaSysfs.Describe on every device (pwsh loop)' $result.ListSysfsMs
 Write-Figure 'pipeline: the devices through Write-Output' $result.ListPipelineMs
 
 $watch = [Diagnostics.Stopwatch]::StartNew()
