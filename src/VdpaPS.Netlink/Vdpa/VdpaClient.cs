@@ -138,23 +138,8 @@ public sealed class VdpaClient : IDisposable
         }, null);
 
     /// <summary>The attributes of <paramref name="spec"/> this kernel does not know and would drop without a word.</summary>
-    public IReadOnlyList<ushort> UnknownAttributes(VdpaDeviceSpec spec)
-    {
-        var unknown = new List<ushort>();
-        void Check(bool present, ushort attribute)
-        {
-            if (present && !Knows(attribute))
-            {
-                unknown.Add(attribute);
-            }
-        }
-
-        Check(spec.MacAddress is not null, NetConfigMacAddress);
-        Check(spec.Mtu is not null, NetConfigMtu);
-        Check(spec.MaxQueuePairs is not null, NetConfigMaxQueuePairs);
-        Check(spec.Features is not null, VdpaAttribute.DeviceFeatures);
-        return unknown;
-    }
+    public IReadOnlyList<ushort> UnknownAttributes(VdpaDeviceSpec spec) =>
+        [.. spec.ProvisioningAttributes.Where(a => !Knows(a))];
 
     public NetlinkAcknowledgement DeleteDevice(string name) =>
         _connection.Execute(Request(VdpaCommand.DeviceDelete, dump: false), w => w.WriteString(DeviceName, name), null);

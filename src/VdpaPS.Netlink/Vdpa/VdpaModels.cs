@@ -220,4 +220,31 @@ public sealed class VdpaDeviceSpec
     public ushort? MaxQueuePairs { get; init; }
 
     public ulong? Features { get; init; }
+
+    /// <summary>The vdpa attributes this spec sends beyond the names, in the order DEV_NEW writes them.</summary>
+    public IEnumerable<ushort> ProvisioningAttributes
+    {
+        get
+        {
+            if (MacAddress is not null)
+            {
+                yield return Netlink.Vdpa.VdpaAttribute.NetConfigMacAddress;
+            }
+
+            if (Mtu is not null)
+            {
+                yield return Netlink.Vdpa.VdpaAttribute.NetConfigMtu;
+            }
+
+            if (MaxQueuePairs is not null)
+            {
+                yield return Netlink.Vdpa.VdpaAttribute.NetConfigMaxQueuePairs;
+            }
+
+            if (Features is not null)
+            {
+                yield return Netlink.Vdpa.VdpaAttribute.DeviceFeatures;
+            }
+        }
+    }
 }

@@ -107,7 +107,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
         var unknown = Client.UnknownAttributes(spec).ToHashSet();
         if (VdpaTestHooks.SimulatedAttributeLimit is { } limit)
         {
-            unknown.UnionWith(AttributesOf(spec).Where(a => a >= limit));
+            unknown.UnionWith(spec.ProvisioningAttributes.Where(a => a >= limit));
         }
 
         foreach (var attribute in unknown.Order())
@@ -195,29 +195,6 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
                 : string.Empty;
             WriteError(VdpaErrors.InvalidInput(VdpaErrors.UnknownFeature, e.Message.Split(" (Parameter")[0] + hint, Feature));
             return false;
-        }
-    }
-
-    private static IEnumerable<ushort> AttributesOf(VdpaDeviceSpec spec)
-    {
-        if (spec.MacAddress is not null)
-        {
-            yield return VdpaAttribute.NetConfigMacAddress;
-        }
-
-        if (spec.Mtu is not null)
-        {
-            yield return VdpaAttribute.NetConfigMtu;
-        }
-
-        if (spec.MaxQueuePairs is not null)
-        {
-            yield return VdpaAttribute.NetConfigMaxQueuePairs;
-        }
-
-        if (spec.Features is not null)
-        {
-            yield return VdpaAttribute.DeviceFeatures;
         }
     }
 
