@@ -25,12 +25,15 @@ public abstract class VdpaCompleter : IArgumentCompleter
         }
 
         return candidates
-            .Where(c => pattern.IsMatch(c.Name))
+            .Where(c => MatchTexts(c.Name).Any(pattern.IsMatch))
             .Select(c => new CompletionResult(Quote(c.Name), c.Name, CompletionResultType.ParameterValue, c.Tooltip))
             .ToList();
     }
 
     protected abstract IEnumerable<(string Name, string Tooltip)> GetCandidates(IDictionary boundParameters);
+
+    /// <summary>What the typed word is matched against; the completion is always the candidate's own name.</summary>
+    protected virtual IEnumerable<string> MatchTexts(string name) => [name];
 
     private static string Quote(string value) =>
         value.IndexOfAny([' ', '\'', '"', '$', '`', '(', ')', '{', '}', ';', ',', '@', '&', '|', '#']) >= 0
@@ -45,6 +48,10 @@ public sealed class ParentNameCompleter : VdpaCompleter
         using var client = VdpaClient.Open(TimeSpan.FromSeconds(2));
         return client.GetParents().Select(p => (p.Name, $"{p.Name}: {string.Join(", ", p.SupportedClasses)}")).ToList();
     }
+
+    /// <summary>A bus parent also completes from its address alone: 0000:00:1 offers pci/0000:00:10.0.</summary>
+    protected override IEnumerable<string> MatchTexts(string name) =>
+        VdpaText.SplitParentName(name) is (not null, var device) ? [name, device] : [name];
 }
 
 public sealed class DeviceNameCompleter : VdpaCompleter
@@ -65,7 +72,7 @@ public sealed class FeatureNameCompleter : VdpaCompleter
         if (boundParameters["Parent"] is string parent)
         {
             using var client = VdpaClient.Open(TimeSpan.FromSeconds(2));
-            var classes = client.GetParent(parent).SupportedClasses;
+            var classes = client.FindParent(parent)?.SupportedClasses ?? [];
             deviceClass = classes.Length == 1 ? classes[0] : VirtioDeviceClass.Net;
         }
 

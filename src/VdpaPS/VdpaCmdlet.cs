@@ -24,7 +24,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
                 }
                 catch (FamilyNotFoundException e)
                 {
-                    ThrowTerminatingError(VdpaErrors.FamilyMissing(e));
+                    ThrowTerminatingError(VdpaErrors.FamilyMissing(e, new VdpaKernelSupport().Diagnose()));
                 }
                 catch (NetlinkException e)
                 {
@@ -38,14 +38,15 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         }
     }
 
-    protected void WriteNetlinkError(NetlinkException e, object? target, VdpaTargetKind kind) =>
-        WriteError(VdpaErrors.FromNetlink(e, target, kind));
+    protected void WriteNetlinkError(NetlinkException e, object? target, VdpaTargetKind kind, VdpaParent? parent = null) =>
+        WriteError(VdpaErrors.FromNetlink(e, target, kind, parent));
 
     /// <summary>
     /// The one way a cmdlet asks the kernel about one item: says what it asks (-Verbose; the connection's trace adds
     /// what went over the wire), and turns a refusal into a non-terminating error so the next item still runs.
     /// </summary>
-    protected bool TryRequest<T>(string asking, Func<VdpaClient, T> request, object? target, VdpaTargetKind kind, [MaybeNullWhen(false)] out T result)
+    protected bool TryRequest<T>(string asking, Func<VdpaClient, T> request, object? target, VdpaTargetKind kind, [MaybeNullWhen(false)] out T result,
+        VdpaParent? parent = null)
     {
         var client = Client;
         WriteVerbose(asking);
@@ -56,14 +57,14 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         }
         catch (NetlinkException e)
         {
-            WriteNetlinkError(e, target, kind);
+            WriteNetlinkError(e, target, kind, parent);
             result = default;
             return false;
         }
     }
 
     /// <summary>A dump: when it fails nothing else could be listed either, so the command ends.</summary>
-    protected IReadOnlyList<T> DumpOrStop<T>(string asking, Func<VdpaClient, IReadOnlyList<T>> dump, VdpaTargetKind kind)
+    protected T DumpOrStop<T>(string asking, Func<VdpaClient, T> dump, VdpaTargetKind kind)
     {
         var client = Client;
         WriteVerbose(asking);
@@ -104,6 +105,30 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>
+    /// The parents a user's names mean: literal names resolved to the kernel's own (any case, or a bus parent's address
+    /// alone), wildcards kept. The kernel's list comes with them, so a caller asks once.
+    /// </summary>
+    protected (IReadOnlyList<VdpaParent> Parents, string[]? Names) ResolveParentNames(string[]? names)
+    {
+        var parents = DumpOrStop("Listing vDPA parents (MGMTDEV_GET dump).", c => c.GetParents(), VdpaTargetKind.Parent);
+        if (names is null)
+        {
+            return (parents, null);
+        }
+
+        var resolved = names.Select(n => WildcardPattern.ContainsWildcardCharacters(n) ? n : VdpaText.ResolveParent(n, parents)?.Name ?? n).ToArray();
+        for (var i = 0; i < names.Length; i++)
+        {
+            if (!string.Equals(names[i], resolved[i], StringComparison.Ordinal))
+            {
+                WriteVerbose($"Parent '{names[i]}' is the kernel's '{resolved[i]}'.");
+            }
+        }
+
+        return (parents, resolved);
+    }
+
     /// <summary>Adds what sysfs knows and netlink does not (driver, vhost char device, netdev or disk); a device sysfs cannot read stays as netlink described it.</summary>
     protected static VdpaDevice WithSysfs(VdpaDevice device)
     {
@@ -132,7 +157,8 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>Picks the items whose names match; a literal name that matches nothing is an ObjectNotFound error, a wildcard that matches nothing is silent.</summary>
-    protected IEnumerable<T> SelectByName<T>(IEnumerable<T> items, Func<T, string> nameOf, string[]? patterns, VdpaTargetKind kind)
+    protected IEnumerable<T> SelectByName<T>(IEnumerable<T> items, Func<T, string> nameOf, string[]? patterns, VdpaTargetKind kind,
+        Func<T, string?>? otherNameOf = null)
     {
         if (patterns is null || patterns.Length == 0)
         {
@@ -150,10 +176,11 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         foreach (var item in items)
         {
             var name = nameOf(item);
+            var other = otherNameOf?.Invoke(item);
             var any = false;
             for (var i = 0; i < matchers.Length; i++)
             {
-                if (matchers[i].Matcher.IsMatch(name))
+                if (matchers[i].Matcher.IsMatch(name) || (other is not null && matchers[i].Wildcard && matchers[i].Matcher.IsMatch(other)))
                 {
                     matched[i] = true;
                     any = true;

@@ -24,6 +24,10 @@ public enum VdpaTargetKind
 public static partial class VdpaErrors
 {
     public const string FamilyNotFound = "VdpaModuleNotLoaded";
+    public const string KernelWithoutVdpa = "VdpaNotInKernel";
+    public const string FamilyNotVisible = "VdpaFamilyNotVisible";
+    public const string NotSupportedByKernel = "VdpaNotSupportedByKernel";
+    public const string DumpIncomplete = "VdpaDumpIncomplete";
     public const string DeviceNotFound = "VdpaDeviceNotFound";
     public const string ParentNotFound = "VdpaParentNotFound";
     public const string DeviceExists = "VdpaDeviceExists";
@@ -56,38 +60,58 @@ public static partial class VdpaErrors
     private static readonly string ParentOperation = VdpaClient.OperationName(VdpaCommand.ManagementDeviceGet);
     private static readonly string ParentDumpOperation = VdpaClient.OperationName(VdpaCommand.ManagementDeviceGet, dump: true);
 
-    /// <summary>The vdpa family is missing: not loaded, or not visible from this network namespace.</summary>
-    public static ErrorRecord FamilyMissing(FamilyNotFoundException e) => new(
-        new InvalidOperationException(
-            "The kernel's vDPA support is not loaded: the 'vdpa' generic netlink family is not registered. " +
-            "Load it with 'modprobe vdpa' (and a management device driver such as vdpa_sim_net, mlx5_vdpa or vduse). " +
-            "The family is visible only in the initial network namespace, so run outside containers' namespaces.", e),
-        FamilyNotFound, ErrorCategory.NotInstalled, null)
+    /// <summary>The vdpa family is missing: which case it is decides the advice (modprobe helps only one of them).</summary>
+    public static ErrorRecord FamilyMissing(FamilyNotFoundException e, VdpaAbsenceDiagnosis diagnosis)
     {
-        ErrorDetails = new ErrorDetails(string.Empty) { RecommendedAction = "Run 'modprobe vdpa' as root, then run the command again." },
-    };
+        var kernel = $"nlctrl answered {e.ErrnoDescription} for the 'vdpa' generic netlink family";
+        var (id, category, message, action) = diagnosis.Reason switch
+        {
+            VdpaAbsence.NotBuilt => (KernelWithoutVdpa, ErrorCategory.NotInstalled,
+                $"This kernel was built without vDPA ({diagnosis.Evidence}): {kernel}, and no module can be loaded for it. " +
+                "vDPA needs a kernel built with CONFIG_VDPA and a parent driver (mlx5_vdpa, vp_vdpa, vdpa_sim_net, vduse...).",
+                "Boot a kernel built with CONFIG_VDPA (check /boot/config-$(uname -r) or /lib/modules/$(uname -r)/modules.dep for vdpa)."),
+            VdpaAbsence.NotVisible => (FamilyNotVisible, ErrorCategory.PermissionDenied,
+                $"This kernel has vDPA, but this process cannot ask for it ({diagnosis.Evidence}): {kernel}. " +
+                "The vdpa family answers only in the initial network namespace.",
+                "Run the command on the host (the initial network namespace), not inside a container's namespace."),
+            VdpaAbsence.NotLoaded => (FamilyNotFound, ErrorCategory.NotInstalled,
+                $"The kernel's vDPA support is not loaded ({diagnosis.Evidence}): {kernel}. " +
+                "Load it with 'modprobe vdpa' (and a parent driver such as vdpa_sim_net, mlx5_vdpa, vp_vdpa or vduse).",
+                "Run 'modprobe vdpa' as root, then run the command again."),
+            _ => (FamilyNotFound, ErrorCategory.NotInstalled,
+                $"The kernel's vDPA support is not loaded: {kernel} ({diagnosis.Evidence}). " +
+                "Load it with 'modprobe vdpa'; if there is no such module, this kernel was built without vDPA. " +
+                "The family is visible only in the initial network namespace, so run outside containers' namespaces.",
+                "Run 'modprobe vdpa' as root, then run the command again."),
+        };
+        return new ErrorRecord(new InvalidOperationException(message, e), id, category, null)
+        {
+            ErrorDetails = new ErrorDetails(string.Empty) { RecommendedAction = action },
+        };
+    }
 
     /// <summary>
     /// Maps a refusal by the kernel. The exception stays the kernel's (errno, extended ack, operation); the
     /// displayed message says it in the user's words and quotes the kernel's text.
     /// </summary>
     /// <param name="target">What the request was about: a name, an object whose ToString is its name, or a <see cref="VdpaDeviceSpec"/>.</param>
-    public static ErrorRecord FromNetlink(NetlinkException e, object? target, VdpaTargetKind kind)
+    /// <param name="parent">The parent the request was about, where the cmdlet knows it: its limits explain a refusal.</param>
+    public static ErrorRecord FromNetlink(NetlinkException e, object? target, VdpaTargetKind kind, VdpaParent? parent = null)
     {
         if (e is FamilyNotFoundException missing)
         {
-            return FamilyMissing(missing);
+            return FamilyMissing(missing, new VdpaKernelSupport().Diagnose());
         }
 
         var (id, category) = Classify(e, kind);
         // A DEV_NEW names both the device (EEXIST) and the parent (ENODEV); a statistics request names a queue too.
-        var (name, parent, queue) = target switch
+        var (name, parentName, queue) = target switch
         {
             VdpaDeviceSpec spec => (spec.Name, spec.Parent, (uint?)null),
             VdpaQueueTarget q => (q.Device, null, q.Queue),
             _ => (target?.ToString(), target?.ToString(), null),
         };
-        var (message, action) = Describe(id, e, name, parent, queue);
+        var (message, action) = Describe(id, e, name, parentName, queue, target as VdpaDeviceSpec, parent);
         return new ErrorRecord(e, id, category, target)
         {
             ErrorDetails = new ErrorDetails(message) { RecommendedAction = action },
@@ -99,6 +123,11 @@ public static partial class VdpaErrors
         if (e is NetlinkProtocolException)
         {
             return (ProtocolError, ErrorCategory.ProtocolError);
+        }
+
+        if (e is VdpaCapabilityException)
+        {
+            return (NotSupportedByKernel, ErrorCategory.NotImplemented);
         }
 
         var stats = e.Operation == StatsOperation;
@@ -135,14 +164,25 @@ public static partial class VdpaErrors
         operation == NewOperation || operation == ParentOperation || operation == ParentDumpOperation;
 
     /// <summary>The message a user reads, and what to do about it. The kernel's own words are always quoted.</summary>
-    private static (string Message, string? Action) Describe(string id, NetlinkException e, string? name, string? parent, uint? queue)
+    private static (string Message, string? Action) Describe(string id, NetlinkException e, string? name, string? parent, uint? queue,
+        VdpaDeviceSpec? spec, VdpaParent? parentInfo)
     {
+        if (e is VdpaCapabilityException capability)
+        {
+            return ($"{(name is null ? string.Empty : $"vDPA device '{name}': ")}{e.Message}",
+                $"Use a kernel with Linux {capability.Capability.AddedIn} or later for {capability.Capability.Description}.");
+        }
+
         var kernel = string.IsNullOrEmpty(e.ExtAckMessage)
             ? $"the kernel answered {e.ErrnoDescription}"
             : $"the kernel said \"{e.ExtAckMessage}\" ({e.ErrnoDescription})";
         var device = name is null ? "the vDPA device" : $"vDPA device '{name}'";
+        var parentText = parent is null ? "The parent" : $"Parent '{parent}'";
         return id switch
         {
+            PermissionDenied when e is NetlinkSocketException => (
+                $"This process may not open a generic netlink socket to ask the kernel: {kernel}. A security policy (seccomp, an LSM) forbids it.",
+                "Run the command where netlink sockets are allowed, on the host."),
             PermissionDenied => (
                 $"{e.Operation} was refused: {kernel}. Changing vDPA devices, and reading their statistics, needs CAP_NET_ADMIN " +
                 "in the initial user namespace.",
@@ -157,7 +197,7 @@ public static partial class VdpaErrors
                 $"{device} has no queue {(queue is { } q ? q.ToString(CultureInfo.InvariantCulture) : "of that index")}: {kernel}.",
                 "Queue indexes run from 0 to MaxQueues - 1 (see Get-VdpaDevice); leave -QueueIndex out to read every queue."),
             AttributeNotSupported => (
-                $"The parent does not accept {DescribeAttributeMask(e.ExtAckMessage)}: {kernel}.",
+                $"{parentText} does not accept {DescribeAttributeMask(e.ExtAckMessage, spec)}: {kernel}.",
                 "Leave those parameters out; Get-VdpaParent shows what the parent supports."),
             MissingFeatures => (
                 $"-Feature lacks {DescribeFeatureMask(e.ExtAckMessage)}, which the other parameters need: {kernel}.",
@@ -165,23 +205,51 @@ public static partial class VdpaErrors
             FeatureNegotiationIncomplete => (
                 $"{device} has no statistics yet: {kernel}. A driver has to negotiate features with the device first.",
                 "Bind the device to virtio_vdpa, or start the VM that uses it through vhost_vdpa."),
-            InvalidArgument when e.Operation == NewOperation && string.IsNullOrEmpty(e.ExtAckMessage) => (
-                $"The parent refused to create '{name}' and gave no reason: {kernel}. A vduse parent needs the VDUSE device " +
-                "of that name created first (VDUSE_CREATE_DEV on /dev/vduse/control).",
-                null),
+            InvalidArgument when e.Operation == NewOperation && string.IsNullOrEmpty(e.ExtAckMessage) => DescribeSilentRefusal(kernel, name, parent, spec, parentInfo),
             NotSupported when e.Operation == StatsOperation => (
-                $"{device} does not report queue statistics: {kernel}. Only some drivers do (vdpa_sim_net, mlx5_vdpa).",
+                $"{device} does not report queue statistics: {kernel}. The driver of its parent keeps no vendor statistics for it on this " +
+                "kernel (DEV_VSTATS_GET came in Linux 5.19, and answers only for parent drivers that keep them).",
                 null),
             _ => ($"{e.Operation} failed for {device}: {kernel}.", null),
         };
     }
 
-    /// <summary>"Some provided attributes are not supported: 0x1000" names attribute numbers as bits; say them as parameters.</summary>
-    private static string DescribeAttributeMask(string? extAck)
+    /// <summary>An EINVAL on DEV_NEW without a message: the parent's own limits say why, where they can.</summary>
+    private static (string, string?) DescribeSilentRefusal(string kernel, string? name, string? parent, VdpaDeviceSpec? spec, VdpaParent? parentInfo)
+    {
+        var who = parent is null ? "The parent" : $"Parent '{parent}'";
+        if (spec?.Features is { } asked && parentInfo?.SupportedFeatureMask is { } offered && (asked & ~offered) != 0)
+        {
+            var type = parentInfo.SupportedClasses.Length == 1 ? parentInfo.SupportedClasses[0] : VirtioDeviceClass.Unknown;
+            return ($"{who} does not offer the features {string.Join(", ", VirtioFeatures.GetNames(asked & ~offered, type))} that -Feature asks " +
+                $"for, so it refused to create '{name}': {kernel}. It offers {string.Join(", ", VirtioFeatures.GetNames(offered, type))}.",
+                "Ask only for features in the parent's SupportedFeatures (Get-VdpaParent).");
+        }
+
+        if (parentInfo is { BusName: null, DeviceName: "vduse" })
+        {
+            return ($"{who} refused to create '{name}' and gave no reason: {kernel}. A vduse parent needs the VDUSE device " +
+                "of that name created first (VDUSE_CREATE_DEV on /dev/vduse/control).", null);
+        }
+
+        return ($"{who} refused to create '{name}' and gave no reason: {kernel}. The kernel log (dmesg) may say which value it did not take.", null);
+    }
+
+    /// <summary>
+    /// "Some provided attributes are not supported: 0x1000" names attribute numbers as bits; say them as parameters. Older
+    /// kernels say "All provided attributes are not supported" without a mask: then the attributes that were sent.
+    /// </summary>
+    private static string DescribeAttributeMask(string? extAck, VdpaDeviceSpec? spec)
     {
         if (ParseHexMask(extAck) is not { } mask)
         {
-            return "some of the given attributes";
+            var sent = spec?.ProvisioningAttributes.Select(a => ParameterOf(a)).ToList() ?? [];
+            return sent.Count switch
+            {
+                0 => "some of the given attributes",
+                1 => sent[0],
+                _ => $"one or more of {string.Join(", ", sent)} (the kernel does not say which)",
+            };
         }
 
         var names = new List<string>();
@@ -199,15 +267,8 @@ public static partial class VdpaErrors
     private static string DescribeFeatureMask(string? extAck) =>
         ParseHexMask(extAck) is { } mask ? string.Join(", ", VirtioFeatures.GetNames(mask, VirtioDeviceClass.Net)) : "features";
 
-    /// <summary>The cmdlet parameter that sends a DEV_NEW attribute.</summary>
-    public static string ParameterOf(int attribute) => attribute switch
-    {
-        VdpaAttribute.NetConfigMacAddress => "-MacAddress",
-        VdpaAttribute.NetConfigMaxQueuePairs => "-MaxQueuePairs",
-        VdpaAttribute.NetConfigMtu => "-Mtu",
-        VdpaAttribute.DeviceFeatures => "-Feature",
-        _ => VdpaAttribute.GetName(attribute),
-    };
+    /// <summary>The cmdlet parameter that sends a DEV_NEW attribute (from the core's attribute table).</summary>
+    public static string ParameterOf(int attribute) => VdpaKernelCatalog.ParameterOf(attribute);
 
     private static ulong? ParseHexMask(string? text)
     {
@@ -237,4 +298,20 @@ public static partial class VdpaErrors
     /// <summary>The kernel took the request but the device does not show what was asked (older kernels drop attributes they do not know).</summary>
     public static ErrorRecord NotApplied(string message, object? target) =>
         new(new InvalidOperationException(message), AttributeNotApplied, ErrorCategory.NotImplemented, target);
+
+    /// <summary>The parent's driver takes one device and does not refuse a second: refused here, before DEV_NEW.</summary>
+    public static ErrorRecord ParentFull(string parent, string existing, string driver, object? target) =>
+        new(new InvalidOperationException(
+                $"Parent '{parent}' already has vDPA device '{existing}', and its driver ({driver}) keeps one device per parent: " +
+                "the kernel would accept a second DEV_NEW, corrupt the parent, and removing a device then can crash the kernel. " +
+                "Nothing was sent."),
+            NoSpace, ErrorCategory.LimitsExceeded, target)
+        {
+            ErrorDetails = new ErrorDetails(string.Empty) { RecommendedAction = $"Remove '{existing}' first, or use another parent." },
+        };
+
+    /// <summary>A dump the kernel ended early, named by the devices it left out.</summary>
+    public static string DumpIncompleteWarning(string command, IReadOnlyList<string> missing) =>
+        $"The kernel ended the {command} dump early: it left out {string.Join(", ", missing.Select(m => $"'{m}'"))}, which the device " +
+        "dump lists (Linux 6.1 stops at the first block device). Asking for each of them instead.";
 }

@@ -18,6 +18,8 @@ public sealed class DecoderFuzzTests
     private static readonly string[] Fixtures = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Fixtures"), "*.nlrec")
         .Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToArray();
 
+    private static readonly VdpaFamilyCapabilities Linux61 = KernelCapabilityTests.Family(22, attributeSet: false);
+
     [Fact]
     public void RandomBytesOnlyEverGiveProtocolErrors()
     {
@@ -70,6 +72,8 @@ public sealed class DecoderFuzzTests
         Survives(() => VdpaDecoder.DecodeParent(bytes));
         Survives(() => VdpaDecoder.DecodeDevice(bytes));
         Survives(() => VdpaDecoder.DecodeConfig(bytes));
+        // As a 6.1 family means them too: attribute 21 is then device features, not a block capacity.
+        Survives(() => VdpaDecoder.DecodeConfig(bytes, Linux61));
         Survives(() => VdpaDecoder.DecodeQueueStatistics(bytes));
         Survives(() => GenericNetlinkController.Decode(bytes));
         Survives(() =>

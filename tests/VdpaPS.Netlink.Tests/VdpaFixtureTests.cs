@@ -227,10 +227,10 @@ public sealed class VdpaCapabilityTests
         var silent = new ReplayTransport([]);
         using var client = new VdpaClient(new NetlinkConnection(silent), older);
 
-        var e = Assert.Throws<NetlinkException>(() => client.SetMacAddress("fxnet0", [2, 0, 0, 0, 0, 0x22]));
+        var e = Assert.Throws<VdpaCapabilityException>(() => client.SetMacAddress("fxnet0", [2, 0, 0, 0, 0, 0x22]));
 
         Assert.Equal(LinuxErrno.EOPNOTSUPP, e.Errno);
-        Assert.Contains("no DEV_ATTR_SET", e.ExtAckMessage);
+        Assert.Contains("needs DEV_ATTR_SET, which came in Linux 6.12", e.Message);
         Assert.Empty(silent.Sent);
         Assert.False(client.Supports(VdpaCommand.DeviceAttributeSet));
     }

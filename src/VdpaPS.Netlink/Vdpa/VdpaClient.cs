@@ -21,6 +21,7 @@ public sealed class VdpaClient : IDisposable
         _connection = connection;
         _ownsConnection = ownsConnection;
         Family = family;
+        Capabilities = new VdpaFamilyCapabilities(family);
     }
 
     /// <summary>Opens a socket of its own and resolves the family (once per process).</summary>
@@ -40,14 +41,17 @@ public sealed class VdpaClient : IDisposable
 
     public GenericNetlinkFamily Family { get; }
 
+    /// <summary>What this kernel's family can do and what its attributes mean (attribute 21 above all).</summary>
+    public VdpaFamilyCapabilities Capabilities { get; }
+
     public NetlinkConnection Connection => _connection;
 
     /// <summary>Whether this kernel's family has the command (from nlctrl's list of operations).</summary>
-    public bool Supports(VdpaCommand command) => Family.TryGetOperation((uint)command, out _);
+    public bool Supports(VdpaCommand command) => Capabilities.Has(command);
 
     /// <summary>Whether this kernel knows the attribute; commands up to VSTATS_GET silently ignore the ones it does not.</summary>
     /// <remarks>vdpa registers maxattr as VDPA_ATTR_MAX, the enum entry one past its last attribute (37 on 6.12, where BLK_FLUSH is 36).</remarks>
-    public bool Knows(ushort attribute) => attribute < Family.MaxAttribute;
+    public bool Knows(ushort attribute) => Capabilities.Knows(attribute);
 
     public IReadOnlyList<VdpaParent> GetParents()
     {
@@ -65,6 +69,12 @@ public sealed class VdpaClient : IDisposable
         return parent ?? throw NoReply("MGMTDEV_GET");
     }
 
+    /// <summary>
+    /// The parent a user means: the kernel's own name, any case of it, or a bus parent's address alone (0000:00:10.0 for
+    /// pci/0000:00:10.0). Null when none matches (or the address alone is ambiguous across buses).
+    /// </summary>
+    public VdpaParent? FindParent(string typed) => VdpaText.ResolveParent(typed, GetParents());
+
     public IReadOnlyList<VdpaDevice> GetDevices()
     {
         var devices = new List<VdpaDevice>();
@@ -81,20 +91,55 @@ public sealed class VdpaClient : IDisposable
         return device ?? throw NoReply("DEV_GET");
     }
 
+    /// <summary>The configuration dump as the kernel sent it. Linux 6.1 ends it silently at the first block device: see <see cref="GetConfigListing"/>.</summary>
     public IReadOnlyList<VdpaDeviceConfig> GetConfigs()
     {
         var configs = new List<VdpaDeviceConfig>();
         _connection.Dump(Request(VdpaCommand.DeviceConfigGet, dump: true), null, configs.Clear,
-            (_, attributes) => configs.Add(VdpaDecoder.DecodeConfig(attributes)));
+            (_, attributes) => configs.Add(VdpaDecoder.DecodeConfig(attributes, Capabilities)));
         return configs;
     }
 
+    /// <summary>
+    /// The configuration dump, checked against the device dump taken right after it: a device the kernel left out of
+    /// the configuration dump (6.1 stops at the first block device, without an error) is named in Missing.
+    /// </summary>
+    public VdpaConfigListing GetConfigListing()
+    {
+        // The config dump comes first, so a device created in between counts as missing and is asked for, never lost.
+        var configs = GetConfigs();
+        var listed = configs.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        var missing = GetDevices().Select(d => d.Name).Where(n => !listed.Contains(n)).ToList();
+        return new VdpaConfigListing(configs, missing);
+    }
+
+    /// <exception cref="VdpaCapabilityException">A block device on a family without block configuration (before 6.9).</exception>
     public VdpaDeviceConfig GetConfig(string name)
     {
         VdpaDeviceConfig? config = null;
-        _connection.Execute(Request(VdpaCommand.DeviceConfigGet, dump: false), w => w.WriteString(DeviceName, name),
-            (_, attributes) => config = VdpaDecoder.DecodeConfig(attributes));
+        try
+        {
+            _connection.Execute(Request(VdpaCommand.DeviceConfigGet, dump: false), w => w.WriteString(DeviceName, name),
+                (_, attributes) => config = VdpaDecoder.DecodeConfig(attributes, Capabilities));
+        }
+        catch (NetlinkException e) when (e.Errno == LinuxErrno.EOPNOTSUPP && !Capabilities.Has(VdpaCapability.BlockConfig) && IsBlockDevice(name))
+        {
+            throw new VdpaCapabilityException(VdpaCapability.BlockConfig, Capabilities, e.Operation, e);
+        }
+
         return config ?? throw NoReply("DEV_CONFIG_GET");
+    }
+
+    private bool IsBlockDevice(string name)
+    {
+        try
+        {
+            return GetDevice(name).Type == VirtioDeviceClass.Block;
+        }
+        catch (NetlinkException)
+        {
+            return false;
+        }
     }
 
     public VdpaQueueStatistics GetQueueStatistics(string name, uint queueIndex)
@@ -161,8 +206,20 @@ public sealed class VdpaClient : IDisposable
             (dump && (op.Flags & GenericOperationFlags.Dump) == 0) ||
             (!dump && (op.Flags & GenericOperationFlags.Do) == 0))
         {
+            VdpaCapability? capability = command switch
+            {
+                VdpaCommand.DeviceAttributeSet => VdpaCapability.SetAttributes,
+                VdpaCommand.DeviceVendorStatsGet => VdpaCapability.VendorStatistics,
+                VdpaCommand.DeviceConfigGet => VdpaCapability.DeviceConfig,
+                _ => null,
+            };
+            if (capability is { } missing && !Capabilities.Has(missing))
+            {
+                throw new VdpaCapabilityException(missing, Capabilities, operation);
+            }
+
             throw new NetlinkException(LinuxErrno.EOPNOTSUPP,
-                $"this kernel's vdpa family has no {operation[5..]} (it offers commands {string.Join(", ", Family.Operations.Select(o => o.Command))}); a newer kernel is needed",
+                $"{Capabilities.Summary} has no {operation[5..]}",
                 null, operation);
         }
 
@@ -208,3 +265,6 @@ public sealed class VdpaClient : IDisposable
         }
     }
 }
+
+/// <summary>A configuration dump with the devices the kernel left out of it (named by the device dump).</summary>
+public sealed record VdpaConfigListing(IReadOnlyList<VdpaDeviceConfig> Configs, IReadOnlyList<string> Missing);

@@ -87,8 +87,13 @@ public static class VdpaDecoder
         };
     }
 
-    public static VdpaDeviceConfig DecodeConfig(ReadOnlySpan<byte> attributes)
+    /// <summary>A DEV_CONFIG_GET reply as a 6.9 or later family means it.</summary>
+    public static VdpaDeviceConfig DecodeConfig(ReadOnlySpan<byte> attributes) => DecodeConfig(attributes, VdpaFamilyCapabilities.Current);
+
+    /// <summary>A DEV_CONFIG_GET reply as <paramref name="family"/> means it: attribute 21 is device features on 6.1, block capacity from 6.9.</summary>
+    public static VdpaDeviceConfig DecodeConfig(ReadOnlySpan<byte> attributes, VdpaFamilyCapabilities family)
     {
+        var attribute21IsFeatures = family.Attribute21 == VdpaAttribute21Meaning.DeviceFeatures;
         string? name = null, mac = null;
         uint deviceId = 0;
         ulong? negotiated = null, deviceFeatures = null, capacity = null;
@@ -113,6 +118,7 @@ public static class VdpaDecoder
                 case NetStatus: status = (ushort)a.GetUnsigned(); break;
                 case NetConfigMaxQueuePairs: maxQueuePairs = a.GetU16(); break;
                 case NetConfigMtu: mtu = a.GetU16(); break;
+                case BlockCapacity when attribute21IsFeatures: deviceFeatures = a.GetU64(); break;
                 case BlockCapacity: capacity = a.GetU64(); break;
                 case BlockSizeMax: sizeMax = a.GetU32(); break;
                 case BlockBlockSize: blockSize = a.GetU32(); break;

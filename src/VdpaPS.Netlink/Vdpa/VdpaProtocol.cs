@@ -14,7 +14,7 @@ public enum VdpaCommand : byte
     DeviceAttributeSet = 8,
 }
 
-/// <summary>Attributes of the "vdpa" family; numbers are stable uAPI since 6.12.</summary>
+/// <summary>Attributes of the "vdpa" family; numbers are stable uAPI since 6.12. What each means and when it came: <see cref="VdpaKernelCatalog"/>.</summary>
 public static class VdpaAttribute
 {
     public const ushort Pad = 0;
@@ -39,6 +39,9 @@ public static class VdpaAttribute
     public const ushort VendorAttributeValue = 19;
     public const ushort DeviceFeatures = 20;
     public const ushort BlockCapacity = 21;
+
+    /// <summary>Linux 6.1 only: VDPA_ATTR_VDPA_DEV_SUPPORTED_FEATURES, a device's offered features in DEV_CONFIG_GET (6.2 moved them to 20, 6.9 reused 21).</summary>
+    public const ushort Legacy61DeviceFeatures = 21;
     public const ushort BlockSizeMax = 22;
     public const ushort BlockBlockSize = 23;
     public const ushort BlockSegmentMax = 24;
@@ -56,18 +59,7 @@ public static class VdpaAttribute
     public const ushort BlockFlush = 36;
 
     /// <summary>The uAPI names, for messages that tell which attribute a kernel dropped or refused.</summary>
-    public static string GetName(int attribute) => attribute switch
-    {
-        ManagementDeviceBusName => "MGMTDEV_BUS_NAME",
-        ManagementDeviceDeviceName => "MGMTDEV_DEV_NAME",
-        DeviceName => "DEV_NAME",
-        NetConfigMacAddress => "DEV_NET_CFG_MACADDR",
-        NetConfigMaxQueuePairs => "DEV_NET_CFG_MAX_VQP",
-        NetConfigMtu => "DEV_NET_CFG_MTU",
-        QueueIndex => "DEV_QUEUE_INDEX",
-        DeviceFeatures => "DEV_FEATURES",
-        _ => $"attribute {attribute}",
-    };
+    public static string GetName(int attribute) => VdpaKernelCatalog.FindAttribute(attribute)?.UapiName ?? $"attribute {attribute}";
 }
 
 /// <summary>The vdpa family's own constants.</summary>

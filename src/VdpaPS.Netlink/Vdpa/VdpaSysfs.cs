@@ -156,6 +156,27 @@ public sealed class VdpaSysfs
         return true;
     }
 
+    /// <summary>The PCI driver of vp_vdpa parents (the module is vp_vdpa, the driver vp-vdpa).</summary>
+    public const string VirtioPciParentDriver = "vp-vdpa";
+
+    /// <summary>The driver of a parent on a bus (/sys/bus/BUS/devices/DEVICE/driver), or null for parents without a bus or driver.</summary>
+    public string? GetParentDriver(VdpaParent parent)
+    {
+        if (parent.BusName is not { Length: > 0 } bus || VdpaText.CheckDeviceName(bus) is not null || VdpaText.CheckDeviceName(parent.DeviceName) is not null)
+        {
+            return null;
+        }
+
+        var link = Path.Combine(_sys, "bus", bus, "devices", parent.DeviceName, "driver");
+        return Directory.Exists(link) ? Path.GetFileName(ResolveDirectory(link)) : null;
+    }
+
+    /// <summary>
+    /// Whether the parent's driver keeps one vDPA device per parent without refusing a second: vp_vdpa accepts a second
+    /// DEV_NEW, which corrupts the parent (removing a device then can crash the kernel).
+    /// </summary>
+    public bool KeepsOneDevice(VdpaParent parent) => GetParentDriver(parent) == VirtioPciParentDriver;
+
     /// <summary>Why a name cannot reach a sysfs path, or null.</summary>
     public static string? CheckName(string name) => VdpaText.CheckDeviceName(name);
 

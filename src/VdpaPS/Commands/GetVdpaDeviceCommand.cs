@@ -15,7 +15,7 @@ public sealed class GetVdpaDeviceCommand : VdpaCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? Name { get; set; }
 
-    /// <summary>Only devices of this parent (bus/device, or the device part alone); wildcards allowed. Bound from piped parents and devices.</summary>
+    /// <summary>Only devices of this parent (bus/device in any case, or a bus parent's address alone); wildcards allowed. Bound from piped parents and devices.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("ParentName")]
     [SupportsWildcards]
@@ -26,30 +26,39 @@ public sealed class GetVdpaDeviceCommand : VdpaCmdlet
     protected override void ProcessRecord()
     {
         WildcardPattern? parent = null;
+        string? parentName = null;
         if (Parent is not null)
         {
-            // A literal parent that does not exist is the user's mistake, not an empty answer.
-            if (!WildcardPattern.ContainsWildcardCharacters(Parent) &&
-                !TryRequest($"Checking that parent '{Parent}' exists (MGMTDEV_GET).", c => c.GetParent(Parent), Parent, VdpaTargetKind.Parent, out _))
+            if (WildcardPattern.ContainsWildcardCharacters(Parent))
             {
-                return;
+                parent = new WildcardPattern(Parent, WildcardOptions.IgnoreCase);
             }
-
-            parent = new WildcardPattern(Parent, WildcardOptions.IgnoreCase);
+            else
+            {
+                // A literal parent that does not exist is the user's mistake, not an empty answer.
+                var (parents, _) = ResolveParentNames(null);
+                parentName = VdpaText.ResolveParent(Parent, parents)?.Name;
+                if (parentName is null)
+                {
+                    WriteError(VdpaErrors.NotFound(VdpaTargetKind.Parent, Parent));
+                    return;
+                }
+            }
         }
 
         var listed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var device in ResolveDevices(Name))
         {
             listed.Add(device.Name);
-            if (parent is null || parent.IsMatch(device.Parent) || parent.IsMatch(device.ParentDeviceName))
+            if (parentName is not null ? string.Equals(device.Parent, parentName, StringComparison.Ordinal)
+                : parent is null || parent.IsMatch(device.Parent) || parent.IsMatch(device.ParentDeviceName))
             {
                 WriteObject(WithSysfs(device));
             }
         }
 
         // The dumps skip devices no management device created; sysfs still has them, and hiding them would mislead.
-        if (parent is null && (Name is null || Array.Exists(Name, WildcardPattern.ContainsWildcardCharacters)))
+        if (Parent is null && (Name is null || Array.Exists(Name, WildcardPattern.ContainsWildcardCharacters)))
         {
             var patterns = Name?.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToArray();
             foreach (var name in VdpaSysfs.Default.GetDeviceNames())

@@ -30,10 +30,28 @@ public sealed class GetVdpaDeviceConfigCommand : VdpaCmdlet
             return;
         }
 
-        var configs = DumpOrStop("Listing the configuration of every vDPA device (DEV_CONFIG_GET dump).", c => c.GetConfigs(), VdpaTargetKind.Device);
-        foreach (var config in SelectByName(configs, c => c.Name, Name, VdpaTargetKind.Device))
+        var listing = DumpOrStop("Listing the configuration of every vDPA device (DEV_CONFIG_GET dump, then DEV_GET dump to check it is complete).",
+            c => c.GetConfigListing(), VdpaTargetKind.Device);
+        foreach (var config in SelectByName(listing.Configs, c => c.Name, Name, VdpaTargetKind.Device))
         {
             WriteObject(config);
+        }
+
+        // A dump the kernel ended early is no complete answer: say so, and ask for each device it left out.
+        var patterns = Name?.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToArray();
+        var missing = listing.Missing.Where(n => patterns is null || Array.Exists(patterns, p => p.IsMatch(n))).ToList();
+        if (missing.Count == 0)
+        {
+            return;
+        }
+
+        WriteWarning(VdpaErrors.DumpIncompleteWarning("DEV_CONFIG_GET", missing));
+        foreach (var name in missing)
+        {
+            if (TryRequest($"Reading the configuration of vDPA device '{name}' (DEV_CONFIG_GET DEV_NAME={name}).", c => c.GetConfig(name), name, VdpaTargetKind.Device, out var config))
+            {
+                WriteObject(config);
+            }
         }
     }
 }

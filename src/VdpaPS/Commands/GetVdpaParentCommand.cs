@@ -7,7 +7,7 @@ namespace VdpaPS.Commands;
 [OutputType(typeof(VdpaParent))]
 public sealed class GetVdpaParentCommand : VdpaCmdlet
 {
-    /// <summary>Parent names as iproute2 writes them (pci/0000:03:00.5, vdpasim_net); wildcards allowed.</summary>
+    /// <summary>Parent names as iproute2 writes them (pci/0000:03:00.5, vdpasim_net), in any case, or a bus parent's address alone (0000:03:00.5); wildcards allowed.</summary>
     /// <remarks>Not bound from the pipeline: a piped device's Name is the device's, not its parent's (that binds to ParentName).</remarks>
     [Parameter(Position = 0)]
     [SupportsWildcards]
@@ -23,10 +23,9 @@ public sealed class GetVdpaParentCommand : VdpaCmdlet
 
     protected override void ProcessRecord()
     {
-        var parents = DumpOrStop("Listing vDPA parents (MGMTDEV_GET dump).", c => c.GetParents(), VdpaTargetKind.Parent);
-
-        var names = ParentName is null ? Name : [.. Name ?? [], ParentName];
-        foreach (var parent in SelectByName(parents, p => p.Name, names, VdpaTargetKind.Parent))
+        var (parents, names) = ResolveParentNames(ParentName is null ? Name : [.. Name ?? [], ParentName]);
+        // A wildcard also matches a bus parent's address alone (0000:00:1*).
+        foreach (var parent in SelectByName(parents, p => p.Name, names, VdpaTargetKind.Parent, p => p.BusName is null ? null : p.DeviceName))
         {
             WriteObject(parent);
         }

@@ -18,7 +18,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
     [ValidateNotNullOrEmpty]
     public string Name { get; set; } = string.Empty;
 
-    /// <summary>The parent (management device) as Get-VdpaParent names it; bound from piped parents.</summary>
+    /// <summary>The parent (management device) as Get-VdpaParent names it, in any case, or a bus parent's address alone (0000:03:00.2); bound from piped parents.</summary>
     [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
     [Alias("ParentName")]
     [ArgumentCompleter(typeof(ParentNameCompleter))]
@@ -82,10 +82,22 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
             return;
         }
 
+        // The kernel matches a parent only by its exact name (bus/device when it has a bus): what the user typed
+        // (any case, an address alone) is resolved to that name first. A name nothing matches goes as typed, so the
+        // kernel's own answer (ENODEV) is what the user reads.
+        var parents = DumpOrStop("Listing vDPA parents (MGMTDEV_GET dump) to resolve the parent name.", c => c.GetParents(), VdpaTargetKind.Parent);
+        var parent = VdpaText.ResolveParent(Parent, parents);
+        if (parent is not null && parent.Name != Parent)
+        {
+            WriteVerbose($"Parent '{Parent}' is the kernel's '{parent.Name}'.");
+        }
+
+        var parentName = parent?.Name ?? Parent;
+
         ulong? features = null;
         if (Feature is not null)
         {
-            if (!TryParseFeatures(out var mask))
+            if (!TryParseFeatures(parent, out var mask))
             {
                 return;
             }
@@ -96,7 +108,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
         var spec = new VdpaDeviceSpec
         {
             Name = Name,
-            Parent = Parent,
+            Parent = parentName,
             MacAddress = mac,
             Mtu = (ushort?)Mtu,
             MaxQueuePairs = (ushort?)MaxQueuePairs,
@@ -127,12 +139,17 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
             Features = unknown.Contains(VdpaAttribute.DeviceFeatures) ? null : spec.Features,
         };
 
-        if (!ShouldProcess($"vDPA device '{Name}' on parent '{Parent}'{Describe(spec, withNames: false)}", "Create"))
+        if (!ShouldProcess($"vDPA device '{Name}' on parent '{parentName}'{Describe(spec, withNames: false)}", "Create"))
         {
             return;
         }
 
-        if (!TryRequest($"Creating vDPA device '{Name}' (DEV_NEW:{Describe(sent, withNames: true)}).", c => c.CreateDevice(sent), spec, VdpaTargetKind.Device, out var ack))
+        if (parent is not null && !CheckParentHasRoom(parent))
+        {
+            return;
+        }
+
+        if (!TryRequest($"Creating vDPA device '{Name}' (DEV_NEW:{Describe(sent, withNames: true)}).", c => c.CreateDevice(sent), spec, VdpaTargetKind.Device, out var ack, parent))
         {
             return;
         }
@@ -147,7 +164,11 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
             return;
         }
 
-        if (mac is not null || Mtu is not null || MaxQueuePairs is not null || features is not null)
+        if (device.Type == VirtioDeviceClass.Block && features is not null && !Client.Capabilities.Has(VdpaCapability.BlockConfig))
+        {
+            WriteWarning($"Whether -Feature was applied to '{Name}' cannot be checked: {Client.Capabilities.Explain(VdpaCapability.BlockConfig)}");
+        }
+        else if (mac is not null || Mtu is not null || MaxQueuePairs is not null || features is not null)
         {
             if (TryRequest($"Reading back the configuration of '{Name}' (DEV_CONFIG_GET) to check what was applied.", c => c.GetConfig(Name), Name, VdpaTargetKind.Device, out var config))
             {
@@ -164,16 +185,43 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
         WriteObject(WithSysfs(device));
     }
 
+    /// <summary>
+    /// vp_vdpa keeps one device per parent but accepts a second DEV_NEW, which corrupts the parent: a second device is
+    /// refused here, before anything is sent. False when this item failed.
+    /// </summary>
+    private bool CheckParentHasRoom(VdpaParent parent)
+    {
+        if (!VdpaSysfs.Default.KeepsOneDevice(parent))
+        {
+            return true;
+        }
+
+        WriteVerbose($"Parent '{parent.Name}' is driven by {VdpaSysfs.VirtioPciParentDriver}, which keeps one device per parent: checking for one (DEV_GET dump).");
+        if (!TryRequest("Listing vDPA devices (DEV_GET dump).", c => c.GetDevices(), Name, VdpaTargetKind.Device, out var devices))
+        {
+            return false;
+        }
+
+        if (devices.FirstOrDefault(d => d.Parent == parent.Name) is { } existing)
+        {
+            WriteError(VdpaErrors.ParentFull(parent.Name, existing.Name, VdpaSysfs.VirtioPciParentDriver, Name));
+            return false;
+        }
+
+        return true;
+    }
+
     /// <summary>Feature names belong to a device class; the parent tells which (a multi-class parent: net when net attributes are given).</summary>
-    private bool TryParseFeatures(out ulong mask)
+    private bool TryParseFeatures(VdpaParent? parent, out ulong mask)
     {
         mask = 0;
         var deviceClass = VirtioDeviceClass.Net;
         var needsClass = Feature!.Any(f => !f.Trim().StartsWith("0x", StringComparison.OrdinalIgnoreCase));
         if (needsClass)
         {
-            if (!TryRequest($"Reading parent '{Parent}' to learn its device class for -Feature (MGMTDEV_GET).", c => c.GetParent(Parent), Parent, VdpaTargetKind.Parent, out var parent))
+            if (parent is null)
             {
+                WriteError(VdpaErrors.NotFound(VdpaTargetKind.Parent, Parent));
                 return false;
             }
 
@@ -236,17 +284,24 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
         return parts.Count == 0 ? string.Empty : (withNames ? " " : " with ") + string.Join(withNames ? " " : ", ", parts);
     }
 
+    private const int VirtioNetFeatureMtu = 3;
+    private const int VirtioNetFeatureMac = 5;
+
     /// <summary>Compares what was asked with what the device shows; each difference is a non-terminating VdpaAttributeNotApplied error.</summary>
     private void ReportUnapplied(VdpaDeviceSpec spec, VdpaDeviceConfig config, VdpaDevice device)
     {
         var net = config as VdpaNetDeviceConfig;
-        void Check(bool asked, bool applied, string parameter, string requested, string? actual)
+        void Check(bool asked, bool applied, string parameter, string requested, string? actual, int neededFeature = -1)
         {
             if (asked && !applied)
             {
+                // 6.1 has no "Missing features" check: it creates the device without what -Feature leaves out.
+                var why = neededFeature >= 0 && spec.Features is { } f && (f & (1UL << neededFeature)) == 0
+                    ? $"-Feature lacks {VirtioFeatures.GetNames(1UL << neededFeature, VirtioDeviceClass.Net)[0]}, which the attribute needs, and this kernel created the device without it instead of refusing."
+                    : "The kernel accepted the request without using the attribute (kernels before it existed ignore it).";
                 WriteError(VdpaErrors.NotApplied(
                     $"vDPA device '{spec.Name}' was created, but {parameter} was not applied: {requested} was asked, the device has " +
-                    $"{actual ?? "none"}. The kernel accepted the request without using the attribute (kernels before it existed ignore it).",
+                    $"{actual ?? "none"}. {why}",
                     device));
             }
         }
@@ -254,12 +309,12 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
         if (spec.MacAddress is { } mac)
         {
             var asked = VdpaText.FormatMacAddress(mac);
-            Check(true, string.Equals(net?.MacAddress, asked, StringComparison.OrdinalIgnoreCase), "-MacAddress", asked, net?.MacAddress);
+            Check(true, string.Equals(net?.MacAddress, asked, StringComparison.OrdinalIgnoreCase), "-MacAddress", asked, net?.MacAddress, VirtioNetFeatureMac);
         }
 
         if (spec.Mtu is { } mtu)
         {
-            Check(true, net?.Mtu == mtu, "-Mtu", mtu.ToString(CultureInfo.InvariantCulture), net?.Mtu?.ToString(CultureInfo.InvariantCulture));
+            Check(true, net?.Mtu == mtu, "-Mtu", mtu.ToString(CultureInfo.InvariantCulture), net?.Mtu?.ToString(CultureInfo.InvariantCulture), VirtioNetFeatureMtu);
         }
 
         if (spec.MaxQueuePairs is { } pairs)

@@ -70,20 +70,14 @@ public sealed class SetVdpaDeviceCommand : VdpaCmdlet
             return false;
         }
 
-        if (!Client.Supports(VdpaCommand.DeviceAttributeSet))
-        {
-            // Not a per-item problem: no device can be changed on this kernel.
-            ThrowTerminatingError(new ErrorRecord(
-                new NotSupportedException("This kernel's vdpa family has no DEV_ATTR_SET: changing a device after creation needs Linux 6.12 or later."),
-                VdpaErrors.NotSupported, ErrorCategory.NotImplemented, Name));
-        }
-
         var text = VdpaText.FormatMacAddress(mac!);
         if (!ShouldProcess($"vDPA device '{Name}'", $"Set MAC address to {text}"))
         {
             return false;
         }
 
+        // A kernel without DEV_ATTR_SET (before 6.12) is refused in the core before anything is sent: this item's
+        // error, naming the release that added it, and only when the change is really attempted (not under -WhatIf).
         if (!TryRequest($"Setting the MAC address of vDPA device '{Name}' (DEV_ATTR_SET DEV_NAME={Name} DEV_NET_CFG_MACADDR={text}).",
                 c => c.SetMacAddress(Name, mac!), Name, VdpaTargetKind.Device, out var ack))
         {

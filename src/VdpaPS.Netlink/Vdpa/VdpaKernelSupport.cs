@@ -1,0 +1,159 @@
+using System.IO.Compression;
+
+namespace VdpaPS.Netlink.Vdpa;
+
+/// <summary>Why the vdpa family is missing.</summary>
+public enum VdpaAbsence
+{
+    /// <summary>Nothing told which case it is.</summary>
+    Unknown,
+
+    /// <summary>vdpa is built as a module for this kernel but not loaded: modprobe vdpa.</summary>
+    NotLoaded,
+
+    /// <summary>This kernel was built without vDPA (CONFIG_VDPA is not set): no modprobe can help.</summary>
+    NotBuilt,
+
+    /// <summary>vdpa is there, but this process cannot see it: another network namespace (vdpa is not netns-aware).</summary>
+    NotVisible,
+}
+
+/// <summary>The diagnosis, with the files it was read from.</summary>
+public sealed record VdpaAbsenceDiagnosis(VdpaAbsence Reason, string Evidence);
+
+/// <summary>
+/// Tells the cases of a missing vdpa family apart from what the system shows: /sys/module/vdpa (loaded), the kernel's
+/// config (/boot/config-RELEASE or /proc/config.gz: CONFIG_VDPA), its module lists (/lib/modules/RELEASE/modules.dep and
+/// modules.builtin), and whether this process shares the initial network namespace.
+/// </summary>
+public sealed class VdpaKernelSupport
+{
+    private const string ModulePath = "kernel/drivers/vdpa/vdpa.ko";
+    private readonly string _root;
+    private readonly string _release;
+
+    /// <param name="root">The file system root ("/" on a real system; a folder in tests).</param>
+    /// <param name="release">The kernel release (uname -r); read from /proc/sys/kernel/osrelease when null.</param>
+    public VdpaKernelSupport(string root = "/", string? release = null)
+    {
+        _root = root;
+        _release = release ?? ReadText("proc/sys/kernel/osrelease")?.Trim() ?? string.Empty;
+    }
+
+    public string Release => _release;
+
+    public VdpaAbsenceDiagnosis Diagnose()
+    {
+        if (Directory.Exists(PathOf("sys/module/vdpa")))
+        {
+            return new(VdpaAbsence.NotVisible, "/sys/module/vdpa exists: the module is loaded, yet nlctrl does not list the family here");
+        }
+
+        if (OtherNetworkNamespace() is { } netns)
+        {
+            return new(VdpaAbsence.NotVisible, netns);
+        }
+
+        foreach (var (file, text) in ConfigFiles())
+        {
+            foreach (var line in text.Split('\n'))
+            {
+                var trimmed = line.Trim();
+                if (trimmed == "# CONFIG_VDPA is not set")
+                {
+                    return new(VdpaAbsence.NotBuilt, $"{file} says \"# CONFIG_VDPA is not set\"");
+                }
+
+                if (trimmed == "CONFIG_VDPA=m")
+                {
+                    return new(VdpaAbsence.NotLoaded, $"{file} says CONFIG_VDPA=m and /sys/module/vdpa does not exist");
+                }
+
+                if (trimmed == "CONFIG_VDPA=y")
+                {
+                    return new(VdpaAbsence.NotVisible, $"{file} says CONFIG_VDPA=y (built in), yet nlctrl does not list the family here");
+                }
+            }
+        }
+
+        var modules = $"lib/modules/{_release}";
+        var dep = ReadText($"{modules}/modules.dep");
+        var builtin = ReadText($"{modules}/modules.builtin");
+        if (dep is not null && dep.Contains(ModulePath + ":", StringComparison.Ordinal))
+        {
+            return new(VdpaAbsence.NotLoaded, $"/{modules}/modules.dep lists {ModulePath} and /sys/module/vdpa does not exist");
+        }
+
+        if (builtin is not null && builtin.Contains(ModulePath, StringComparison.Ordinal))
+        {
+            return new(VdpaAbsence.NotVisible, $"/{modules}/modules.builtin lists {ModulePath}, yet nlctrl does not list the family here");
+        }
+
+        if (dep is not null)
+        {
+            return new(VdpaAbsence.NotBuilt, $"neither /{modules}/modules.dep nor modules.builtin lists {ModulePath}");
+        }
+
+        return new(VdpaAbsence.Unknown, $"no kernel config (/boot/config-{_release}, /proc/config.gz) and no /{modules}/modules.dep to read");
+    }
+
+    private IEnumerable<(string File, string Text)> ConfigFiles()
+    {
+        if (ReadText($"boot/config-{_release}") is { } boot)
+        {
+            yield return ($"/boot/config-{_release}", boot);
+        }
+
+        string? proc = null;
+        try
+        {
+            var path = PathOf("proc/config.gz");
+            if (File.Exists(path))
+            {
+                using var gz = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
+                using var reader = new StreamReader(gz);
+                proc = reader.ReadToEnd();
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            proc = null;
+        }
+
+        if (proc is not null)
+        {
+            yield return ("/proc/config.gz", proc);
+        }
+    }
+
+    private string? OtherNetworkNamespace()
+    {
+        try
+        {
+            var own = new FileInfo(PathOf("proc/self/ns/net")).LinkTarget;
+            var init = new FileInfo(PathOf("proc/1/ns/net")).LinkTarget;
+            return own is not null && init is not null && own != init
+                ? $"this process is in network namespace {own}, not the initial one ({init}), and vdpa answers only there"
+                : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private string PathOf(string relative) => Path.Combine(_root, relative);
+
+    private string? ReadText(string relative)
+    {
+        try
+        {
+            var path = PathOf(relative);
+            return File.Exists(path) ? File.ReadAllText(path) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}
