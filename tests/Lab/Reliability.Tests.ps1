@@ -3,6 +3,7 @@
 BeforeAll {
     . (Join-Path $PSScriptRoot 'LabHelpers.ps1')
     Import-VdpaModule
+    . (Join-Path $PSScriptRoot 'LabKernel.ps1')
     $script:P = 'prl'
     # Devices here stay unbound whatever drivers earlier files left loaded: statistics must meet an unnegotiated device.
     $script:AutoProbe = (Get-Content /sys/bus/vdpa/drivers_autoprobe -Raw).Trim()
@@ -74,19 +75,21 @@ Describe 'Bad input' {
         @{ Case = 'statistics of an unknown device'; Run = { Get-VdpaStats "$P-missing" -QueueIndex 0 }; Id = 'VdpaDeviceNotFound'; Cmd = 'T'; Category = 'ObjectNotFound' }
         @{ Case = 'queue index past the kernel limit'; Run = { Get-VdpaStats "$P-n0" -QueueIndex 40000 }; Id = 'InvalidQueueIndex'; Cmd = 'T'; Category = 'InvalidArgument' }
         @{ Case = 'negative queue index'; Run = { Get-VdpaStats "$P-n0" -QueueIndex -1 }; Id = 'InvalidQueueIndex'; Cmd = 'T'; Category = 'InvalidArgument' }
-        @{ Case = 'statistics before feature negotiation'; Run = { Get-VdpaStats "$P-n0" -QueueIndex 0 }; Id = 'VdpaFeatureNegotiationIncomplete'; Cmd = 'T'; Category = 'ResourceUnavailable' }
+        @{ Case = 'statistics before feature negotiation'; Run = { Get-VdpaStats "$P-n0" -QueueIndex 0 }; Id = 'VdpaFeatureNegotiationIncomplete'; Cmd = 'T'; Category = 'ResourceUnavailable'; Id61 = 'VdpaOperationNotSupported'; Category61 = 'NotImplemented' }
         @{ Case = 'config of an unknown device'; Run = { Get-VdpaDeviceConfig "$P-missing" }; Id = 'VdpaDeviceNotFound'; Cmd = 'C'; Category = 'ObjectNotFound' }
         @{ Case = 'an unknown device by name'; Run = { Get-VdpaDevice "$P-missing" }; Id = 'VdpaDeviceNotFound'; Cmd = 'G'; Category = 'ObjectNotFound' }
         @{ Case = 'devices of an unknown parent'; Run = { Get-VdpaDevice -Parent nosuchparent }; Id = 'VdpaParentNotFound'; Cmd = 'G'; Category = 'ObjectNotFound' }
         @{ Case = 'an unknown parent by name'; Run = { Get-VdpaParent nosuchparent }; Id = 'VdpaParentNotFound'; Cmd = 'A'; Category = 'ObjectNotFound' }
         @{ Case = 'set a malformed MAC'; Run = { Set-VdpaDevice "$P-n0" -MacAddress 'nonsense' }; Id = 'InvalidMacAddress'; Cmd = 'S'; Category = 'InvalidArgument' }
-        @{ Case = 'set the MAC of an unknown device'; Run = { Set-VdpaDevice "$P-missing" -MacAddress 02:00:00:00:0e:09 }; Id = 'VdpaDeviceNotFound'; Cmd = 'S'; Category = 'ObjectNotFound' }
-        @{ Case = 'set a MAC on a block device'; Run = { Set-VdpaDevice "$P-b0" -MacAddress 02:00:00:00:0e:09 }; Id = 'VdpaAttributeNotApplied'; Cmd = 'S'; Category = 'NotImplemented' }
+        @{ Case = 'set the MAC of an unknown device'; Run = { Set-VdpaDevice "$P-missing" -MacAddress 02:00:00:00:0e:09 }; Id = 'VdpaDeviceNotFound'; Cmd = 'S'; Category = 'ObjectNotFound'; Id61 = 'VdpaNotSupportedByKernel'; Category61 = 'NotImplemented' }
+        @{ Case = 'set a MAC on a block device'; Run = { Set-VdpaDevice "$P-b0" -MacAddress 02:00:00:00:0e:09 }; Id = 'VdpaAttributeNotApplied'; Cmd = 'S'; Category = 'NotImplemented'; Id61 = 'VdpaNotSupportedByKernel'; Category61 = 'NotImplemented' }
         @{ Case = 'bind a name that escapes the bus directory'; Run = { Set-VdpaDevice '../../devices' -Driver virtio_vdpa }; Id = 'InvalidVdpaDeviceName'; Cmd = 'S'; Category = 'InvalidArgument' }
         @{ Case = 'bind to a driver that does not exist'; Run = { Set-VdpaDevice "$P-n0" -Driver vfio }; Id = 'ParameterArgumentValidationError'; Cmd = 'S'; Category = 'InvalidData' }
     ) {
         $errors = Invoke-Case $Run
         $errors | Should -Not -BeNullOrEmpty -Because "$Case must be refused"
+        # What 6.1 answers instead (no DEV_ATTR_SET; vdpasim_net keeps no statistics), where it differs.
+        if ($Is61Family -and $Id61) { $Id = $Id61; $Category = $Category61 }
         $errors[0].FullyQualifiedErrorId | Should -Be "$Id,$((Get-Variable $Cmd -ValueOnly))"
         "$($errors[0].CategoryInfo.Category)" | Should -Be $Category
         $errors[0].Exception.Message | Should -Not -BeNullOrEmpty
