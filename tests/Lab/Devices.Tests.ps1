@@ -335,7 +335,7 @@ Describe 'vduse devices' {
         New-VdpaDevice "$P-u2" vduse -MacAddress 02:00:00:00:00:41 -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $e[0].FullyQualifiedErrorId | Should -Be 'VdpaAttributeNotSupported,VdpaPS.Commands.NewVdpaDeviceCommand'
         $e[0].CategoryInfo.Category | Should -Be 'NotImplemented'
-        "$($e[0])" | Should -Match "-MacAddress.*$([regex]::Escape($RefusedAttributesText))'
+        "$($e[0])" | Should -Match "-MacAddress.*$([regex]::Escape($RefusedAttributesText))"
     }
 
     It 'says what is missing when no VDUSE device has the name' {
