@@ -7,13 +7,16 @@
     Run it with the repository's own PowerShell: `dotnet tool restore`, then `dotnet pwsh ./build.ps1 <task>`.
 
     build    publish the module to out/VdpaPS/<version>/, ready for Import-Module
-    test     build, then every test: the core's xUnit tests, the host Pester tests, and the
-             end-to-end Pester tests inside one boot of the lab kernel
+    test     build, then every test: the core's xUnit tests, the host Pester tests, and on each lab
+             kernel (6.12 and 6.1, one boot each, with vduse, the simulator and PCI parents) the
+             end-to-end Pester tests and the lab's self-test; one summary row per suite and kernel,
+             then `tests: N passed, N failed, N skipped`
     package  build, then write out/packages/VdpaPS.<version>.nupkg
     lab      boot the lab kernel and run -Command in it (sets the lab up first when needed)
     demo     the README's main job: the runbook in docs/examples, run in the lab kernel
     bench    benchmarks; figures printed and written to docs/performance.md
     record   record the lab kernel's raw vdpa replies into the core's unit-test fixtures
+             (-Kernel 6.1: into tests/VdpaPS.Netlink.Tests/Fixtures/6.1)
     clean    remove out/ and every bin/ and obj/
 
 .EXAMPLE
@@ -21,6 +24,9 @@
 
 .EXAMPLE
     dotnet pwsh ./build.ps1 lab -Command 'vdpa -j mgmtdev show'
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1 lab -Kernel 6.1 -Modules vduse,sim,pci -Command 'vdpa -j mgmtdev show'
 #>
 [CmdletBinding()]
 param(
@@ -34,8 +40,13 @@ param(
     # lab: the shell command to run as root in the guest, in the repository's directory.
     [string] $Command,
 
-    # lab: kernel modules to load, comma-separated: vduse, sim, virtio, vhost, noprobe.
+    # lab: kernel modules to load, comma-separated: vduse, sim, virtio, vhost, noprobe, pci.
     [string] $Modules = 'vduse,sim',
+
+    # lab, demo, record: the lab kernel series to boot (default 6.12). test: the series to run the end-to-end
+    # tests on (default both, 6.12 then 6.1).
+    [ValidateSet('6.1', '6.12')]
+    [string[]] $Kernel,
 
     # lab: seconds before the guest is stopped.
     [int] $TimeoutSec = 1800,
@@ -49,6 +60,7 @@ param(
 
 Set-StrictMode -Version 3.0
 $ErrorActionPreference = 'Stop'
+$TimeoutGiven = $PSBoundParameters.ContainsKey('TimeoutSec')
 $Root = $PSScriptRoot
 $OutRoot = Join-Path $Root 'out'
 
@@ -120,18 +132,32 @@ function Invoke-ChildPwsh {
 }
 
 function Invoke-Test {
+    # Every suite adds one row; a tooling failure (build, restore, lab setup) adds a failed row instead of
+    # ending the run silently, and the summary with its final line is printed whatever happened.
+    $summary = [System.Collections.Generic.List[object]]::new()
+    $watch = [System.Diagnostics.Stopwatch]::StartNew()
+    try {
+        Invoke-TestSuites $summary
+    } catch {
+        $summary.Add((New-SuiteRow -Suite 'test tooling' -Note "stopped the run: $($_.Exception.Message)" -Broken))
+    }
+    $failed = Write-TestSummary $summary $watch.Elapsed
+    if ($failed) { exit 1 }
+}
+
+function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
+    $kernels = Get-TestKernel
     Invoke-Build
     $results = Join-Path $OutRoot 'test-results'
     Remove-Item -Recurse -Force $results -ErrorAction SilentlyContinue
     New-Item -ItemType Directory -Force $results | Out-Null
-    $summary = [System.Collections.Generic.List[object]]::new()
 
     Write-Step 'Core tests (xUnit, against this machine''s kernel)'
     $trx = 'core.trx'
+    $watch = [System.Diagnostics.Stopwatch]::StartNew()
     & dotnet test (Join-Path $Root 'tests/VdpaPS.Netlink.Tests/VdpaPS.Netlink.Tests.csproj') -c $Configuration --nologo `
         --logger "trx;LogFileName=$trx" --logger 'console;verbosity=normal' --results-directory $results
-    $coreExit = $LASTEXITCODE
-    $summary.Add((Read-TrxSummary (Join-Path $results $trx) 'core (xUnit)' $coreExit))
+    $Summary.Add((Read-TrxSummary (Join-Path $results $trx) 'core (xUnit)' $LASTEXITCODE $watch.Elapsed))
 
     # Test tooling the lab tests load (VDUSE devices and the like); built apart from the module.
     Invoke-Native dotnet build (Join-Path $Root 'tests/VdpaPS.TestTools/VdpaPS.TestTools.csproj') -c $Configuration -o (Join-Path $OutRoot 'testtools') --nologo -v quiet
@@ -140,64 +166,147 @@ function Invoke-Test {
     $runner = Join-Path $Root 'tests/Invoke-PesterSuite.ps1'
     Write-Step 'Module tests (Pester, on this machine)'
     $hostResult = Join-Path $results 'host.json'
+    $watch.Restart()
     $hostExit = Invoke-ChildPwsh $runner @('-PesterPath', $pester, '-ModulePath', (Get-ModuleOutputPath),
         '-Path', (Join-Path $Root 'tests/Module'), '-ResultFile', $hostResult)
-    $summary.Add((Read-PesterSummary $hostResult 'module (Pester, host)' $hostExit))
+    $Summary.Add((Read-SuiteResult $hostResult 'module (Pester, host)' $hostExit $watch.Elapsed))
 
     if ($SkipLab) {
-        Write-Warning 'Lab tests skipped (-SkipLab): the kernel end-to-end tests did not run.'
-    } else {
-        Write-Step 'End-to-end tests (Pester, in the lab kernel)'
-        $labResult = Join-Path $results 'lab.json'
+        Write-Warning 'Lab tests skipped (-SkipLab): the kernel end-to-end tests and the lab self-test did not run.'
+        return
+    }
+    foreach ($kernel in $kernels) {
+        Write-Step "End-to-end tests and the lab self-test (in one boot of the lab's $kernel kernel)"
+        $e2eResult = Join-Path $results "lab-$kernel.json"
+        $selfResult = Join-Path $results "selftest-$kernel.json"
+        # One boot per kernel: the e2e suite with every parent type (vduse, the simulator, PCI functions
+        # under vp_vdpa), then the lab's own checks (selftest.sh), which also need virtio_vdpa and vhost_vdpa.
         # `pwsh` in the guest is the lab's direct command for the pinned PowerShell: no SDK tool lookup under emulation.
         $guestCommand = "pwsh -NoProfile -NonInteractive -File $(Format-ShellWord $runner) " +
             "-PesterPath $(Format-ShellWord $pester) -ModulePath $(Format-ShellWord (Get-ModuleOutputPath)) " +
-            "-Path $(Format-ShellWord (Join-Path $Root 'tests/Lab')) -ResultFile $(Format-ShellWord $labResult)"
-        $labExit = Invoke-Lab -LabCommand $guestCommand -LabModules 'vduse,sim' -LabOutput $results
-        $summary.Add((Read-PesterSummary $labResult 'end-to-end (Pester, lab kernel)' $labExit))
+            "-Path $(Format-ShellWord (Join-Path $Root 'tests/Lab')) -ResultFile $(Format-ShellWord $e2eResult); rc=`$?; " +
+            'modprobe -C /dev/null -d "$VDPAPS_LAB_MODROOT" -a virtio_vdpa virtio_net virtio_blk vhost_vdpa; ' +
+            "bash tests/lab/selftest.sh --result $(Format-ShellWord $selfResult); exit `$rc"
+        $watch.Restart()
+        try {
+            # A boot runs the whole suite and the self-test: give it more than a single command's default limit.
+            if (-not $TimeoutGiven) { $script:TimeoutSec = 2700 }
+            $labExit = Invoke-Lab -LabCommand $guestCommand -LabModules 'vduse,sim,pci' -LabOutput $results -LabKernel $kernel
+        } catch {
+            # This kernel's lab could not be set up: both of its suites failed; the other kernel still runs.
+            Write-Host "lab ${kernel}: $($_.Exception.Message)" -ForegroundColor Red
+            $labExit = 125
+        }
+        $boot = $watch.Elapsed
+        Write-Host ("lab {0}: the boot took {1:N0} s" -f $kernel, $boot.TotalSeconds)
+        $Summary.Add((Read-SuiteResult $e2eResult 'end-to-end (Pester, lab)' $labExit $boot $kernel))
+        # The boot's own exit code is the e2e suite's; the self-test is judged by its result file, unless the lab failed.
+        $selfExit = if ($labExit -in 124, 125) { $labExit } else { 0 }
+        $Summary.Add((Read-SuiteResult $selfResult 'lab self-test (selftest.sh)' $selfExit $null $kernel))
     }
+}
 
+function Get-TestKernel {
+    # test: every kernel series the lab has unless -Kernel names some; the other tasks boot one (6.12 by default).
+    if ($Task -eq 'test') { if ($Kernel) { return $Kernel } else { return @('6.12', '6.1') } }
+    if (-not $Kernel) { return '6.12' }
+    if ($Kernel.Count -gt 1) { throw "The $Task task boots one kernel: give -Kernel 6.12 or -Kernel 6.1, not $($Kernel -join ', ')." }
+    return $Kernel[0]
+}
+
+function New-SuiteRow {
+    param([string] $Suite, [string] $Kernel = '', [int] $Passed, [int] $Failed, [int] $Skipped,
+        [Nullable[timespan]] $Time, [string] $Note = '', [switch] $Broken)
+    $seconds = if ($null -ne $Time) { [int][math]::Round($Time.TotalSeconds) } else { $null }
+    return [pscustomobject]@{
+        Suite = $Suite; Kernel = $Kernel; Passed = $Passed; Failed = $Failed; Skipped = $Skipped
+        Seconds = $seconds; Result = if ($Broken -or $Failed -gt 0) { 'FAILED' } else { 'passed' }; Note = $Note
+    }
+}
+
+function Write-TestSummary([System.Collections.Generic.List[object]] $Summary, [timespan] $Elapsed) {
+    # Returns $true when the run failed. A suite that crashed, reported nothing or lost its result file has
+    # no failed test to count, yet failed: it counts as one failure in the final line, never as "0 failed".
     Write-Host ''
-    $summary | Format-Table -AutoSize | Out-Host
-    $passed = ($summary | Measure-Object Passed -Sum).Sum
-    $failed = ($summary | Measure-Object Failed -Sum).Sum
-    $skipped = ($summary | Measure-Object Skipped -Sum).Sum
-    $broken = @($summary | Where-Object { $_.ExitCode -ne 0 -and $_.Failed -eq 0 })
-    foreach ($b in $broken) { Write-Host "$($b.Suite) ended with exit code $($b.ExitCode) without reporting a failed test." -ForegroundColor Red }
+    $Summary | Format-Table -AutoSize -Wrap Suite, Kernel, Passed, Failed, Skipped, Seconds, Result, Note | Out-Host
+    $passed = [int]($Summary | Measure-Object Passed -Sum).Sum
+    $skipped = [int]($Summary | Measure-Object Skipped -Sum).Sum
+    $failed = 0
+    foreach ($row in $Summary) {
+        if ($row.Result -ne 'passed') {
+            $failed += [math]::Max(1, $row.Failed)
+            if ($row.Failed -eq 0) { Write-Host "$($row.Suite) $($row.Kernel): $($row.Note); counted as 1 failed" -ForegroundColor Red }
+        }
+    }
+    if ($Summary.Count -eq 0) { $failed = 1 }
+    Write-Host ("whole run: {0:N0} s" -f $Elapsed.TotalSeconds)
     Write-Host "tests: $passed passed, $failed failed, $skipped skipped"
-    if ($failed -gt 0 -or $broken.Count -gt 0 -or $passed -eq 0) { exit 1 }
+    return ($failed -gt 0 -or $passed -eq 0)
 }
 
 function Format-ShellWord([string] $Word) {
     return "'" + $Word.Replace("'", "'\''") + "'"
 }
 
-function Read-TrxSummary([string] $Path, [string] $Suite, [int] $ExitCode) {
-    $counts = [ordered]@{ Suite = $Suite; Passed = 0; Failed = 0; Skipped = 0; ExitCode = $ExitCode }
-    if (Test-Path $Path) {
+function Read-TrxSummary([string] $Path, [string] $Suite, [int] $ExitCode, [Nullable[timespan]] $Time) {
+    if (-not (Test-Path $Path)) { return New-SuiteRow -Suite $Suite -Time $Time -Note "no result file (exit code $ExitCode)" -Broken }
+    try {
         $c = ([xml](Get-Content -Raw $Path)).TestRun.ResultSummary.Counters
-        $counts.Passed = [int]$c.passed
-        $counts.Failed = [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted
-        $counts.Skipped = [int]$c.notExecuted
+    } catch {
+        return New-SuiteRow -Suite $Suite -Time $Time -Note "unreadable result file: $($_.Exception.Message)" -Broken
     }
-    return [pscustomobject]$counts
+    $passed = [int]$c.passed
+    $failed = [int]$c.failed + [int]$c.error + [int]$c.timeout + [int]$c.aborted
+    $skipped = [int]$c.notExecuted
+    $note = ''
+    if ($passed + $failed -eq 0) { $note = 'ran no test' }
+    elseif ($ExitCode -ne 0 -and $failed -eq 0) { $note = "exit code $ExitCode without a failed test" }
+    return New-SuiteRow -Suite $Suite -Passed $passed -Failed $failed -Skipped $skipped -Time $Time -Note $note -Broken:([bool]$note)
 }
 
-function Read-PesterSummary([string] $Path, [string] $Suite, [int] $ExitCode) {
-    $counts = [ordered]@{ Suite = $Suite; Passed = 0; Failed = 0; Skipped = 0; ExitCode = $ExitCode }
-    if (Test-Path $Path) {
-        $r = Get-Content -Raw $Path | ConvertFrom-Json
-        $counts.Passed = $r.Passed; $counts.Failed = $r.Failed + $r.FailedContainers; $counts.Skipped = $r.Skipped
+function Read-SuiteResult([string] $Path, [string] $Suite, [int] $ExitCode, [Nullable[timespan]] $Time, [string] $Kernel = '') {
+    # The JSON that tests/Invoke-PesterSuite.ps1 and tests/lab/selftest.sh write. Read tolerantly: a field
+    # that is missing counts as 0 (absent Result: the counts and the exit code decide).
+    $lab = if ($ExitCode -eq 124) { 'the lab timed out (exit 124)' } elseif ($ExitCode -eq 125) { 'the lab failed (exit 125)' } else { '' }
+    if (-not (Test-Path $Path)) {
+        $note = if ($lab) { "$lab; no result file" } else { "no result file (exit code $ExitCode)" }
+        return New-SuiteRow -Suite $Suite -Kernel $Kernel -Time $Time -Note $note -Broken
     }
-    return [pscustomobject]$counts
+    try {
+        $r = Get-Content -Raw $Path | ConvertFrom-Json
+        if ($null -eq $r) { throw 'empty file' }
+    } catch {
+        return New-SuiteRow -Suite $Suite -Kernel $Kernel -Time $Time -Note "unreadable result file: $($_.Exception.Message)" -Broken
+    }
+    function Get-Count([string] $Name) {
+        $p = $r.PSObject.Properties[$Name]
+        if ($p -and $null -ne $p.Value) { return [int]$p.Value } else { return 0 }
+    }
+    $failedBlocks = (Get-Count FailedContainers) + (Get-Count FailedBlocks)
+    $passed = Get-Count Passed
+    $failed = (Get-Count Failed) + $failedBlocks
+    $notRun = (Get-Count NotRun) + (Get-Count Inconclusive)
+    $skipped = (Get-Count Skipped) + $notRun
+    $result = $r.PSObject.Properties['Result']
+    if ($null -eq $Time -and $r.PSObject.Properties['Duration']) { $Time = [timespan]::FromSeconds([double]$r.Duration) }
+    $notes = [System.Collections.Generic.List[string]]::new()
+    if ($failedBlocks) { $notes.Add("$failedBlocks failed block(s) or file(s) counted as failed") }
+    if ($notRun) { $notes.Add("$notRun not run or inconclusive, counted as skipped") }
+    $broken = $false
+    if ($lab) { $notes.Add($lab); $broken = $true }
+    if ($result -and "$($result.Value)" -ne 'Passed') { $notes.Add("result '$($result.Value)'"); $broken = $true }
+    if ($passed + $failed -eq 0) { $notes.Add('ran no test'); $broken = $true }
+    if ($ExitCode -ne 0 -and $failed -eq 0 -and -not $lab) { $notes.Add("exit code $ExitCode without a failed test"); $broken = $true }
+    return New-SuiteRow -Suite $Suite -Kernel $Kernel -Passed $passed -Failed $failed -Skipped $skipped -Time $Time `
+        -Note ($notes -join '; ') -Broken:$broken
 }
 
 function Invoke-Lab {
     # Boots the lab kernel once and runs LabCommand in it; returns the command's exit code.
-    param([string] $LabCommand, [string] $LabModules, [string] $LabOutput)
+    param([string] $LabCommand, [string] $LabModules, [string] $LabOutput, [string] $LabKernel = (Get-TestKernel))
     $lab = Join-Path $Root 'tests/lab/lab.sh'
-    Invoke-Native bash $lab setup
-    $labArgs = @('run', '-m', $LabModules, '-t', "$TimeoutSec")
+    Invoke-Native bash $lab setup -k $LabKernel
+    $labArgs = @('run', '-k', $LabKernel, '-m', $LabModules, '-t', "$TimeoutSec")
     if ($LabOutput) { $labArgs += @('-o', $LabOutput) }
     # Out-Host streams the guest's output as it comes; without it the output would become this
     # function's return value, and the caller would take it for the exit code.
@@ -237,8 +346,11 @@ try {
         'record' {
             $recorder = Join-Path $OutRoot 'recorder'
             Invoke-Native dotnet build (Join-Path $Root 'tests/VdpaPS.FixtureRecorder/VdpaPS.FixtureRecorder.csproj') -c $Configuration -o $recorder --nologo -v quiet
+            # 6.12's fixtures are the folder itself (the decoder tests' default); other series get a subfolder.
+            $series = Get-TestKernel
             $fixtures = Join-Path $Root 'tests/VdpaPS.Netlink.Tests/Fixtures'
-            exit (Invoke-Lab -LabCommand "dotnet $(Format-ShellWord (Join-Path $recorder 'VdpaPS.FixtureRecorder.dll')) $(Format-ShellWord $fixtures)" -LabModules 'vduse,sim,virtio' -LabOutput $fixtures)
+            if ($series -ne '6.12') { $fixtures = Join-Path $fixtures $series }
+            exit (Invoke-Lab -LabCommand "dotnet $(Format-ShellWord (Join-Path $recorder 'VdpaPS.FixtureRecorder.dll')) $(Format-ShellWord $fixtures)" -LabModules 'vduse,sim,virtio' -LabOutput $fixtures -LabKernel $series)
         }
         'clean' {
             Remove-Item -Recurse -Force $OutRoot -ErrorAction SilentlyContinue

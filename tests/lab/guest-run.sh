@@ -40,6 +40,23 @@ load() {
     modprobe -C /dev/null -d "$modroot" "$m" || lab_fail "could not load kernel module '$m' (see dmesg)"
   done
 }
+# The virtio-pci functions lab.sh added for -m pci (their addresses in $L/pci) move from virtio-pci
+# to vp-vdpa (the PCI driver's name; the module is vp_vdpa), each becoming mgmtdev pci/<address>.
+pci_parents() {
+  local bdf d drv
+  [ -s "$L/pci" ] || lab_fail "-m pci: lab.sh added no PCI functions ($L/pci is missing)"
+  load vdpa virtio_pci vp_vdpa
+  for bdf in $(cat "$L/pci"); do
+    d=/sys/bus/pci/devices/$bdf
+    [ -e "$d" ] || lab_fail "-m pci: no PCI function $bdf in the guest (lspci: see /sys/bus/pci/devices)"
+    if [ -e "$d/driver" ]; then echo "$bdf" > "$d/driver/unbind" || lab_fail "-m pci: could not unbind $bdf"; fi
+    echo vp-vdpa > "$d/driver_override"
+    echo "$bdf" > /sys/bus/pci/drivers_probe
+    drv=$(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)
+    [ "$drv" = vp-vdpa ] || lab_fail "-m pci: $bdf did not bind to vp-vdpa (driver '${drv:-none}'; see dmesg)"
+  done
+}
+
 IFS=, read -r -a modlist <<< "$mods"
 for m in "${modlist[@]}"; do
   case "$m" in
@@ -49,6 +66,7 @@ for m in "${modlist[@]}"; do
     virtio) load virtio_vdpa virtio_net virtio_blk ;;     # binds new devices: virtioN, netdev/disk
     vhost) load vhost_vdpa ;;                             # /dev/vhost-vdpa-N when bound
     noprobe) load vdpa; echo 0 > /sys/bus/vdpa/drivers_autoprobe ;;
+    pci) pci_parents ;;                                   # mgmtdevs pci/<address> (vp_vdpa)
     *) load "$m" ;;
   esac
 done

@@ -1,31 +1,39 @@
 #!/bin/bash
-# lab.sh - run one command against a real Linux 6.12 kernel with vdpa, vduse and the vdpa simulator,
-# booted under qemu with software emulation (no KVM: the build machines' own kernel has no vdpa and
-# no module support). The guest sees this host's root read-only over virtio-9p under a tmpfs
-# overlay, so the host's dotnet, pwsh and iproute2 run in it unchanged. See docs/lab.md.
+# lab.sh - run one command against a real Linux kernel (Debian's 6.12 or 6.1 series) with vdpa,
+# vduse, the vdpa simulator and vp_vdpa, booted under qemu with software emulation (no KVM: the
+# build machines' own kernel has no vdpa and no module support). The guest sees this host's root
+# read-only over virtio-9p under a tmpfs overlay, so the host's dotnet, pwsh and iproute2 run in it
+# unchanged. See docs/lab.md.
 #
-#   lab.sh setup
-#       Installs what is missing (qemu, compiler, kmod) with apt, downloads Debian's kernel 6.12
-#       packages (apt's candidate linux-source-6.12 version, recorded), builds vringh + vdpa_sim,
-#       vdpa_sim_net, vdpa_sim_blk out of tree, the initramfs, and a ReadyToRun copy of the pinned
-#       PowerShell for the guest. Everything is cached per version in $VDPAPS_LAB_CACHE (default
-#       ~/.cache/vdpaps-lab); a warm cache rebuilds nothing.
-#   lab.sh run [-m MODS] [-t SECS] [-o DIR] [--] COMMAND...
+#   lab.sh setup [-k SERIES]
+#       Installs what is missing (qemu, compiler, kmod) with apt, downloads Debian's kernel packages
+#       of SERIES (apt's candidate linux-source-SERIES version, recorded per series), builds vringh,
+#       vdpa_sim, vdpa_sim_net, vdpa_sim_blk and vp_vdpa out of tree (on 6.1 also the vdpa core:
+#       vdpa, vduse, vhost_vdpa, virtio_vdpa, which Debian's 6.1 config leaves out), the initramfs,
+#       and a ReadyToRun copy of the pinned PowerShell for the guest. Everything is cached per
+#       version in $VDPAPS_LAB_CACHE (default ~/.cache/vdpaps-lab), the series side by side; a warm
+#       cache rebuilds nothing.
+#   lab.sh run [-k SERIES] [-m MODS] [-t SECS] [-o DIR] [--] COMMAND...
 #       Boots the kernel and runs COMMAND (its words joined by spaces) with `bash -c` as root in the
 #       guest, in the caller's current directory. Its output (stdout and stderr together) streams
 #       to this stdout; lab.sh exits with the command's exit code.
+#       -k SERIES  6.12 (default) or 6.1; the guest gets VDPAPS_LAB_KERNEL=SERIES
 #       -m MODS  comma list, loaded in this order (default vduse,sim):
 #                vduse    vdpa + vduse             mgmtdev "vduse", /dev/vduse/control
 #                sim      vringh + vdpa_sim_net/blk mgmtdevs "vdpasim_net", "vdpasim_blk"
 #                virtio   virtio_vdpa + virtio_net/blk (binds new vdpa devices)
 #                vhost    vhost_vdpa               (/dev/vhost-vdpa-N for devices bound to it)
 #                noprobe  echo 0 > /sys/bus/vdpa/drivers_autoprobe
+#                pci      vp_vdpa on qemu virtio-pci functions: mgmtdevs pci/0000:00:10.0 (net, mq),
+#                         pci/0000:00:11.0 (net), pci/0000:00:12.0 (block), pci/0000:21:00.0 (net,
+#                         behind a PCI expander bridge on NUMA node 1; the guest gets two nodes)
 #                NAME     any other module of the kernel package, with its dependencies
 #       -t SECS  stop the guest after SECS seconds: exit 124 (default 1800)
 #       -o DIR   host folder the guest can write to, mounted at the same absolute path
 #   Exit codes of run: the command's own; 124 timeout; 125 the lab failed (not set up, bad usage,
 #   module load failure, guest crash or kernel panic). Messages from lab.sh start with "lab:".
-#   Environment: VDPAPS_LAB_CACHE, VDPAPS_LAB_KPKG (force a Debian linux-6.12 package version),
+#   Environment: VDPAPS_LAB_CACHE, VDPAPS_LAB_KERNEL (the series when -k is not given),
+#   VDPAPS_LAB_KPKG (force a Debian package version of the series),
 #   VDPAPS_LAB_MEM (MiB, 3072), VDPAPS_LAB_SMP (2), VDPAPS_LAB_CPU (max), VDPAPS_LAB_APPEND (extra
 #   kernel parameters), VDPAPS_LAB_PASSENV (names of more variables to pass into the guest; DOTNET_*,
 #   NUGET_*, POWERSHELL_* and CI always are), VDPAPS_LAB_R2R=0 (no ReadyToRun PowerShell).
@@ -33,6 +41,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${VDPAPS_LAB_CACHE:-${HOME:-/root}/.cache/vdpaps-lab}
+# The Debian kernel series (linux-source-$KSERIES); -k overrides it.
+KSERIES=${VDPAPS_LAB_KERNEL:-6.12}
 STEP=starting
 
 log() { echo "lab: $*" >&2; }
@@ -47,6 +57,29 @@ qarg() { printf '%s' "${1//,/,,}"; }
 
 # A Debian package version such as 6.12.117-1~deb12u1, safe as a folder name.
 version_dir() { local v=${1//\~/_}; printf '%s/k-%s' "$CACHE" "${v//:/.}"; }
+
+# The series of a Debian kernel package version: 6.12.117-1~deb12u1 -> 6.12, 6.1.192-3 -> 6.1.
+series_of() { local v=${1%%-*}; printf '%s' "${v%.*}"; }
+
+# The two series the lab builds: 6.12 (vdpa in Debian's config) and 6.1 (vdpa core built here).
+check_series() {
+  case "$KSERIES" in
+    6.1|6.12) ;;
+    *) die "unknown kernel series '$KSERIES' (-k, VDPAPS_LAB_KERNEL): the lab has 6.12 and 6.1" ;;
+  esac
+}
+
+# The version this series was last set up with. Caches from before series existed kept 6.12's in
+# $CACHE/kpkg, which is still read (and left alone for older lab.sh copies sharing the cache).
+recorded_kpkg() {
+  local k
+  k=$(cat "$CACHE/kpkg-$KSERIES" 2>/dev/null || true)
+  if [ -z "$k" ] && [ "$KSERIES" = 6.12 ]; then
+    k=$(cat "$CACHE/kpkg" 2>/dev/null || true)
+    [ "$(series_of "$k")" = 6.12 ] || k=
+  fi
+  printf '%s' "$k"
+}
 
 # -------------------------------------------------------------------------------------------- setup
 
@@ -72,17 +105,17 @@ host_packages() {
   log "installed ${need[*]} in $(since "$t0")s"
 }
 
-# apt's candidate linux-source-6.12 version. apt-cache takes a second or more on a busy machine, so
+# apt's candidate linux-source-$KSERIES version. apt-cache takes a second or more on a busy machine, so
 # the answer is kept until the package lists change (apt-get update touches their folder).
 candidate_kpkg() {
-  local stamp memo=$CACHE/candidate
+  local stamp memo=$CACHE/candidate-$KSERIES
   stamp=$(stat -c %Y /var/lib/apt/lists 2>/dev/null || echo none)
   if [ -f "$memo" ] && [ "$(cut -d' ' -f1 "$memo")" = "$stamp" ]; then
     cut -d' ' -f2 "$memo"
     return 0
   fi
   local c
-  c=$(apt-cache policy linux-source-6.12 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" { print $2 }')
+  c=$(apt-cache policy "linux-source-$KSERIES" 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" { print $2 }')
   if [ -n "$c" ]; then echo "$stamp $c" > "$memo"; fi
   printf '%s\n' "$c"
 }
@@ -91,34 +124,48 @@ candidate_kpkg() {
 resolve_kpkg() {
   STEP="finding the kernel version"
   KPKG=${VDPAPS_LAB_KPKG:-}
-  [ -n "$KPKG" ] && return 0
+  if [ -n "$KPKG" ]; then
+    [ "$(series_of "$KPKG")" = "$KSERIES" ] || die "VDPAPS_LAB_KPKG=$KPKG is not a $KSERIES version (-k or VDPAPS_LAB_KERNEL)"
+    return 0
+  fi
   KPKG=$(candidate_kpkg)
   if [ -z "$KPKG" ] && ((EUID == 0)); then
-    log "apt knows no linux-source-6.12 yet: apt-get update"
+    log "apt knows no linux-source-$KSERIES yet: apt-get update"
     apt-get update -q >&2 || log "apt-get update failed"
     KPKG=$(candidate_kpkg)
   fi
   if [ -z "$KPKG" ]; then
-    KPKG=$(cat "$CACHE/kpkg" 2>/dev/null || true)
-    [ -n "$KPKG" ] || die "apt offers no linux-source-6.12 package (is this Debian 12 with bookworm-security?)"
-    log "apt offers no linux-source-6.12; keeping the recorded $KPKG"
+    KPKG=$(recorded_kpkg)
+    [ -n "$KPKG" ] || die "apt offers no linux-source-$KSERIES package (is this Debian 12 with bookworm-security?)"
+    log "apt offers no linux-source-$KSERIES; keeping the recorded $KPKG"
   fi
 }
 
-# Package names for KPKG: the kernel ABI (6.12.117+deb12) is the upstream version plus +deb12.
+# `apt-cache show NAME=VERSION` exits 0 with no output when NAME exists in other versions only.
+has_version() { [ -n "$(apt-cache show "$1=$2" 2>/dev/null)" ]; }
+
+# Package names for KPKG. 6.12 (bookworm-security): the kernel ABI 6.12.117+deb12 is the upstream
+# version plus +deb12, with linux-kbuild-<ABI>. 6.1 (bookworm's own): ABI names such as 6.1.0-57,
+# found by asking which image package has this version, and one linux-kbuild-6.1 package.
 resolve_names() {
+  STEP="finding the package names of version $KPKG"
   KABI=${KPKG%%-*}+deb12
   KVER=$KABI-amd64
-  if ! apt-cache show "linux-image-$KVER-unsigned=$KPKG" > /dev/null 2>&1; then
-    local n
-    for n in $(apt-cache search --names-only '^linux-image-6\.12\..*-amd64-unsigned$' | awk '{ print $1 }'); do
-      if apt-cache show "$n=$KPKG" > /dev/null 2>&1; then
+  if ! has_version "linux-image-$KVER-unsigned" "$KPKG"; then
+    local n found= re=${KSERIES//./\\.}
+    # Newest ABI first: the version asked for is nearly always the newest.
+    for n in $(apt-cache search --names-only "^linux-image-$re\\..*-amd64-unsigned\$" | awk '{ print $1 }' |
+               grep -Ev -- '-(cloud|rt)-amd64-unsigned$' | sort -rV); do
+      if has_version "$n" "$KPKG"; then
         KVER=${n#linux-image-}; KVER=${KVER%-unsigned}; KABI=${KVER%-amd64}
-        return 0
+        found=1
+        break
       fi
     done
-    die "no linux-image-*-amd64-unsigned package of version $KPKG"
+    [ -n "$found" ] || die "no linux-image-*-amd64-unsigned package of version $KPKG"
   fi
+  KBUILD=linux-kbuild-$KABI
+  has_version "$KBUILD" "$KPKG" || KBUILD=linux-kbuild-$KSERIES
 }
 
 download() {
@@ -126,7 +173,7 @@ download() {
   local dl=$CACHE/debs pkgs=() p
   mkdir -p "$dl"
   for p in "linux-image-$KVER-unsigned" "linux-headers-$KVER" "linux-headers-$KABI-common" \
-           "linux-kbuild-$KABI" linux-source-6.12; do
+           "$KBUILD" "linux-source-$KSERIES"; do
     deb "$p" > /dev/null || pkgs+=("$p=$KPKG")
   done
   compgen -G "$dl/busybox-static_*.deb" > /dev/null || pkgs+=(busybox-static)
@@ -176,45 +223,67 @@ build_kernel_tree() {
     log "unpacked the kernel and its modules in $(since "$t0")s"
   fi
 
-  if [ ! -f "$V/sim.ok" ]; then
-    local hdr=$V/hdr/usr/src/linux-headers-$KVER src=$V/simsrc S=linux-source-6.12
+  # The out-of-tree modules, keyed by what is built: a cache set up before a module joined the list
+  # builds again once. Debian leaves all of them out of its config:
+  #   vdpa_sim{,_net,_blk}  the simulator; it needs vringh (CONFIG_VHOST_RING), so vringh too
+  #   vp_vdpa               virtio-pci functions as vdpa parents (CONFIG_VP_VDPA); its vp_modern_*
+  #                         helpers are in the kernel (CONFIG_VIRTIO_PCI_LIB)
+  #   vdpa, vduse, vhost_vdpa, virtio_vdpa   only where the kernel has no CONFIG_VDPA (Debian's 6.1)
+  local core= built=(vringh vdpa_sim vdpa_sim_net vdpa_sim_blk vp_vdpa) key
+  grep -q '^CONFIG_VDPA=[ym]' "$V/boot/config" || core=1
+  [ -z "$core" ] || built+=(vdpa vduse vhost_vdpa virtio_vdpa)
+  key="${built[*]}"
+  if [ "$(cat "$V/extra.ok" 2>/dev/null)" != "$key" ]; then
+    local hdr=$V/hdr/usr/src/linux-headers-$KVER src=$V/simsrc S=linux-source-$KSERIES
     STEP="unpacking the kernel headers"
     t0=$(now)
     rm -rf "$V/hdr" "$src"
     mkdir -p "$V/hdr" "$src"
     local p
-    for p in "linux-headers-$KVER" "linux-headers-$KABI-common" "linux-kbuild-$KABI"; do
+    for p in "linux-headers-$KVER" "linux-headers-$KABI-common" "$(cat "$V/kbuild" 2>/dev/null || echo "linux-kbuild-$KABI")"; do
       dpkg -x "$(deb "$p")" "$V/hdr"
     done
     # The flavour Makefile includes the common tree by its absolute /usr/src path.
     sed -i "s|^include /usr/src/|include $V/hdr/usr/src/|" "$hdr/Makefile"
-    STEP="unpacking the vdpa_sim sources from linux-source-6.12"
-    # vdpa_sim needs vringh (CONFIG_VHOST_RING), which Debian does not build either.
-    dpkg-deb --fsys-tarfile "$(deb linux-source-6.12)" | tar -xO "./usr/src/$S.tar.xz" | xz -dc -T0 |
-      tar -x -C "$src" --strip-components=1 --wildcards "$S/drivers/vdpa/vdpa_sim/*" \
-        "$S/drivers/vhost/vringh.c" "$S/include/uapi/linux/vduse.h"
-    log "unpacked headers and simulator sources in $(since "$t0")s"
+    STEP="unpacking the module sources from $S"
+    local srcs=("$S/drivers/vdpa/vdpa_sim/*" "$S/drivers/vhost/vringh.c" "$S/drivers/vdpa/virtio_pci/vp_vdpa.c")
+    [ -z "$core" ] || srcs+=("$S/drivers/vdpa/vdpa.c" "$S/drivers/vdpa/vdpa_user/*" "$S/drivers/vhost/vdpa.c"
+                             "$S/drivers/vhost/vhost.h" "$S/drivers/virtio/virtio_vdpa.c")
+    dpkg-deb --fsys-tarfile "$(deb "$S")" | tar -xO "./usr/src/$S.tar.xz" | xz -dc -T0 |
+      tar -x -C "$src" --strip-components=1 --wildcards "${srcs[@]}"
+    log "unpacked headers and module sources in $(since "$t0")s"
 
-    STEP="building vringh and vdpa_sim{,_net,_blk} against the Debian headers"
+    STEP="building ${built[*]} against the Debian headers"
     t0=$(now)
     local b=$V/simbuild
     rm -rf "$b"
     mkdir -p "$b"
-    cp "$src"/drivers/vdpa/vdpa_sim/*.[ch] "$src/drivers/vhost/vringh.c" "$b/"
-    # Our own Kbuild: upstream's Makefile keys these on config symbols Debian leaves unset.
-    echo 'obj-m += vringh.o vdpa_sim.o vdpa_sim_net.o vdpa_sim_blk.o' > "$b/Kbuild"
+    cp "$src"/drivers/vdpa/vdpa_sim/*.[ch] "$src/drivers/vhost/vringh.c" "$src/drivers/vdpa/virtio_pci/vp_vdpa.c" "$b/"
+    # Our own Kbuild: upstream's Makefiles key these on config symbols Debian leaves unset.
+    echo 'obj-m += vringh.o vdpa_sim.o vdpa_sim_net.o vdpa_sim_blk.o vp_vdpa.o' > "$b/Kbuild"
+    if [ -n "$core" ]; then
+      log "CONFIG_VDPA is not set in this kernel: building vdpa, vduse, vhost_vdpa and virtio_vdpa from $S too"
+      cp "$src/drivers/vdpa/vdpa.c" "$src"/drivers/vdpa/vdpa_user/*.[ch] "$src/drivers/vhost/vhost.h" \
+         "$src/drivers/virtio/virtio_vdpa.c" "$b/"
+      # drivers/vhost/vdpa.c is vhost_vdpa's only source; it cannot be vdpa.c beside the core's.
+      cp "$src/drivers/vhost/vdpa.c" "$b/vhost_vdpa_main.c"
+      printf '%s\n' 'obj-m += vdpa.o vduse.o vhost_vdpa.o virtio_vdpa.o' 'vduse-y := vduse_dev.o iova_domain.o' \
+        'vhost_vdpa-y := vhost_vdpa_main.o' >> "$b/Kbuild"
+    fi
     # An empty CONFIG_DEBUG_INFO_BTF_MODULES skips BTF, which would need pahole (dwarves).
     make -s -C "$hdr" M="$b" CONFIG_DEBUG_INFO_BTF_MODULES= -j"$(nproc)" modules >&2
     mkdir -p "$mod/extra"
     local m
-    for m in vringh vdpa_sim vdpa_sim_net vdpa_sim_blk; do
-      strip --strip-debug -o "$mod/extra/$m.ko" "$b/$m.ko"
+    for m in "${built[@]}"; do
+      # Written aside and renamed: a guest of another run may be loading the old file.
+      strip --strip-debug -o "$mod/extra/.$m.ko.tmp" "$b/$m.ko"
+      mv "$mod/extra/.$m.ko.tmp" "$mod/extra/$m.ko"
     done
-    touch "$V/sim.ok"
-    log "built vringh, vdpa_sim, vdpa_sim_net, vdpa_sim_blk in $(since "$t0")s"
+    echo "$key" > "$V/extra.ok"
+    log "built ${built[*]} in $(since "$t0")s"
   fi
 
-  if [ ! -f "$V/depmod.ok" ] || [ "$V/sim.ok" -nt "$V/depmod.ok" ]; then
+  if [ ! -f "$V/depmod.ok" ] || [ "$V/extra.ok" -nt "$V/depmod.ok" ]; then
     STEP="running depmod on the module tree"
     t0=$(now)
     depmod -b "$V/modroot" "$KVER"
@@ -234,9 +303,10 @@ build_kernel_tree() {
 build_initramfs() {
   local V=$1
   # The initramfs only has to mount the root: 9p over virtio and overlayfs, with their dependencies.
+  # virtio_pci is built in on 6.12 (modprobe says "builtin": nothing to load) but a module on 6.1.
   local order
   STEP="finding the 9p and overlay modules"
-  order=$(modprobe -C /dev/null -d "$V/modroot" -S "$KVER" --show-depends -a 9p 9pnet_virtio overlay |
+  order=$(modprobe -C /dev/null -d "$V/modroot" -S "$KVER" --show-depends -a virtio_pci 9p 9pnet_virtio overlay |
           awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++')
   local key
   key=$({ sha256sum < "$HERE/guest-init.sh"; echo "$order"; sha256sum < "$V/busybox"; } | sha256sum | cut -c1-16)
@@ -335,6 +405,14 @@ build_pwsh_r2r() {
 }
 
 setup() {
+  while (($#)); do
+    case "$1" in
+      -k) (($# >= 2)) || usage; KSERIES=$2; shift 2 ;;
+      -h|--help) usage ;;
+      *) log "unknown setup argument $1"; usage ;;
+    esac
+  done
+  check_series
   local t0; t0=$(now)
   trap 'on_err $? "$BASH_COMMAND" $LINENO' ERR
   mkdir -p "$CACHE"
@@ -346,12 +424,13 @@ setup() {
   local V; V=$(version_dir "$KPKG")
   if [ -f "$V/ready" ]; then
     KVER=$(cat "$V/kver")
+    KABI=${KVER%-amd64}
   else
-    log "setting up kernel package $KPKG in $V"
+    log "setting up kernel $KSERIES, package version $KPKG, in $V"
     resolve_names
     if ! download; then
       # A newer version apt lists but cannot fetch should not take away a working older one.
-      local old; old=$(cat "$CACHE/kpkg" 2>/dev/null || true)
+      local old; old=$(recorded_kpkg)
       if [ -n "$old" ] && [ "$old" != "$KPKG" ] && [ -f "$(version_dir "$old")/ready" ] && [ -z "${VDPAPS_LAB_KPKG:-}" ]; then
         log "could not fetch $KPKG; keeping the set-up $old"
         return 0
@@ -361,27 +440,34 @@ setup() {
     mkdir -p "$V"
     echo "$KVER" > "$V/kver"
     echo "$KPKG" > "$V/kpkg"
+    echo "$KBUILD" > "$V/kbuild"
   fi
   build_kernel_tree "$V"
   build_initramfs "$V"
   touch "$V/ready"
   build_pwsh_r2r
-  if [ "$(cat "$CACHE/kpkg" 2>/dev/null || true)" != "$KPKG" ]; then
-    echo "$KPKG" > "$CACHE/kpkg"
+  if [ "$(cat "$CACHE/kpkg-$KSERIES" 2>/dev/null || true)" != "$KPKG" ]; then
+    echo "$KPKG" > "$CACHE/kpkg-$KSERIES"
     prune "$V"
   fi
   STEP=done
   log "ready: kernel $KVER (Debian $KPKG), cache $CACHE, setup took $(since "$t0")s"
 }
 
-# Keep one kernel: older versions' trees and packages only use disk once a newer one is ready.
+# Keep one kernel per series: an older version's tree and packages only use disk once a newer one
+# of the same series is ready. The other series, the shared busybox and PowerShell stay.
 prune() {
   local keep=$1 d
   for d in "$CACHE"/k-*; do
-    [ "$d" = "$keep" ] || [ ! -d "$d" ] || { log "removing the old kernel tree $d"; rm -rf "$d"; }
+    [ -d "$d" ] && [ "$d" != "$keep" ] || continue
+    [ "$(series_of "$(cat "$d/kpkg" 2>/dev/null || echo "${d##*/k-}")")" = "$KSERIES" ] || continue
+    log "removing the old $KSERIES kernel tree $d"
+    rm -rf "$d"
   done
   for d in "$CACHE"/debs/linux-*.deb; do
-    if [ -e "$d" ] && [ "$(deb_version "$d")" != "$KPKG" ]; then rm -f "$d"; fi
+    [ -e "$d" ] || continue
+    local v; v=$(deb_version "$d")
+    if [ "$v" != "$KPKG" ] && [ "$(series_of "$v")" = "$KSERIES" ]; then rm -f "$d"; fi
   done
   return 0
 }
@@ -394,6 +480,7 @@ run() {
   local mods=vduse,sim tmo=${VDPAPS_LAB_TIMEOUT:-1800} outdir= args=("$@")
   while (($#)); do
     case "$1" in
+      -k) (($# >= 2)) || usage; KSERIES=$2; shift 2 ;;
       -m) (($# >= 2)) || usage; mods=$2; shift 2 ;;
       -t) (($# >= 2)) || usage; tmo=$2; shift 2 ;;
       -o) (($# >= 2)) || usage; outdir=$2; shift 2 ;;
@@ -406,11 +493,12 @@ run() {
   (($#)) || { log "no command given"; usage; }
   [[ "$tmo" =~ ^[0-9]+$ ]] && ((tmo > 0)) || die "-t needs a number of seconds, not '$tmo'"
   [[ "$mods" =~ ^[A-Za-z0-9_,-]*$ ]] || die "-m takes a comma list of module names, not '$mods'"
+  check_series
 
   local kpkg V
-  kpkg=${VDPAPS_LAB_KPKG:-$(cat "$CACHE/kpkg" 2>/dev/null || true)}
+  kpkg=${VDPAPS_LAB_KPKG:-$(recorded_kpkg)}
   V=$(version_dir "${kpkg:-none}")
-  [ -n "$kpkg" ] && [ -f "$V/ready" ] || die "the lab is not set up in $CACHE: run 'bash $0 setup' first"
+  [ -n "$kpkg" ] && [ -f "$V/ready" ] || die "the $KSERIES lab is not set up in $CACHE: run 'bash $0 setup -k $KSERIES' first"
   command -v qemu-system-x86_64 > /dev/null || die "qemu-system-x86_64 is missing: run 'bash $0 setup'"
 
   if [ -n "$outdir" ]; then
@@ -443,16 +531,23 @@ run() {
   for name in $(compgen -e | grep -E '^(DOTNET_|NUGET_|POWERSHELL_|CI$)' || true) ${VDPAPS_LAB_PASSENV:-}; do
     if [ -n "${!name+x}" ]; then printf '%s=%s\0' "$name" "${!name}" >> "$X/env"; fi
   done
+  # Last, so nothing passed on can contradict it: which series the guest runs, for tests' messages.
+  printf '%s=%s\0' VDPAPS_LAB_KERNEL "$KSERIES" >> "$X/env"
   mkfifo "$X/out"
 
   local append="console=ttyS0 quiet panic=-1 oops=panic ${VDPAPS_LAB_APPEND:-}"
+  # With -m pci the CPUs are split over two NUMA nodes: one socket each, since CPUs sharing a cache
+  # across nodes make the kernel warn (topology_sane) at boot.
+  local smp=${VDPAPS_LAB_SMP:-2}
+  [[ ",$mods," != *,pci,* ]] || smp="$smp,sockets=$smp,cores=1,threads=1"
   local qemu=(qemu-system-x86_64 -nodefaults -no-user-config -accel tcg -cpu "${VDPAPS_LAB_CPU:-max}"
-    -m "${VDPAPS_LAB_MEM:-3072}" -smp "${VDPAPS_LAB_SMP:-2}" -display none -nic none -no-reboot
+    -m "${VDPAPS_LAB_MEM:-3072}" -smp "$smp" -display none -nic none -no-reboot
     -kernel "$V/boot/vmlinuz" -initrd "$V/initrd.gz" -append "$append"
     -serial "file:$(qarg "$X/console.log")" -serial "file:$(qarg "$X/out")"
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
     -virtfs "local,path=$(qarg "$X"),mount_tag=xfer,security_model=none")
   [ -z "$outdir" ] || qemu+=(-virtfs "local,path=$(qarg "$outdir"),mount_tag=out,security_model=none")
+  [[ ",$mods," != *,pci,* ]] || pci_parents "$X"
 
   local t0 qpid reader qrc=0
   t0=$(now)
@@ -460,7 +555,8 @@ run() {
   # the reader sees end of file after the last byte.
   cat "$X/out" &
   reader=$!
-  timeout -k 10 "$tmo" "${qemu[@]}" < /dev/null &
+  # qemu's stderr passes, less its warning about the PCI net functions having no network (-m pci).
+  timeout -k 10 "$tmo" "${qemu[@]}" < /dev/null 2> >(grep --line-buffered -v 'warning: nic virtio-net-pci.* has no peer' >&2) &
   qpid=$!
   trap 'kill "$qpid" "$reader" 2>/dev/null; rm -rf "$X"; exit 130' INT TERM
   wait "$qpid" || qrc=$?
@@ -497,6 +593,30 @@ run() {
   fi
   rm -rf "$X"
   exit 125
+}
+
+# -m pci: virtio-pci functions that the guest (guest-run.sh) moves from virtio-pci to vp-vdpa, so
+# they become vdpa parents pci/<address>. Tests name these addresses: keep them. The net functions
+# need no network backend (no peer; run() drops qemu's warning about that). Without a multi-queue
+# backend qemu gives one queue pair, so the mq function offers MQ with rx, tx and a control queue
+# (max_supported_vqs 3) and needs 4 MSI-X vectors (2 queues + control + config). The block function is backed by a sparse raw file
+# in the run's folder, removed with it.
+pci_parents() {
+  local X=$1 mem=${VDPAPS_LAB_MEM:-3072} smp=${VDPAPS_LAB_SMP:-2}
+  truncate -s 64M "$X/pci-blk.img" || die "cannot create the block function's disk in $X"
+  qemu+=(-device virtio-net-pci,addr=0x10,mac=52:54:00:00:10:00,mq=on,vectors=4
+    -device virtio-net-pci,addr=0x11,mac=52:54:00:00:11:00,mq=off
+    -drive "if=none,id=pciblk0,format=raw,file=$(qarg "$X/pci-blk.img")"
+    -device virtio-blk-pci,addr=0x12,drive=pciblk0)
+  # Two NUMA nodes (memory and CPUs split in halves) and a PCI expander bridge on node 1 whose root
+  # bus is 0x20: the function behind its bridge is 0000:21:00.0, with numa_node 1 in sysfs.
+  local half=$((mem / 2)) n0=$(((smp + 1) / 2)) cpus1=
+  ((smp <= n0)) || cpus1=",cpus=$n0-$((smp - 1))"
+  qemu+=(-object "memory-backend-ram,id=mem0,size=${half}M" -object "memory-backend-ram,id=mem1,size=$((mem - half))M"
+    -numa "node,nodeid=0,cpus=0-$((n0 - 1)),memdev=mem0" -numa "node,nodeid=1${cpus1},memdev=mem1"
+    -device pxb,id=pxb1,bus_nr=32,numa_node=1,bus=pci.0
+    -device virtio-net-pci,bus=pxb1,addr=0x0,mac=52:54:00:00:21:00)
+  echo "0000:00:10.0 0000:00:11.0 0000:00:12.0 0000:21:00.0" > "$X/pci"
 }
 
 keep_console() {
