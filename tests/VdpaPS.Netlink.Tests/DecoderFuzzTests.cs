@@ -15,8 +15,10 @@ public sealed class DecoderFuzzTests
 {
     private static readonly int Runs = int.TryParse(Environment.GetEnvironmentVariable("VDPAPS_FUZZ_RUNS"), out var n) ? n : 3000;
 
-    private static readonly string[] Fixtures = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Fixtures"), "*.nlrec")
-        .Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToArray();
+    // Both families' recordings (6.12 at the top, 6.1 in its folder): each replay describes its own family, so a mutated
+    // 6.1 reply is decoded with attribute 21 as device features.
+    private static readonly string[] Fixtures = Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "Fixtures"), "*.nlrec", SearchOption.AllDirectories)
+        .Select(f => Path.GetRelativePath(Path.Combine(AppContext.BaseDirectory, "Fixtures"), f)).Order(StringComparer.Ordinal).ToArray();
 
     private static readonly VdpaFamilyCapabilities Linux61 = KernelCapabilityTests.Family(22, attributeSet: false);
 
@@ -32,6 +34,13 @@ public sealed class DecoderFuzzTests
         // Plausible headers with random types, lengths and nesting reach deeper than uniform noise.
         var attributes = Gen.Sized(size => AttributeGen(Math.Min(size, 6))).ToArbitrary();
         Prop.ForAll(attributes, bytes => DecodeEverything(bytes)).Check(Config(Runs));
+    }
+
+    [Fact]
+    public void BothFamiliesRecordingsAreFuzzed()
+    {
+        Assert.Contains(Fixtures, f => f.StartsWith("6.1" + Path.DirectorySeparatorChar, StringComparison.Ordinal));
+        Assert.Contains(Fixtures, f => !f.Contains(Path.DirectorySeparatorChar, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -131,7 +140,7 @@ public sealed class DecoderFuzzTests
 
         try
         {
-            _ = fixture switch
+            _ = Path.GetFileName(fixture) switch
             {
                 var f when f.StartsWith("mgmtdev-dump", StringComparison.Ordinal) => (long)client.GetParents().Count,
                 var f when f.StartsWith("dev-dump", StringComparison.Ordinal) => client.GetDevices().Count,

@@ -189,9 +189,9 @@ public sealed class KernelCapabilityTests
         return new VdpaFamilyCapabilities(new GenericNetlinkFamily("vdpa", 0x1d, 1, 0, maxAttribute, [.. ops], []));
     }
 
-    private static byte[] Str(string s) => Encoding.UTF8.GetBytes(s + "\0");
+    internal static byte[] Str(string s) => Encoding.UTF8.GetBytes(s + "\0");
 
-    private static byte[] U32(uint v) => BitConverter.GetBytes(v);
+    internal static byte[] U32(uint v) => BitConverter.GetBytes(v);
 
     private static byte[] U64(ulong v) => BitConverter.GetBytes(v);
 
@@ -211,16 +211,18 @@ public sealed class KernelCapabilityTests
     }
 
     /// <summary>A vdpa reply (family 0x1d, sequence 0 so the replay gives it the request's), with a genl header.</summary>
-    private static byte[] Reply(byte command, params (ushort Type, byte[] Payload)[] attributes)
+    private static byte[] Reply(byte command, params (ushort Type, byte[] Payload)[] attributes) => Reply(0x1d, command, attributes);
+
+    internal static byte[] Reply(ushort family, byte command, params (ushort Type, byte[] Payload)[] attributes)
     {
         var body = new byte[] { command, 1, 0, 0 }.Concat(Attributes(attributes)).ToArray();
-        return Message(0x1d, NetlinkConstants.FlagMulti, body);
+        return Message(family, NetlinkConstants.FlagMulti, body);
     }
 
     private static byte[] Done() => Message(NetlinkConstants.MessageTypeDone, NetlinkConstants.FlagMulti, BitConverter.GetBytes(0));
 
     /// <summary>An NLMSG_ERROR (an ACK for 0) echoing a bare request header.</summary>
-    private static byte[] Error(int errno)
+    internal static byte[] Error(int errno)
     {
         var body = new byte[4 + 16];
         BinaryPrimitives.WriteInt32LittleEndian(body, -errno);
