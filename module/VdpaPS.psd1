@@ -3,9 +3,9 @@
     # Filled in by build.ps1 from Directory.Build.props, the one place the version is set.
     ModuleVersion = '{{ModuleVersion}}'
     GUID = '5b0f3c52-8a53-4c1e-9d7e-0f4a2a1c6e31'
-    Author = 'VdpaPS developers'
+    Author = 'the VdpaPS authors'
     CompanyName = 'VdpaPS'
-    Copyright = '(c) VdpaPS developers. MIT License.'
+    Copyright = '(c) 2026 the VdpaPS authors. MIT License.'
     Description = 'Manage Linux vDPA devices through the kernel''s vdpa netlink family: parents, devices, configuration, statistics, driver binding.'
     PowerShellVersion = '7.6'
     CompatiblePSEditions = @('Core')
@@ -28,7 +28,14 @@
     PrivateData = @{
         PSData = @{
             Tags = @('vDPA', 'virtio', 'netlink', 'Linux', 'PSEdition_Core', 'SmartNIC', 'DPU')
-            LicenseUri = 'https://opensource.org/licenses/MIT'
+            LicenseUri = 'https://github.com/vdpaps/VdpaPS/blob/main/LICENSE'
+            ProjectUri = 'https://github.com/vdpaps/VdpaPS'
+            # This version's entry of CHANGELOG.md, shortened; the changelog has every version.
+            ReleaseNotes = @'
+0.1.0: the first release. Get-VdpaParent, Get-VdpaDevice, New-VdpaDevice, Remove-VdpaDevice, Set-VdpaDevice (MAC
+address, driver binding), Get-VdpaDeviceConfig and Get-VdpaStats over the kernel's vdpa netlink family, with views,
+help and about_VdpaPS. Every version's changes: https://github.com/vdpaps/VdpaPS/blob/main/CHANGELOG.md
+'@
         }
     }
 }

@@ -6,8 +6,9 @@
     this project restores from, so the conversion is HelpMarkdown.psm1's.
 
     Parameter metadata (type, mandatory, position, pipeline input, aliases, wildcards, parameter sets) comes
-    from the compiled cmdlets, read in a child pwsh so this session never loads the module's DLL; the Markdown
-    pages give the words (synopsis, description, parameter descriptions, examples, inputs, outputs, notes, links).
+    from the compiled cmdlets; the Markdown pages give the words (synopsis, description, parameter descriptions,
+    examples, inputs, outputs, notes, links). The script runs itself again in a child pwsh, which imports the
+    module: a process that has loaded the module's DLL keeps it for good, and build.ps1 could not rebuild it.
 
     The build fails when an exported cmdlet has no page in docs/cmdlets, or a page has fewer than two examples
     or lacks a synopsis or description. A parameter without a description, or a page for no cmdlet, is a warning
@@ -20,42 +21,33 @@ param(
     [Parameter(Mandatory)] [string] $DocsPath,
     # The built module's folder (its manifest and DLL); help goes to its en-US folder.
     [Parameter(Mandatory)] [string] $OutputPath,
-    [string] $Culture = 'en-US'
+    [string] $Culture = 'en-US',
+    # Set on the run in the child pwsh, which may load the module.
+    [switch] $InChild
 )
 Set-StrictMode -Version 3.0
 $ErrorActionPreference = 'Stop'
+
+if (-not $InChild) {
+    # dotnet-hosted pwsh (the repository's tool) runs as dotnet pwsh.dll.
+    $self = (Get-Process -Id $PID).Path
+    $entry = @(if ((Split-Path -Leaf $self) -notlike 'pwsh*') { Join-Path $PSHOME 'pwsh.dll' })
+    & $self @entry -NoProfile -NonInteractive -File $PSCommandPath -DocsPath (Resolve-Path $DocsPath).Path `
+        -OutputPath (Resolve-Path $OutputPath).Path -Culture $Culture -InChild | Out-Host
+    if ($LASTEXITCODE -ne 0) { throw "Build-Help: building the help in a child pwsh failed (exit code $LASTEXITCODE)." }
+    return
+}
 
 Import-Module (Join-Path $PSScriptRoot 'HelpMarkdown.psm1') -Force
 
 $manifest = @(Get-ChildItem -LiteralPath $OutputPath -Filter '*.psd1')
 if ($manifest.Count -ne 1) { throw "Build-Help: expected one module manifest in $OutputPath, found $($manifest.Count)." }
-$rootModule = (Import-PowerShellDataFile -LiteralPath $manifest[0].FullName).RootModule
-
-# Read the compiled cmdlets in a child pwsh; dotnet-hosted pwsh (the repository's tool) runs as dotnet pwsh.dll.
-$metadataFile = Join-Path ([System.IO.Path]::GetTempPath()) "vdpaps-help-$PID-$([guid]::NewGuid().ToString('n')).json"
-try {
-    $self = (Get-Process -Id $PID).Path
-    $entry = @(if ((Split-Path -Leaf $self) -notlike 'pwsh*') { Join-Path $PSHOME 'pwsh.dll' })
-    $childOutput = & $self @entry -NoProfile -NonInteractive -File (Join-Path $PSScriptRoot 'Export-CmdletMetadata.ps1') `
-        -ManifestPath $manifest[0].FullName -OutFile $metadataFile 2>&1
-    if ($LASTEXITCODE -ne 0 -or -not (Test-Path $metadataFile)) {
-        throw "Build-Help: reading the cmdlets of $($manifest[0].FullName) in a child pwsh failed (exit code $LASTEXITCODE):`n$($childOutput -join "`n")"
-    }
-    $metadata = Get-Content -Raw -LiteralPath $metadataFile | ConvertFrom-Json -AsHashtable
-} finally {
-    Remove-Item -LiteralPath $metadataFile -ErrorAction SilentlyContinue
-}
+$module = Import-Module $manifest[0].FullName -PassThru -Force
+$cmdlets = @(Get-CmdletHelpMetadata -Command @($module.ExportedCmdlets.Values))
 
 $cmdletDocs = Join-Path $DocsPath 'cmdlets'
 $problems = [System.Collections.Generic.List[string]]::new()
-$items = foreach ($cmdlet in $metadata.Cmdlets) {
-    # ConvertFrom-Json -AsHashtable gives hashtables; the converter reads properties.
-    $cmdlet = [pscustomobject]@{
-        Name = $cmdlet.Name; Verb = $cmdlet.Verb; Noun = $cmdlet.Noun
-        OutputTypes = @($cmdlet.OutputTypes)
-        Parameters = @($cmdlet.Parameters | ForEach-Object { $p = [pscustomobject]$_; $p.Aliases = @($p.Aliases | Where-Object { $_ }); $p.ValidValues = @($p.ValidValues | Where-Object { $_ }); $p })
-        ParameterSets = @($cmdlet.ParameterSets | ForEach-Object { [pscustomobject]@{ Name = $_.Name; IsDefault = $_.IsDefault; Parameters = @($_.Parameters | ForEach-Object { [pscustomobject]$_ }) } })
-    }
+$items = foreach ($cmdlet in $cmdlets) {
     $pagePath = Join-Path $cmdletDocs "$($cmdlet.Name).md"
     if (-not (Test-Path -LiteralPath $pagePath)) {
         $problems.Add("$($cmdlet.Name) has no help page: write $pagePath (SYNOPSIS, SYNTAX, DESCRIPTION, EXAMPLES, PARAMETERS, INPUTS, OUTPUTS, NOTES, RELATED LINKS).")
@@ -77,7 +69,7 @@ $items = foreach ($cmdlet in $metadata.Cmdlets) {
 }
 
 foreach ($page in Get-ChildItem -LiteralPath $cmdletDocs -Filter '*.md' -ErrorAction SilentlyContinue) {
-    if ($page.BaseName -notin $metadata.Cmdlets.Name) { Write-Warning "docs/cmdlets/$($page.Name) is for no cmdlet the module exports." }
+    if ($page.BaseName -notin $cmdlets.Name) { Write-Warning "docs/cmdlets/$($page.Name) is for no cmdlet the module exports." }
 }
 
 if ($problems.Count) {
@@ -85,7 +77,7 @@ if ($problems.Count) {
 }
 
 $helpDir = New-Item -ItemType Directory -Force (Join-Path $OutputPath $Culture)
-$mamlPath = Join-Path $helpDir "$rootModule-Help.xml"
+$mamlPath = Join-Path $helpDir "$($module.RootModule)-Help.xml"
 Write-MamlHelp -Path $mamlPath -Items @($items)
 # Get-Help parses it later, where a broken file shows only as missing help: check it is well-formed now.
 $null = [xml](Get-Content -Raw -LiteralPath $mamlPath)

@@ -1,6 +1,7 @@
-# Reads the help pages in docs/ (platyPS schema 2.0 layout) and writes MAML and about_*.help.txt from them.
-# platyPS is not on the feed this project restores from, so this is the converter: Build-Help.ps1 drives it,
-# and tests/Module/Help.Tests.ps1 uses the same parser to check the pages against the compiled cmdlets.
+# Turns the help pages in docs/ (platyPS schema 2.0 layout) into MAML and about_*.help.txt. platyPS is not on the
+# feed this project restores from, so this is the converter; Markdown is parsed by the parser PowerShell ships
+# (ConvertFrom-Markdown's Markdig document), and this module only walks its tree. Build-Help.ps1 drives it, and
+# tests/Module/Help.Tests.ps1 checks its output against Get-Command and a golden MAML file.
 # Pure PowerShell: importing it never loads the module's DLL.
 
 Set-StrictMode -Version 3.0
@@ -14,82 +15,67 @@ $script:Namespaces = [ordered]@{
 
 #region Cmdlet metadata
 
-function Get-ShortTypeName([type] $Type) {
-    # What a reader types: Int64 for long?, VdpaDevice[] for an array.
+function Get-TypeName([type] $Type, [switch] $Full) {
+    # What a reader types: Int64 for long?, VdpaDevice[] for an array; -Full for the namespace-qualified name.
     $inner = [Nullable]::GetUnderlyingType($Type)
     if ($inner) { $Type = $inner }
-    if ($Type.IsArray) { return "$(Get-ShortTypeName $Type.GetElementType())[]" }
-    return $Type.Name
-}
-
-function Get-FullTypeName([type] $Type) {
-    $inner = [Nullable]::GetUnderlyingType($Type)
-    if ($inner) { $Type = $inner }
-    if ($Type.IsArray) { return "$(Get-FullTypeName $Type.GetElementType())[]" }
-    return $Type.FullName
-}
-
-function Test-CommonParameter([string] $Name) {
-    # -WhatIf and -Confirm are documented like any parameter (as platyPS does); the rest are <CommonParameters>.
-    return [System.Management.Automation.Cmdlet]::CommonParameters.Contains($Name) -or $Name -eq 'UseTransaction'
+    if ($Type.IsArray) { return "$(Get-TypeName $Type.GetElementType() -Full:$Full)[]" }
+    if ($Full) { return $Type.FullName } else { return $Type.Name }
 }
 
 function Get-CmdletHelpMetadata {
     <#
     .SYNOPSIS
-        The parameter metadata help is built from, for every cmdlet a loaded module exports.
+        The parameter metadata help is built from, for commands (CommandInfo) of a loaded module.
     .DESCRIPTION
-        Plain data (hashtables and arrays), so it survives a JSON round trip from the child pwsh that loaded the DLL.
+        -WhatIf and -Confirm are documented like any parameter (as platyPS does); the rest of the common
+        parameters are <CommonParameters>. A parameter hidden (DontShow) in every set it is in is left out of
+        syntax and help.
     #>
-    param([Parameter(Mandatory)] [System.Management.Automation.PSModuleInfo] $Module)
+    param([Parameter(Mandatory)] [System.Management.Automation.CommandInfo[]] $Command)
 
-    foreach ($command in $Module.ExportedCmdlets.Values | Sort-Object Name) {
-        $parameters = foreach ($p in $command.Parameters.Values) {
-            if (Test-CommonParameter $p.Name) { continue }
-            $parameterAttributes = @($p.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] })
+    $isCommon = { param($name) [System.Management.Automation.Cmdlet]::CommonParameters.Contains($name) }
+    foreach ($c in $Command | Sort-Object Name) {
+        $parameters = foreach ($p in $c.Parameters.Values) {
+            if (& $isCommon $p.Name) { continue }
+            $placements = @($p.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] })
             $validateSet = $p.Attributes | Where-Object { $_ -is [System.Management.Automation.ValidateSetAttribute] } | Select-Object -First 1
-            [ordered]@{
+            [pscustomobject]@{
                 Name = $p.Name
-                TypeName = Get-ShortTypeName $p.ParameterType
-                TypeFullName = Get-FullTypeName $p.ParameterType
+                TypeName = Get-TypeName $p.ParameterType
+                TypeFullName = Get-TypeName $p.ParameterType -Full
                 IsSwitch = $p.SwitchParameter
                 IsArray = $p.ParameterType.IsArray
                 Aliases = @($p.Aliases)
                 SupportsWildcards = [bool]($p.Attributes | Where-Object { $_ -is [System.Management.Automation.SupportsWildcardsAttribute] })
-                # Hidden (DontShow) in every set it is in: left out of syntax and help, as Get-Command -Syntax does.
-                DontShow = $parameterAttributes.Count -gt 0 -and -not ($parameterAttributes | Where-Object { -not $_.DontShow })
+                DontShow = $placements.Count -gt 0 -and -not ($placements | Where-Object { -not $_.DontShow })
                 ValidValues = @(if ($validateSet) { $validateSet.ValidValues })
             }
         }
-
-        $sets = foreach ($set in $command.ParameterSets) {
-            $setParameters = foreach ($p in $set.Parameters) {
-                if (Test-CommonParameter $p.Name) { continue }
-                [ordered]@{
-                    Name = $p.Name
-                    IsMandatory = $p.IsMandatory
-                    Position = if ($p.Position -ge 0) { $p.Position } else { $null }
-                    ValueFromPipeline = $p.ValueFromPipeline
-                    ValueFromPipelineByPropertyName = $p.ValueFromPipelineByPropertyName
-                }
+        $sets = foreach ($set in $c.ParameterSets) {
+            [pscustomobject]@{
+                Name = $set.Name
+                IsDefault = $set.IsDefault
+                Parameters = @(foreach ($p in $set.Parameters) {
+                        if (& $isCommon $p.Name) { continue }
+                        [pscustomobject]@{
+                            Name = $p.Name; IsMandatory = $p.IsMandatory; Position = if ($p.Position -ge 0) { $p.Position } else { $null }
+                            ValueFromPipeline = $p.ValueFromPipeline; ValueFromPipelineByPropertyName = $p.ValueFromPipelineByPropertyName
+                        }
+                    })
             }
-            [ordered]@{ Name = $set.Name; IsDefault = $set.IsDefault; Parameters = @($setParameters) }
         }
-
-        [ordered]@{
-            Name = $command.Name
-            Verb = $command.Verb
-            Noun = $command.Noun
-            DefaultParameterSet = $command.DefaultParameterSet
-            OutputTypes = @($command.OutputType | ForEach-Object Name)
+        [pscustomobject]@{
+            Name = $c.Name; Verb = $c.Verb; Noun = $c.Noun
+            OutputTypes = @($c.OutputType | ForEach-Object Name)
             Parameters = @($parameters)
             ParameterSets = @($sets)
         }
     }
 }
 
-function Get-VisibleParameter($Cmdlet) {
-    return @($Cmdlet.Parameters | Where-Object { -not $_.DontShow })
+function Format-PipelineInput([bool] $ByValue, [bool] $ByName) {
+    if ($ByValue -and $ByName) { 'True (ByValue, ByPropertyName)' } elseif ($ByValue) { 'True (ByValue)' } elseif ($ByName) { 'True (ByPropertyName)' } else { 'False' }
 }
 
 function Get-MergedParameter {
@@ -102,174 +88,111 @@ function Get-MergedParameter {
     #>
     param([Parameter(Mandatory)] $Cmdlet, [Parameter(Mandatory)] [string] $Name)
 
-    $sets = @($Cmdlet.ParameterSets | Sort-Object { -not $_.IsDefault } | ForEach-Object {
+    $entries = @($Cmdlet.ParameterSets | Sort-Object { -not $_.IsDefault } | ForEach-Object {
             $entry = $_.Parameters | Where-Object Name -EQ $Name
             if ($entry) { [pscustomobject]@{ SetName = $_.Name; Entry = $entry } }
         })
-    $required = $sets.Count -gt 0 -and -not ($sets | Where-Object { -not $_.Entry.IsMandatory })
-    $positioned = $sets | Where-Object { $null -ne $_.Entry.Position } | Select-Object -First 1
-    $byValue = [bool]($sets | Where-Object { $_.Entry.ValueFromPipeline })
-    $byName = [bool]($sets | Where-Object { $_.Entry.ValueFromPipelineByPropertyName })
-    $pipeline = if ($byValue -and $byName) { 'True (ByValue, ByPropertyName)' }
-    elseif ($byValue) { 'True (ByValue)' }
-    elseif ($byName) { 'True (ByPropertyName)' }
-    else { 'False' }
-    $allSets = @($Cmdlet.ParameterSets).Count
+    $positioned = $entries | Where-Object { $null -ne $_.Entry.Position } | Select-Object -First 1
     [pscustomobject]@{
-        Required = [bool]$required
+        Required = $entries.Count -gt 0 -and -not ($entries | Where-Object { -not $_.Entry.IsMandatory })
         Position = if ($positioned) { "$($positioned.Entry.Position)" } else { 'Named' }
-        PipelineInput = $pipeline
-        ParameterSets = if ($sets.Count -eq $allSets) { '(All)' } else { ($sets.SetName | Sort-Object) -join ', ' }
-    }
-}
-
-function Format-CmdletSyntax {
-    <#
-    .SYNOPSIS
-        One syntax line per parameter set, in platyPS's notation: [[-Name] <String[]>] [-PassThru] [<CommonParameters>].
-    .DESCRIPTION
-        Positional parameters first, by position, then the others in declaration order.
-    #>
-    param([Parameter(Mandatory)] $Cmdlet)
-
-    $declared = @($Cmdlet.Parameters.Name)
-    foreach ($set in $Cmdlet.ParameterSets | Sort-Object { -not $_.IsDefault }, Name) {
-        $visible = @($set.Parameters | Where-Object { $p = $_; -not ($Cmdlet.Parameters | Where-Object { $_.Name -eq $p.Name -and $_.DontShow }) })
-        $ordered = @($visible | Where-Object { $null -ne $_.Position } | Sort-Object Position) +
-            @($visible | Where-Object { $null -eq $_.Position } | Sort-Object { [array]::IndexOf($declared, $_.Name) })
-        $words = foreach ($p in $ordered) {
-            $meta = $Cmdlet.Parameters | Where-Object Name -EQ $p.Name
-            $name = if ($null -ne $p.Position) { "[-$($p.Name)]" } else { "-$($p.Name)" }
-            $word = if ($meta.IsSwitch) { "-$($p.Name)" } else { "$name <$($meta.TypeName)>" }
-            if ($p.IsMandatory) { $word } else { "[$word]" }
-        }
-        [pscustomobject]@{
-            ParameterSet = $set.Name
-            Text = (@($Cmdlet.Name) + @($words) + '[<CommonParameters>]') -join ' '
-        }
+        PipelineInput = Format-PipelineInput ([bool]($entries | Where-Object { $_.Entry.ValueFromPipeline })) ([bool]($entries | Where-Object { $_.Entry.ValueFromPipelineByPropertyName }))
+        ParameterSets = if ($entries.Count -eq @($Cmdlet.ParameterSets).Count) { '(All)' } else { ($entries.SetName | Sort-Object) -join ', ' }
     }
 }
 
 #endregion
 
-#region Markdown
+#region Markdown (Markdig's tree, from ConvertFrom-Markdown)
 
-function Split-MarkdownSection {
-    # Splits at headings of one level, ignoring '#' lines inside code fences. Text before the first heading has Title ''.
-    param([string[]] $Lines, [Parameter(Mandatory)] [string] $Marker)
-
-    $sections = [System.Collections.Generic.List[object]]::new()
-    $current = [pscustomobject]@{ Title = ''; Lines = [System.Collections.Generic.List[string]]::new() }
-    $inFence = $false
-    foreach ($line in $Lines) {
-        if ($line -match '^\s*```') { $inFence = -not $inFence }
-        if (-not $inFence -and $line.StartsWith("$Marker ")) {
-            $sections.Add($current)
-            $current = [pscustomobject]@{ Title = $line.Substring($Marker.Length + 1).Trim(); Lines = [System.Collections.Generic.List[string]]::new() }
-            continue
+function ConvertTo-InlineText($Inline) {
+    # The text of an inline run: links keep an absolute address in parentheses, links between pages only their text;
+    # emphasis markers go, `code` keeps its backticks (as platyPS leaves it), line breaks become spaces.
+    $text = [System.Text.StringBuilder]::new()
+    for ($node = $Inline; $node; $node = $node.NextSibling) {
+        # if, not switch: a container inline is enumerable, and switch would walk its children.
+        $part = if ($node -is [Markdig.Syntax.Inlines.LiteralInline]) { $node.Content.ToString() }
+        elseif ($node -is [Markdig.Syntax.Inlines.CodeInline]) { '`' + $node.Content + '`' }
+        elseif ($node -is [Markdig.Syntax.Inlines.LineBreakInline]) { ' ' }
+        elseif ($node -is [Markdig.Syntax.Inlines.AutolinkInline]) { $node.Url }
+        elseif ($node -is [Markdig.Syntax.Inlines.LinkInline]) {
+            $label = ConvertTo-InlineText $node.FirstChild
+            if ($node.Url -match '^[a-z]+://') { "$label ($($node.Url))" } else { $label }
         }
-        $current.Lines.Add($line)
+        elseif ($node -is [Markdig.Syntax.Inlines.ContainerInline]) { ConvertTo-InlineText $node.FirstChild }
+        elseif ($node -is [Markdig.Syntax.Inlines.HtmlEntityInline]) { $node.Transcoded.ToString() }
+        else { $node.ToString() }
+        $null = $text.Append($part)
     }
-    $sections.Add($current)
-    return $sections
+    return $text.ToString()
+}
+
+function Format-TableText([string[][]] $Rows) {
+    # A pipe table as aligned columns, the header underlined with dashes.
+    $columns = ($Rows | ForEach-Object { $_.Count } | Measure-Object -Maximum).Maximum
+    $widths = foreach ($c in 0..($columns - 1)) { ($Rows | ForEach-Object { if ($c -lt $_.Count) { $_[$c].Length } else { 0 } } | Measure-Object -Maximum).Maximum }
+    for ($r = 0; $r -lt $Rows.Count; $r++) {
+        (@(for ($c = 0; $c -lt $columns; $c++) { "$(if ($c -lt $Rows[$r].Count) { $Rows[$r][$c] })".PadRight($widths[$c]) }) -join '  ').TrimEnd()
+        if ($r -eq 0) { ($widths | ForEach-Object { '-' * $_ }) -join '  ' }
+    }
 }
 
 function ConvertFrom-MarkdownBlock {
     <#
     .SYNOPSIS
-        Lines of Markdown as blocks: Paragraph, ListItem, Code (with its language) and Table.
+        Markdig blocks as help blocks: Paragraph, ListItem (Bullet '-' or 'N.'), Code (with its Language) and
+        Table, each with its Text. A list item's further blocks follow it as blocks of their own.
     #>
-    param([string[]] $Lines, [string] $Source = 'Markdown')
+    param([object[]] $Block)
 
-    $blocks = [System.Collections.Generic.List[object]]::new()
-    $paragraph = [System.Collections.Generic.List[string]]::new()
-    $flush = {
-        if ($paragraph.Count) {
-            $blocks.Add([pscustomobject]@{ Kind = 'Paragraph'; Text = ($paragraph -join ' '); Language = $null })
-            $paragraph.Clear()
-        }
-    }
-    $i = 0
-    while ($i -lt $Lines.Count) {
-        $line = $Lines[$i]
-        if ($line -match '^\s*```\s*([\w-]*)\s*$') {
-            . $flush
-            $language = $Matches[1]
-            $code = [System.Collections.Generic.List[string]]::new()
-            $i++
-            while ($i -lt $Lines.Count -and $Lines[$i] -notmatch '^\s*```\s*$') { $code.Add($Lines[$i]); $i++ }
-            if ($i -ge $Lines.Count) { throw "$Source has a code fence that is never closed." }
-            $blocks.Add([pscustomobject]@{ Kind = 'Code'; Text = ($code -join "`n"); Language = $language })
-            $i++
-            continue
-        }
-        if ($line -match '^\s*$') { . $flush; $i++; continue }
-        if ($line -match '^\s*\|') {
-            . $flush
-            $rows = [System.Collections.Generic.List[string]]::new()
-            while ($i -lt $Lines.Count -and $Lines[$i] -match '^\s*\|') { $rows.Add($Lines[$i].Trim()); $i++ }
-            $blocks.Add([pscustomobject]@{ Kind = 'Table'; Text = ($rows -join "`n"); Language = $null })
-            continue
-        }
-        if ($line -match '^\s*([-*]|\d+\.)\s+(.*)$') {
-            . $flush
-            $marker = $Matches[1]
-            $item = [System.Collections.Generic.List[string]]::new()
-            $item.Add($Matches[2].Trim())
-            $i++
-            # Continuation: indented, non-blank lines that start no new item or fence.
-            while ($i -lt $Lines.Count -and $Lines[$i] -match '^\s+\S' -and $Lines[$i] -notmatch '^\s*([-*]|\d+\.)\s+' -and $Lines[$i] -notmatch '^\s*```') {
-                $item.Add($Lines[$i].Trim()); $i++
+    foreach ($b in $Block) {
+        # if, not switch: lists and tables are enumerable, and switch would walk their children.
+        if ($b -is [Markdig.Syntax.ParagraphBlock]) {
+            [pscustomobject]@{ Kind = 'Paragraph'; Text = ConvertTo-InlineText $b.Inline.FirstChild; Language = $null }
+        } elseif ($b -is [Markdig.Syntax.FencedCodeBlock]) {
+            [pscustomobject]@{ Kind = 'Code'; Text = $b.Lines.ToString(); Language = "$($b.Info)" }
+        } elseif ($b -is [Markdig.Extensions.Tables.Table]) {
+            # A pipe escaped in a cell is a pipe, in code too (as GitHub renders it); Markdig keeps its backslash in code.
+            $rows = @(foreach ($row in $b) { , @(foreach ($cell in $row) { if ($cell.Count) { (ConvertTo-InlineText $cell[0].Inline.FirstChild).Trim().Replace('\|', '|') } else { '' } }) })
+            [pscustomobject]@{ Kind = 'Table'; Text = (Format-TableText $rows) -join "`n"; Language = $null }
+        } elseif ($b -is [Markdig.Syntax.ListBlock]) {
+            foreach ($item in $b) {
+                $children = [System.Collections.Generic.List[object]]::new()
+                foreach ($child in $item) { $children.Add($child) }
+                $text = if ($children.Count -and $children[0] -is [Markdig.Syntax.ParagraphBlock]) { ConvertTo-InlineText $children[0].Inline.FirstChild; $children.RemoveAt(0) }
+                [pscustomobject]@{ Kind = 'ListItem'; Text = "$text"; Language = $(if ($b.IsOrdered) { "$($item.Order)." } else { '-' }) }
+                if ($children.Count) { ConvertFrom-MarkdownBlock $children }
             }
-            $bullet = if ($marker -match '\d') { $marker } else { '-' }
-            $blocks.Add([pscustomobject]@{ Kind = 'ListItem'; Text = ($item -join ' '); Language = $bullet })
-            continue
+        } elseif ($b -isnot [Markdig.Syntax.LinkReferenceDefinitionGroup]) {
+            throw "Help has no place for a Markdown $($b.GetType().Name) (line $($b.Line + 1))."
         }
-        $paragraph.Add($line.Trim())
-        $i++
-    }
-    . $flush
-    return $blocks
-}
-
-function Format-HelpInline {
-    # Links lose their Markdown: absolute ones keep the address in parentheses, links between pages keep the text.
-    # Bold markers go; `code` stays, as platyPS leaves it.
-    param([AllowEmptyString()] [string] $Text)
-
-    $Text = [regex]::Replace($Text, '\[([^\]]+)\]\(([^)\s]+)\)', {
-            param($m)
-            if ($m.Groups[2].Value -match '^[a-z]+://') { "$($m.Groups[1].Value) ($($m.Groups[2].Value))" } else { $m.Groups[1].Value }
-        })
-    return ($Text -replace '\*\*([^*]+)\*\*', '$1')
-}
-
-function Format-BlockText($Block) {
-    # The text a help paragraph carries: lists keep their bullet, code and tables their lines.
-    switch ($Block.Kind) {
-        'ListItem' { return "$($Block.Language) $(Format-HelpInline $Block.Text)" }
-        'Code' { return $Block.Text }
-        'Table' { return (Format-TableText $Block.Text) -join "`n" }
-        default { return Format-HelpInline $Block.Text }
     }
 }
 
-function Format-TableText([string] $Text) {
-    # A pipe table as aligned columns, its separator row drawn as dashes.
-    $rows = @($Text -split "`n" | ForEach-Object {
-            $cells = $_.Trim().Trim('|') -split '(?<!\\)\|'
-            , @($cells | ForEach-Object { Format-HelpInline ($_.Trim() -replace '\\\|', '|') })
-        })
-    $data = @($rows | Where-Object { -not (($_ -join '') -match '^[\s:-]*$') })
-    $columns = ($data | ForEach-Object { $_.Count } | Measure-Object -Maximum).Maximum
-    $widths = foreach ($c in 0..($columns - 1)) { ($data | ForEach-Object { if ($c -lt $_.Count) { $_[$c].Length } else { 0 } } | Measure-Object -Maximum).Maximum }
-    $lines = [System.Collections.Generic.List[string]]::new()
-    for ($r = 0; $r -lt $data.Count; $r++) {
-        $cells = for ($c = 0; $c -lt $columns; $c++) { $value = if ($c -lt $data[$r].Count) { $data[$r][$c] } else { '' }; $value.PadRight($widths[$c]) }
-        $lines.Add(($cells -join '  ').TrimEnd())
-        if ($r -eq 0) { $lines.Add((($widths | ForEach-Object { '-' * $_ }) -join '  ')) }
+function Read-MarkdownOutline {
+    <#
+    .SYNOPSIS
+        A Markdown file as a tree of headings, each with its Title, Level, Blocks and Sections under it; the root
+        has level 0. YAML front matter (platyPS's external help file, schema) is for tools, not readers: it goes.
+    #>
+    param([Parameter(Mandatory)] [string] $Path)
+
+    $text = [System.IO.File]::ReadAllText($Path) -replace '\A---\r?\n(?s:.*?)\r?\n---\r?\n', ''
+    $root = [pscustomobject]@{ Title = ''; Level = 0; Blocks = [System.Collections.Generic.List[object]]::new(); Sections = [System.Collections.Generic.List[object]]::new() }
+    $open = [System.Collections.Generic.List[object]]::new()
+    $open.Add($root)
+    foreach ($block in (ConvertFrom-Markdown -InputObject $text).Tokens) {
+        if ($block -is [Markdig.Syntax.HeadingBlock]) {
+            while ($open[$open.Count - 1].Level -ge $block.Level) { $open.RemoveAt($open.Count - 1) }
+            $section = [pscustomobject]@{ Title = (ConvertTo-InlineText $block.Inline.FirstChild).Trim(); Level = $block.Level
+                Blocks = [System.Collections.Generic.List[object]]::new(); Sections = [System.Collections.Generic.List[object]]::new() }
+            $open[$open.Count - 1].Sections.Add($section)
+            $open.Add($section)
+        } else {
+            $open[$open.Count - 1].Blocks.Add($block)
+        }
     }
-    return $lines
+    return $root
 }
 
 function Read-CmdletMarkdown {
@@ -279,78 +202,56 @@ function Read-CmdletMarkdown {
     #>
     param([Parameter(Mandatory)] [string] $Path)
 
-    $lines = @(Get-Content -LiteralPath $Path)
-    # YAML front matter (platyPS's external help file, schema) is for tools, not readers.
-    if ($lines.Count -and $lines[0] -eq '---') {
-        $end = [array]::IndexOf($lines, '---', 1)
-        if ($end -gt 0) { $lines = @($lines | Select-Object -Skip ($end + 1)) }
-    }
-
-    $top = Split-MarkdownSection $lines '#'
-    $titled = @($top | Where-Object Title)
-    if ($titled.Count -ne 1) { throw "$Path needs exactly one '# <Cmdlet-Name>' title." }
+    $outline = Read-MarkdownOutline $Path
+    if (@($outline.Sections).Count -ne 1 -or $outline.Sections[0].Level -ne 1) { throw "$Path needs exactly one '# <Cmdlet-Name>' title." }
     $page = [ordered]@{
-        Path = $Path
-        Name = $titled[0].Title
-        Synopsis = ''
-        Syntax = @()
-        Description = @()
-        Examples = @()
-        Parameters = [ordered]@{}
-        Inputs = @()
-        Outputs = @()
-        Notes = @()
-        Links = @()
+        Path = $Path; Name = $outline.Sections[0].Title; Synopsis = ''; Syntax = @(); Description = @(); Examples = @()
+        Parameters = [ordered]@{}; Inputs = @(); Outputs = @(); Notes = @(); Links = @()
     }
+    $blocksOf = { param($section) @(ConvertFrom-MarkdownBlock $section.Blocks) }
+    $allBlocksOf = { param($section) @(& $blocksOf $section) + @($section.Sections | ForEach-Object { & $blocksOf $_ }) }
 
-    foreach ($section in Split-MarkdownSection $titled[0].Lines '##') {
-        $blocks = { param($l) @(ConvertFrom-MarkdownBlock $l "$Path ($($section.Title))") }
+    foreach ($section in $outline.Sections[0].Sections) {
         switch ($section.Title.ToUpperInvariant()) {
-            '' { }
-            'SYNOPSIS' { $page.Synopsis = Format-HelpInline ((& $blocks $section.Lines | ForEach-Object Text) -join ' ') }
-            'SYNTAX' { $page.Syntax = @(& $blocks $section.Lines | Where-Object Kind -EQ 'Code' | ForEach-Object { ($_.Text -replace '\s+', ' ').Trim() }) }
-            'DESCRIPTION' { $page.Description = & $blocks $section.Lines }
+            'SYNOPSIS' { $page.Synopsis = (& $blocksOf $section | ForEach-Object Text) -join ' ' }
+            # One code block per parameter set, under a '### <Set>' heading or not.
+            'SYNTAX' { $page.Syntax = @(& $allBlocksOf $section | Where-Object Kind -EQ 'Code' | ForEach-Object { ($_.Text -replace '\s+', ' ').Trim() }) }
+            'DESCRIPTION' { $page.Description = & $blocksOf $section }
             'EXAMPLES' {
-                $page.Examples = @(foreach ($example in Split-MarkdownSection $section.Lines '###' | Where-Object Title) {
-                        $exampleBlocks = & $blocks $example.Lines
+                $page.Examples = @(foreach ($example in $section.Sections) {
+                        $blocks = & $blocksOf $example
                         # The powershell fences are the example's code; everything else (sentences, sample output) its remarks.
-                        $code = @($exampleBlocks | Where-Object { $_.Kind -eq 'Code' -and $_.Language -in 'powershell', 'pwsh', 'ps1' })
-                        [pscustomobject]@{
-                            Title = $example.Title
-                            Code = ($code.Text -join "`n`n")
-                            Remarks = @($exampleBlocks | Where-Object { $_ -notin $code })
-                        }
+                        $code = @($blocks | Where-Object { $_.Kind -eq 'Code' -and $_.Language -in 'powershell', 'pwsh', 'ps1' })
+                        [pscustomobject]@{ Title = $example.Title; Code = ($code.Text -join "`n`n"); Remarks = @($blocks | Where-Object { $_ -notin $code }) }
                     })
             }
             'PARAMETERS' {
-                foreach ($parameter in Split-MarkdownSection $section.Lines '###' | Where-Object Title) {
-                    if ($parameter.Title -eq 'CommonParameters') { continue }
-                    $parameterBlocks = & $blocks $parameter.Lines
+                foreach ($parameter in $section.Sections | Where-Object Title -NE 'CommonParameters') {
+                    $blocks = & $blocksOf $parameter
                     $yaml = [ordered]@{}
-                    foreach ($block in $parameterBlocks | Where-Object { $_.Kind -eq 'Code' -and $_.Language -eq 'yaml' }) {
-                        foreach ($line in $block.Text -split "`n") {
-                            if ($line -match '^\s*([^:]+):\s*(.*)$') { $yaml[$Matches[1].Trim()] = $Matches[2].Trim() }
-                        }
+                    foreach ($line in $blocks | Where-Object { $_.Kind -eq 'Code' -and $_.Language -eq 'yaml' } | ForEach-Object { $_.Text -split "`n" }) {
+                        if ($line -match '^\s*([^:]+):\s*(.*)$') { $yaml[$Matches[1].Trim()] = $Matches[2].Trim() }
                     }
                     $page.Parameters[$parameter.Title.TrimStart('-')] = [pscustomobject]@{
-                        Description = @($parameterBlocks | Where-Object { -not ($_.Kind -eq 'Code' -and $_.Language -eq 'yaml') })
-                        Yaml = $yaml
+                        Description = @($blocks | Where-Object { -not ($_.Kind -eq 'Code' -and $_.Language -eq 'yaml') }); Yaml = $yaml
                     }
                 }
             }
             { $_ -in 'INPUTS', 'OUTPUTS' } {
-                $types = @(foreach ($type in Split-MarkdownSection $section.Lines '###' | Where-Object Title) {
-                        [pscustomobject]@{ Type = $type.Title; Description = & $blocks $type.Lines }
-                    })
+                $types = @(foreach ($type in $section.Sections) { [pscustomobject]@{ Type = $type.Title; Description = & $blocksOf $type } })
                 if ($_ -eq 'INPUTS') { $page.Inputs = $types } else { $page.Outputs = $types }
             }
-            'NOTES' { $page.Notes = & $blocks $section.Lines }
+            'NOTES' { $page.Notes = & $blocksOf $section }
             'RELATED LINKS' {
-                $page.Links = @(foreach ($block in & $blocks $section.Lines) {
-                        if ($block.Text -match '^\[([^\]]+)\]\(([^)\s]*)\)') {
-                            [pscustomobject]@{ Text = $Matches[1]; Uri = if ($Matches[2] -match '^[a-z]+://') { $Matches[2] } else { '' } }
+                # A link's address stays only when absolute: Get-Help -Online opens it, and pages link each other by name.
+                $page.Links = @(foreach ($block in $section.Blocks) {
+                        # Assigned, not output: a link is an enumerable inline, and output would unroll it.
+                        $link = $null
+                        if ($block -is [Markdig.Syntax.ParagraphBlock]) { $link = $block.Inline.FirstChild }
+                        if ($link -is [Markdig.Syntax.Inlines.LinkInline]) {
+                            [pscustomobject]@{ Text = ConvertTo-InlineText $link.FirstChild; Uri = if ($link.Url -match '^[a-z]+://') { $link.Url } else { '' } }
                         } else {
-                            [pscustomobject]@{ Text = Format-HelpInline $block.Text; Uri = '' }
+                            ConvertFrom-MarkdownBlock (, $block) | ForEach-Object { [pscustomobject]@{ Text = $_.Text; Uri = '' } }
                         }
                     })
             }
@@ -384,11 +285,15 @@ function Test-CmdletMarkdown {
 
 #region MAML
 
+function Format-BlockText($Block) {
+    # The text a help paragraph carries: list items keep their bullet.
+    if ($Block.Kind -eq 'ListItem') { return "$($Block.Language) $($Block.Text)" }
+    return $Block.Text
+}
+
 function Write-MamlPara([System.Xml.XmlWriter] $Writer, [object[]] $Blocks) {
     $Writer.WriteStartElement('maml', 'description', $script:Namespaces.maml)
-    foreach ($block in $Blocks) {
-        $Writer.WriteElementString('maml', 'para', $script:Namespaces.maml, (Format-BlockText $block))
-    }
+    foreach ($block in $Blocks) { $Writer.WriteElementString('maml', 'para', $script:Namespaces.maml, (Format-BlockText $block)) }
     $Writer.WriteEndElement()
 }
 
@@ -396,10 +301,11 @@ function Write-MamlParameter {
     param([System.Xml.XmlWriter] $Writer, $Meta, $Doc, [bool] $Required, [string] $Position, [string] $PipelineInput, [bool] $InSyntax)
 
     $c = $script:Namespaces.command
+    $lower = { param($value) "$value".ToLowerInvariant() }
     $Writer.WriteStartElement('command', 'parameter', $c)
-    $Writer.WriteAttributeString('required', $Required.ToString().ToLowerInvariant())
-    $Writer.WriteAttributeString('variableLength', $Meta.IsArray.ToString().ToLowerInvariant())
-    $Writer.WriteAttributeString('globbing', $Meta.SupportsWildcards.ToString().ToLowerInvariant())
+    $Writer.WriteAttributeString('required', (& $lower $Required))
+    $Writer.WriteAttributeString('variableLength', (& $lower $Meta.IsArray))
+    $Writer.WriteAttributeString('globbing', (& $lower $Meta.SupportsWildcards))
     $Writer.WriteAttributeString('pipelineInput', $PipelineInput)
     $Writer.WriteAttributeString('position', $(if ($Position -eq 'Named') { 'named' } else { $Position }))
     $Writer.WriteAttributeString('aliases', $(if ($Meta.Aliases.Count) { $Meta.Aliases -join ', ' } else { 'none' }))
@@ -419,8 +325,8 @@ function Write-MamlParameter {
     # A switch takes no value: in a syntax line it is just -PassThru.
     if (-not ($Meta.IsSwitch -and $InSyntax)) {
         $Writer.WriteStartElement('command', 'parameterValue', $c)
-        $Writer.WriteAttributeString('required', (-not $Meta.IsSwitch).ToString().ToLowerInvariant())
-        $Writer.WriteAttributeString('variableLength', $Meta.IsArray.ToString().ToLowerInvariant())
+        $Writer.WriteAttributeString('required', (& $lower (-not $Meta.IsSwitch)))
+        $Writer.WriteAttributeString('variableLength', (& $lower $Meta.IsArray))
         $Writer.WriteString($Meta.TypeName)
         $Writer.WriteEndElement()
     }
@@ -465,29 +371,28 @@ function Write-MamlCommand([System.Xml.XmlWriter] $Writer, $Cmdlet, $Page) {
 
     Write-MamlPara $Writer $Page.Description
 
+    # One syntax item per parameter set, the default first: positional parameters by position, then the others in
+    # declaration order.
     $Writer.WriteStartElement('command', 'syntax', $c)
     $declared = @($Cmdlet.Parameters.Name)
+    $hidden = @($Cmdlet.Parameters | Where-Object DontShow | ForEach-Object Name)
     foreach ($set in $Cmdlet.ParameterSets | Sort-Object { -not $_.IsDefault }, Name) {
         $Writer.WriteStartElement('command', 'syntaxItem', $c)
         $Writer.WriteElementString('maml', 'name', $ns.maml, $Cmdlet.Name)
-        $inSet = @($set.Parameters | Where-Object { $p = $_; -not ($Cmdlet.Parameters | Where-Object { $_.Name -eq $p.Name -and $_.DontShow }) })
+        $inSet = @($set.Parameters | Where-Object Name -NotIn $hidden)
         $ordered = @($inSet | Where-Object { $null -ne $_.Position } | Sort-Object Position) +
             @($inSet | Where-Object { $null -eq $_.Position } | Sort-Object { [array]::IndexOf($declared, $_.Name) })
         foreach ($entry in $ordered) {
-            $meta = $Cmdlet.Parameters | Where-Object Name -EQ $entry.Name
-            $pipeline = if ($entry.ValueFromPipeline -and $entry.ValueFromPipelineByPropertyName) { 'True (ByValue, ByPropertyName)' }
-            elseif ($entry.ValueFromPipeline) { 'True (ByValue)' }
-            elseif ($entry.ValueFromPipelineByPropertyName) { 'True (ByPropertyName)' }
-            else { 'False' }
             $position = if ($null -ne $entry.Position) { "$($entry.Position)" } else { 'Named' }
-            Write-MamlParameter $Writer $meta $Page.Parameters[$entry.Name] ([bool]$entry.IsMandatory) $position $pipeline $true
+            Write-MamlParameter $Writer ($Cmdlet.Parameters | Where-Object Name -EQ $entry.Name) $Page.Parameters[$entry.Name] ([bool]$entry.IsMandatory) $position `
+                (Format-PipelineInput $entry.ValueFromPipeline $entry.ValueFromPipelineByPropertyName) $true
         }
         $Writer.WriteEndElement()
     }
     $Writer.WriteEndElement()
 
     $Writer.WriteStartElement('command', 'parameters', $c)
-    foreach ($meta in Get-VisibleParameter $Cmdlet) {
+    foreach ($meta in $Cmdlet.Parameters | Where-Object { -not $_.DontShow }) {
         $merged = Get-MergedParameter $Cmdlet $meta.Name
         Write-MamlParameter $Writer $meta $Page.Parameters[$meta.Name] $merged.Required $merged.Position $merged.PipelineInput $false
     }
@@ -503,9 +408,7 @@ function Write-MamlCommand([System.Xml.XmlWriter] $Writer, $Cmdlet, $Page) {
     $Writer.WriteEndElement()
 
     $Writer.WriteStartElement('command', 'examples', $c)
-    $number = 0
     foreach ($example in $Page.Examples) {
-        $number++
         $Writer.WriteStartElement('command', 'example', $c)
         # Get-Help prints the title as is; the dashes are the convention every MAML file follows.
         $Writer.WriteElementString('maml', 'title', $ns.maml, "-------------------------- $($example.Title) --------------------------")
@@ -585,52 +488,36 @@ function ConvertTo-AboutHelpText {
     #>
     param([Parameter(Mandatory)] [string] $Path)
 
-    $lines = @(Get-Content -LiteralPath $Path)
     $out = [System.Collections.Generic.List[string]]::new()
-    $pending = [System.Collections.Generic.List[string]]::new()
-    $inFence = $false
-    $topic = $null
-    $emit = {
-        if ($pending.Count) {
-            $blocks = @(ConvertFrom-MarkdownBlock $pending $Path)
-            for ($b = 0; $b -lt $blocks.Count; $b++) {
-                $block = $blocks[$b]
-                switch ($block.Kind) {
-                    'Paragraph' { $out.AddRange([string[]](Format-Wrapped (Format-HelpInline $block.Text) 4)) }
-                    'ListItem' {
-                        $bullet = "$($block.Language) "
-                        $wrapped = @(Format-Wrapped (Format-HelpInline $block.Text) (4 + $bullet.Length))
-                        $wrapped[0] = (' ' * 4) + $bullet + $wrapped[0].TrimStart()
-                        $out.AddRange([string[]]$wrapped)
-                    }
-                    'Code' { $out.AddRange([string[]]@($block.Text -split "`n" | ForEach-Object { if ($_) { (' ' * 8) + $_ } else { '' } })) }
-                    'Table' { $out.AddRange([string[]]@(Format-TableText $block.Text | ForEach-Object { (' ' * 4) + $_ })) }
+    $write = {
+        param($section)
+        switch ($section.Level) {
+            1 { $out.AddRange([string[]]@('TOPIC', "    $($section.Title)", '')) }
+            2 { $out.Add($section.Title.ToUpperInvariant()) }
+            3 { $out.Add("  $($section.Title)") }
+            4 { $out.Add("    $($section.Title)") }
+        }
+        $blocks = @(ConvertFrom-MarkdownBlock $section.Blocks)
+        for ($b = 0; $b -lt $blocks.Count; $b++) {
+            $block = $blocks[$b]
+            switch ($block.Kind) {
+                'Paragraph' { $out.AddRange([string[]](Format-Wrapped $block.Text 4)) }
+                'ListItem' {
+                    $wrapped = @(Format-Wrapped $block.Text (5 + $block.Language.Length))
+                    $wrapped[0] = "    $($block.Language) " + $wrapped[0].TrimStart()
+                    $out.AddRange([string[]]$wrapped)
                 }
-                # Items of one list stay together; every other block is followed by a blank line.
-                if ($block.Kind -ne 'ListItem' -or $b + 1 -eq $blocks.Count -or $blocks[$b + 1].Kind -ne 'ListItem') { $out.Add('') }
+                'Code' { $out.AddRange([string[]]@($block.Text -split "`n" | ForEach-Object { if ($_) { (' ' * 8) + $_ } else { '' } })) }
+                'Table' { $out.AddRange([string[]]@($block.Text -split "`n" | ForEach-Object { (' ' * 4) + $_ })) }
             }
-            if ($out.Count -and $out[$out.Count - 1] -ne '') { $out.Add('') }
-            $pending.Clear()
+            # Items of one list stay together; every other block is followed by a blank line.
+            if ($block.Kind -ne 'ListItem' -or $b + 1 -eq $blocks.Count -or $blocks[$b + 1].Kind -ne 'ListItem') { $out.Add('') }
         }
+        foreach ($child in $section.Sections) { & $write $child }
     }
-    foreach ($line in $lines) {
-        if ($line -match '^\s*```') { $inFence = -not $inFence }
-        if (-not $inFence -and $line -match '^(#{1,4})\s+(.*)$') {
-            . $emit
-            $level = $Matches[1].Length
-            $title = $Matches[2].Trim()
-            switch ($level) {
-                1 { $topic = $title; $out.Add('TOPIC'); $out.Add("    $title"); $out.Add('') }
-                2 { $out.Add($title.ToUpperInvariant()); }
-                3 { $out.Add("  $title") }
-                4 { $out.Add("    $title") }
-            }
-            continue
-        }
-        $pending.Add($line)
-    }
-    . $emit
-    if (-not $topic) { throw "$Path needs a '# about_<Topic>' title." }
+    $outline = Read-MarkdownOutline $Path
+    if (-not ($outline.Sections | Where-Object Level -EQ 1)) { throw "$Path needs a '# about_<Topic>' title." }
+    foreach ($section in $outline.Sections) { & $write $section }
     if (-not ($out -contains 'SHORT DESCRIPTION')) { throw "$Path needs a '## Short description' section: Get-Help lists it as the topic's synopsis." }
     while ($out.Count -and $out[$out.Count - 1] -eq '') { $out.RemoveAt($out.Count - 1) }
     return ($out -join "`n") + "`n"
@@ -638,5 +525,5 @@ function ConvertTo-AboutHelpText {
 
 #endregion
 
-Export-ModuleMember -Function Get-CmdletHelpMetadata, Get-MergedParameter, Format-CmdletSyntax, Read-CmdletMarkdown,
-    Test-CmdletMarkdown, Write-MamlHelp, ConvertTo-AboutHelpText, ConvertFrom-MarkdownBlock
+Export-ModuleMember -Function Get-CmdletHelpMetadata, Get-MergedParameter, Read-CmdletMarkdown, Test-CmdletMarkdown, Write-MamlHelp,
+    ConvertTo-AboutHelpText

@@ -87,6 +87,32 @@ Describe 'The module package' {
         }
     }
 
+    It 'is publishable: the LICENSE file, the project''s address and the release notes of this version' {
+        $repository = Join-Path $PSScriptRoot '../..'
+        Add-Type -AssemblyName System.IO.Compression.FileSystem
+        $zip = [System.IO.Compression.ZipFile]::OpenRead($Package)
+        try {
+            $licenseEntry = $zip.Entries | Where-Object FullName -EQ 'LICENSE'
+            $licenseEntry | Should -Not -BeNullOrEmpty -Because 'the package carries the license beside the manifest'
+            $reader = [System.IO.StreamReader]::new($licenseEntry.Open())
+            $packed = $reader.ReadToEnd()
+            $reader.Dispose()
+            $nuspecEntry = $zip.Entries | Where-Object FullName -EQ 'VdpaPS.nuspec'
+            $reader = [System.IO.StreamReader]::new($nuspecEntry.Open())
+            $metadata = ([xml]$reader.ReadToEnd()).package.metadata
+            $reader.Dispose()
+        } finally {
+            $zip.Dispose()
+        }
+        $packed | Should -BeExactly (Get-Content -Raw (Join-Path $repository 'LICENSE'))
+        $packed | Should -Match '(?m)^MIT License$'
+        $metadata.projectUrl | Should -Be $Manifest.PrivateData.PSData.ProjectUri
+        $metadata.projectUrl | Should -Match '^https://'
+        $metadata.releaseNotes | Should -Match "(?m)^$([regex]::Escape($Version)): "
+        # The changelog has an entry for the version being packed, with a date.
+        Get-Content -Raw (Join-Path $repository 'CHANGELOG.md') | Should -Match "(?m)^## \[$([regex]::Escape($Version))\] - \d{4}-\d{2}-\d{2}$"
+    }
+
     It 'installs with Install-PSResource from a local repository into the temporary CurrentUser path' {
         $Installed.Version | Should -Be $Version
         $Installed.Location | Should -BeLike "$DataHome*"
