@@ -474,6 +474,6 @@ Describe 'Get-VdpaDeviceConfig' {
         $text = Get-VdpaDeviceConfig "$P-y*" -ErrorAction SilentlyContinue -WarningAction SilentlyContinue | Out-String -Width 200
         $text | Should -Match 'Link\s+: up'
         if ($HasBlockConfig) { $text | Should -Match 'Capacity\s+: \d+ sectors' }
-        (Get-VdpaDevice "$P-y*" | Out-String -Width 200) | Should -Match "$P-y1\s+block\s+vdpasim_blk"
+        (Get-VdpaDevice "$P-y*" | Out-String -Width 200) | Should -MatchExactly "$P-y1\s+Block\s+vdpasim_blk"
     }
 }

@@ -135,8 +135,9 @@ Describe 'Get-VdpaStats on a simulator net device bound to virtio_vdpa' {
     It 'shows the counters one per line' {
         if (-not $SimNetKeepsStatistics) { Assert-NoSimNetStatistics; return }
         $text = Get-VdpaStats "$P-n0" -QueueIndex 0 | Out-String -Width 200
-        $text | Should -Match 'QueueType\s+: rx'
-        $text | Should -Match '(?m)^\s+rx bytes\s+\d+\s*$'
+        $text | Should -MatchExactly "(?m)^\s*Device: $([regex]::Escape("$P-n0"))$"
+        $text | Should -MatchExactly '(?m)^\s+0 Rx\s+rx packets\s+\d+$'
+        $text | Should -MatchExactly '(?m)^\s+rx bytes\s+\d+$'
     }
 }
 

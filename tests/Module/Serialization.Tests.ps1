@@ -146,24 +146,24 @@ Describe 'Objects deserialized after <Transport>' -ForEach $Transports {
 
     It 'formats several devices as one table with the view''s columns and cells' {
         $table = Get-View @($Copies.VhostDevice, $Copies.BlockDevice) 'table'
-        $table | Should -Match '(?m)^Name\s+Type\s+Parent\s+VendorId\s+MaxQueues\s+MaxQueueSize\s+MinQueueSize\s+Driver$'
-        $table | Should -Match '(?m)^vdpa0\s+net\s+pci/0000:03:00\.2\s+0x15b3\s+17\s+256\s+1\s+vhost_vdpa$'
-        $table | Should -Match '(?m)^blk0\s+block\s+vdpasim_blk\s+0x0\s+1\s+256\s+virtio_vdpa$'
+        $table | Should -MatchExactly '(?m)^Name\s+Type\s+Parent\s+Driver\s+HostDevice\s+MaxQueues$'
+        $table | Should -MatchExactly '(?m)^vdpa0\s+Net\s+pci/0000:03:00\.2\s+vhost_vdpa\s+/dev/vhost-vdpa-0\s+17$'
+        $table | Should -MatchExactly '(?m)^blk0\s+Block\s+vdpasim_blk\s+virtio_vdpa\s+/dev/vda\s+1$'
         # The default dump would list every property; the view leaves these out.
-        $table | Should -Not -Match 'ParentBusName|VhostDevicePath'
+        $table | Should -Not -Match 'ParentBusName|VhostDevicePath|VendorId'
     }
 
-    It 'formats parents as the view''s table: classes and features as words' {
+    It 'formats parents as the view''s table: classes as words, features counted' {
         $table = Get-View @($Copies.HardwareParent, $Copies.MultiClassParent) 'table'
-        $table | Should -Match '(?m)^Name\s+SupportedClasses\s+MaxQueues\s+SupportedFeatures$'
-        $table | Should -Match '(?m)^pci/0000:03:00\.2\s+net\s+257\s+CSUM MTU MAC STATUS CTRL_VQ MQ VERSION_1 ACCESS_PLATFORM$'
-        $table | Should -Match '(?m)^vduse\s+net, block\s+0$'
+        $table | Should -MatchExactly '(?m)^Name\s+SupportedClasses\s+MaxQueues\s+Features$'
+        $table | Should -MatchExactly '(?m)^pci/0000:03:00\.2\s+Net\s+257\s+8$'
+        $table | Should -MatchExactly '(?m)^vduse\s+Net, Block\s+0$'
         $table | Should -Not -Match 'SupportedClassMask'
     }
 
     It 'formats a net configuration as the view''s list: link, features as words' {
         $list = Get-View $Copies.NetConfig 'list'
-        $list | Should -Match '(?m)^Type\s+: net$'
+        $list | Should -MatchExactly '(?m)^Type\s+: Net$'
         $list | Should -Match '(?m)^Link\s+: up$'
         $list | Should -Match '(?m)^DeviceFeatures\s+: MTU MAC STATUS CTRL_VQ MQ VERSION_1$'
         $list | Should -Not -Match 'DeviceFeatureMask'
@@ -171,7 +171,7 @@ Describe 'Objects deserialized after <Transport>' -ForEach $Transports {
 
     It 'formats a block configuration as the view''s list: capacity in sectors and bytes, limits in words' {
         $list = Get-View $Copies.BlockConfig 'list'
-        $list | Should -Match '(?m)^Type\s+: block$'
+        $list | Should -MatchExactly '(?m)^Type\s+: Block$'
         $list | Should -Match '(?m)^Capacity\s+: 262144 sectors \('
         $list | Should -Match '(?m)^Discard\s+: max 4294967295 sectors, 1 segments, alignment 512 sectors$'
         $list | Should -Not -Match 'CapacityBytes'
@@ -179,7 +179,7 @@ Describe 'Objects deserialized after <Transport>' -ForEach $Transports {
 
     It 'formats queue statistics as the view''s list: one line per counter' {
         $list = Get-View $Copies.QueueStatistics 'list'
-        $list | Should -Match '(?m)^QueueType\s+: rx$'
+        $list | Should -MatchExactly '(?m)^QueueType\s+: Rx$'
         $list | Should -Match '(?m)^Counters\s+: rx packets\s+1234567$'
         $list | Should -Match '(?m)^\s+rx bytes\s+98765432109$'
         $list | Should -Not -Match 'NegotiatedFeatureMask'
