@@ -85,9 +85,12 @@ function Get-ModuleOutputPath {
 }
 
 function Get-PesterModulePath {
-    Invoke-Native dotnet restore (Join-Path $Root 'tests/tools/PesterDownload.csproj') --verbosity quiet
+    $project = Join-Path $Root 'tests/tools/PesterDownload.csproj'
+    Invoke-Native dotnet restore $project --verbosity quiet
+    # PesterDownload.csproj pins the version ([x.y.z]): the one place it is written.
+    $version = ([xml](Get-Content -Raw $project)).SelectSingleNode("//PackageDownload[@Include='Pester']").GetAttribute('Version').Trim('[]')
     $nugetRoot = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path $HOME '.nuget/packages' }
-    $path = Join-Path $nugetRoot 'pester/6.2.0/tools/Pester.psd1'
+    $path = Join-Path $nugetRoot "pester/$version/tools/Pester.psd1"
     if (-not (Test-Path $path)) { throw "Pester was restored but $path is missing." }
     return $path
 }
