@@ -49,7 +49,7 @@ Describe 'The module manifest' {
 Describe 'On a kernel without the vdpa family' -Skip:(Test-Path /sys/module/vdpa) {
     It 'Get-VdpaParent ends with one NotInstalled error that says how to load vdpa' {
         $err = $null
-        try { Get-VdpaParent -ErrorAction Stop } catch { $err = $_ }
+        try { Get-VdpaParent } catch { $err = $_ }
         $err | Should -Not -BeNullOrEmpty
         $err.FullyQualifiedErrorId | Should -Be 'VdpaModuleNotLoaded,VdpaPS.Commands.GetVdpaParentCommand'
         $err.CategoryInfo.Category | Should -Be 'NotInstalled'
@@ -58,10 +58,21 @@ Describe 'On a kernel without the vdpa family' -Skip:(Test-Path /sys/module/vdpa
         $err.Exception | Should -BeOfType [System.InvalidOperationException]
     }
 
-    It 'is a terminating error: the rest of the pipeline does not run' {
+    It 'is a terminating error: the rest of the pipeline and of the statement list does not run' {
+        # -ErrorAction Continue: only a terminating error (ThrowTerminatingError) reaches the catch; a
+        # non-terminating one would be written to the error stream and the script would go on to $after.
         $ran = $false
-        try { Get-VdpaParent | ForEach-Object { $ran = $true }; $after = $true } catch { $caught = $_ }
+        $after = $false
+        $caught = $null
+        try {
+            Get-VdpaParent -ErrorAction Continue -ErrorVariable written 2>$null | ForEach-Object { $ran = $true }
+            $after = $true
+        } catch { $caught = $_ }
         $caught | Should -Not -BeNullOrEmpty
+        $caught.FullyQualifiedErrorId | Should -Be 'VdpaModuleNotLoaded,VdpaPS.Commands.GetVdpaParentCommand'
+        # Not an -ErrorAction Stop conversion of a non-terminating error: the cmdlet's own terminating one.
+        $caught.Exception | Should -Not -BeOfType [System.Management.Automation.ActionPreferenceStopException]
         $ran | Should -BeFalse
+        $after | Should -BeFalse -Because 'a terminating error ends the statement list'
     }
 }
