@@ -44,6 +44,8 @@ try {
     if ($Tag) { $config.Filter.Tag = $Tag }
     if ($ExcludeTag) { $config.Filter.ExcludeTag = $ExcludeTag }
     $result = Invoke-Pester -Configuration $config
+    # Pester reports some failures of its own (no test file found, say) as an error and no result.
+    if ($null -eq $result) { throw "Invoke-Pester returned no result for $Path." }
 } catch {
     Write-Host "The Pester run in $Path did not complete: $_" -ForegroundColor Red
     Write-Result $counts
