@@ -38,9 +38,12 @@ Describe 'Get-VdpaParent' {
     }
 
     It 'finds the parent of a piped device' {
-        New-VdpaDevice "$P-pp0" vdpasim_blk | Out-Null
-        (Get-VdpaDevice "$P-pp0" | Get-VdpaParent).Name | Should -Be 'vdpasim_blk'
-        Remove-LabDevice "$P-pp0"
+        try {
+            New-VdpaDevice "$P-pp0" vdpasim_blk | Out-Null
+            (Get-VdpaDevice "$P-pp0" | Get-VdpaParent).Name | Should -Be 'vdpasim_blk'
+        } finally {
+            Remove-LabDevice "$P-pp0"
+        }
     }
 }
 
@@ -90,13 +93,19 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
 
     It 'takes -Feature as names or as a mask, and the device offers exactly those' {
         $names = 'VERSION_1', 'ACCESS_PLATFORM', 'MAC', 'STATUS'
-        $mask = [VdpaPS.VirtioFeatures]::ParseMask([string[]]$names, 'Net')
+        # The kernel's bit numbers (uapi virtio_config.h: VERSION_1 32, ACCESS_PLATFORM 33; virtio_net.h: MAC 5,
+        # STATUS 16), not the module's table.
+        $mask = ([uint64]1 -shl 32) -bor ([uint64]1 -shl 33) -bor ([uint64]1 -shl 5) -bor ([uint64]1 -shl 16)
+        $mask | Should -Be 0x300010020
+        # iproute2 lists what the parent offers: the asked features are among them.
+        $offered = ConvertTo-FeatureMask (Invoke-IpVdpa mgmtdev show vdpasim_net).mgmtdev['vdpasim_net'].dev_features
+        ($offered -band $mask) | Should -Be $mask -Because 'vdpasim_net offers every feature asked for, as iproute2 lists them'
         New-VdpaDevice "$P-f0" vdpasim_net -Feature $names -MacAddress 02:00:00:00:00:10 -ErrorVariable e | Out-Null
-        New-VdpaDevice "$P-f1" vdpasim_net -Feature ('0x{0:x}' -f $mask) -ErrorVariable e2 | Out-Null
+        New-VdpaDevice "$P-f1" vdpasim_net -Feature '0x300010020' -ErrorVariable e2 | Out-Null
         @($e) + @($e2) | Should -HaveCount 0
         foreach ($n in "$P-f0", "$P-f1") {
             $c = Get-VdpaDeviceConfig $n
-            $c.DeviceFeatureMask | Should -Be $mask
+            $c.DeviceFeatureMask | Should -Be $mask -Because "$n offers exactly the asked bits"
             ($c.DeviceFeatures | Sort-Object) | Should -Be ($names | Sort-Object)
         }
     }
@@ -246,7 +255,7 @@ Describe 'vdpasim_blk devices' {
         $d.Type | Should -Be 'Block'
         $c = Get-VdpaDeviceConfig "$P-b0"
         $c | Should -BeOfType [VdpaPS.VdpaBlockDeviceConfig]
-        $c.Capacity | Should -BeGreaterThan 0
+        # Capacity and limits are compared with the disk's sysfs in Statistics.Tests.ps1, where virtio_blk is bound.
         # The decoded fields follow the offered features (vdpa.c only sends a field when its feature is offered).
         ($null -ne $c.BlockSize) | Should -Be ($c.DeviceFeatures -contains 'BLK_SIZE')
         ($null -ne $c.SegmentMax) | Should -Be ($c.DeviceFeatures -contains 'SEG_MAX')
@@ -284,9 +293,13 @@ Describe 'vduse devices' {
     }
 
     AfterEach {
-        Remove-LabDevice "$P-*"
-        foreach ($v in $script:Vduse) { $v.Dispose() }
-        $script:Vduse.Clear()
+        try {
+            Remove-LabDevice "$P-*"
+        } finally {
+            $failed = @(foreach ($v in $script:Vduse) { $v.Dispose(); if ($v.DisposeError) { "$($v.Name): $($v.DisposeError)" } })
+            $script:Vduse.Clear()
+            if ($failed) { throw "VDUSE cleanup failed: $($failed -join '; ')" }
+        }
     }
 
     It 'creates a net device on a VDUSE device, and shows the MAC and MTU the VDUSE device offers' {
@@ -310,7 +323,14 @@ Describe 'vduse devices' {
         New-LabVduse "$P-u1" blk | Out-Null
         $d = New-VdpaDevice "$P-u1" vduse
         $d.Type | Should -Be 'Block'
-        (Get-VdpaDeviceConfig "$P-u1") | Should -BeOfType [VdpaPS.VdpaBlockDeviceConfig]
+        $c = Get-VdpaDeviceConfig "$P-u1"
+        $c | Should -BeOfType [VdpaPS.VdpaBlockDeviceConfig]
+        # What VduseDevice wrote into the config space and offered: capacity 0, seg_max 128, blk_size 512;
+        # SEG_MAX (2), BLK_SIZE (6), VERSION_1 (32), ACCESS_PLATFORM (33).
+        $c.Capacity | Should -Be 0
+        $c.SegmentMax | Should -Be 128
+        $c.BlockSize | Should -Be 512
+        $c.DeviceFeatureMask | Should -Be (([uint64]1 -shl 2) -bor ([uint64]1 -shl 6) -bor ([uint64]1 -shl 32) -bor ([uint64]1 -shl 33))
         # Removed through the cmdlet, the VDUSE device is free again: destroying it no longer answers EBUSY.
         $d | Remove-VdpaDevice -Confirm:$false
         Get-LabDeviceNames | Should -Not -Contain "$P-u1"
