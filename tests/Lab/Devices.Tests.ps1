@@ -39,7 +39,7 @@ Describe 'Get-VdpaParent' {
 
     It 'finds the parent of a piped device' {
         try {
-            New-VdpaDevice "$P-pp0" vdpasim_blk | Out-Null
+            New-VdpaDevice "$P-pp0" vdpasim_blk -ErrorAction Stop | Out-Null
             (Get-VdpaDevice "$P-pp0" | Get-VdpaParent).Name | Should -Be 'vdpasim_blk'
         } finally {
             Remove-LabDevice "$P-pp0"
@@ -60,8 +60,8 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
     }
 
     It 'describes every device as vdpa -j dev show does' {
-        New-VdpaDevice "$P-n1" vdpasim_net | Out-Null
-        New-VdpaDevice "$P-b1" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-n1" vdpasim_net -ErrorAction Stop | Out-Null
+        New-VdpaDevice "$P-b1" vdpasim_blk -ErrorAction Stop | Out-Null
         $ip = (Invoke-IpVdpa dev show).dev
         $devices = Get-VdpaDevice
         ($devices.Name | Sort-Object) | Should -Be ($ip.Keys | Sort-Object)
@@ -139,7 +139,7 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
     }
 
     It 'refuses a duplicate name with ResourceExists, and leaves the first device alone' {
-        New-VdpaDevice "$P-d0" vdpasim_net -Mtu 2000 | Out-Null
+        New-VdpaDevice "$P-d0" vdpasim_net -Mtu 2000 -ErrorAction Stop | Out-Null
         New-VdpaDevice "$P-d0" vdpasim_blk -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $e[0].FullyQualifiedErrorId | Should -Be 'VdpaDeviceExists,VdpaPS.Commands.NewVdpaDeviceCommand'
         $e[0].CategoryInfo.Category | Should -Be 'ResourceExists'
@@ -214,8 +214,8 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
     }
 
     It 'filters by name and parent; a literal miss is ObjectNotFound, a wildcard miss is silent' {
-        New-VdpaDevice "$P-g0" vdpasim_net | Out-Null
-        New-VdpaDevice "$P-g1" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-g0" vdpasim_net -ErrorAction Stop | Out-Null
+        New-VdpaDevice "$P-g1" vdpasim_blk -ErrorAction Stop | Out-Null
         (Get-VdpaDevice "$P-g*").Name | Sort-Object | Should -Be @("$P-g0", "$P-g1")
         (Get-VdpaDevice -Parent vdpasim_blk).Name | Should -Be "$P-g1"
         (Get-VdpaParent vdpasim_net | Get-VdpaDevice).Name | Should -Be "$P-g0"
@@ -235,7 +235,7 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
     }
 
     It 'completes -Name, -Parent and -Feature from the live kernel' {
-        New-VdpaDevice "$P-c0" vdpasim_net | Out-Null
+        New-VdpaDevice "$P-c0" vdpasim_net -ErrorAction Stop | Out-Null
         $line = "Get-VdpaDevice -Name $P-c"
         (TabExpansion2 $line $line.Length).CompletionMatches.CompletionText | Should -Contain "$P-c0"
         $line = 'New-VdpaDevice -Name x -Parent vdpasim_'
@@ -267,14 +267,14 @@ Describe 'vdpasim_blk devices' {
     }
 
     It 'answers DEV_ATTR_SET on a block device with a warning only, which Set-VdpaDevice reports as not applied' {
-        New-VdpaDevice "$P-b1" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-b1" vdpasim_blk -ErrorAction Stop | Out-Null
         Set-VdpaDevice "$P-b1" -MacAddress 02:00:00:00:00:31 -PassThru -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $e[0].FullyQualifiedErrorId | Should -Be 'VdpaAttributeNotApplied,VdpaPS.Commands.SetVdpaDeviceCommand'
         "$($e[0])" | Should -Match 'device not supported'
     }
 
     It 'has no queue statistics: NotImplemented' {
-        New-VdpaDevice "$P-b2" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-b2" vdpasim_blk -ErrorAction Stop | Out-Null
         Get-VdpaStats "$P-b2" -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $e | Should -HaveCount 1 -Because 'one error per device, not one per queue'
         $e[0].FullyQualifiedErrorId | Should -Be 'VdpaOperationNotSupported,VdpaPS.Commands.GetVdpaStatsCommand'
@@ -356,7 +356,7 @@ Describe 'vduse devices' {
 
     It 'cannot change the MAC of a vduse device, nor read its statistics' {
         New-LabVduse "$P-u4" net | Out-Null
-        New-VdpaDevice "$P-u4" vduse | Out-Null
+        New-VdpaDevice "$P-u4" vduse -ErrorAction Stop | Out-Null
         Set-VdpaDevice "$P-u4" -MacAddress 02:00:00:00:00:42 -ErrorVariable e -ErrorAction SilentlyContinue
         $e[0].FullyQualifiedErrorId | Should -Be 'VdpaOperationNotSupported,VdpaPS.Commands.SetVdpaDeviceCommand'
         "$($e[0])" | Should -Match 'Operation not supported by the device'
@@ -367,8 +367,8 @@ Describe 'vduse devices' {
 
 Describe 'Remove-VdpaDevice' {
     BeforeEach {
-        foreach ($n in 'r0', 'r1', 'r2') { New-VdpaDevice "$P-$n" vdpasim_net | Out-Null }
-        New-VdpaDevice "$P-keep" vdpasim_blk | Out-Null
+        foreach ($n in 'r0', 'r1', 'r2') { New-VdpaDevice "$P-$n" vdpasim_net -ErrorAction Stop | Out-Null }
+        New-VdpaDevice "$P-keep" vdpasim_blk -ErrorAction Stop | Out-Null
     }
     AfterEach { Remove-LabDevice "$P-*" }
 
@@ -415,7 +415,7 @@ Describe 'Remove-VdpaDevice' {
 }
 
 Describe 'Set-VdpaDevice on vdpasim_net' {
-    BeforeEach { New-VdpaDevice "$P-s0" vdpasim_net | Out-Null }
+    BeforeEach { New-VdpaDevice "$P-s0" vdpasim_net -ErrorAction Stop | Out-Null }
     AfterEach { Remove-LabDevice "$P-*" }
 
     It 'sets the MAC address (DEV_ATTR_SET), as vdpa -j reads it back' {
@@ -444,8 +444,8 @@ Describe 'Get-VdpaDeviceConfig' {
     AfterEach { Remove-LabDevice "$P-*" }
 
     It 'lists net and block configurations together, agreeing with vdpa -j dev config show' {
-        New-VdpaDevice "$P-x0" vdpasim_net -MacAddress 02:00:00:00:00:51 | Out-Null
-        New-VdpaDevice "$P-x1" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-x0" vdpasim_net -MacAddress 02:00:00:00:00:51 -ErrorAction Stop | Out-Null
+        New-VdpaDevice "$P-x1" vdpasim_blk -ErrorAction Stop | Out-Null
         $all = Get-VdpaDeviceConfig "$P-x*"
         $all | Should -HaveCount 2
         ($all | Where-Object Name -EQ "$P-x1") | Should -BeOfType [VdpaPS.VdpaBlockDeviceConfig]
@@ -459,8 +459,8 @@ Describe 'Get-VdpaDeviceConfig' {
     }
 
     It 'renders every output type through its own view' {
-        New-VdpaDevice "$P-y0" vdpasim_net | Out-Null
-        New-VdpaDevice "$P-y1" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-y0" vdpasim_net -ErrorAction Stop | Out-Null
+        New-VdpaDevice "$P-y1" vdpasim_blk -ErrorAction Stop | Out-Null
         $text = Get-VdpaDeviceConfig "$P-y*" | Out-String -Width 200
         $text | Should -Match 'Link\s+: up'
         $text | Should -Match 'Capacity\s+: \d+ sectors'

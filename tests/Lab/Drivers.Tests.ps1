@@ -22,7 +22,7 @@ AfterAll {
 Describe 'Set-VdpaDevice -Driver on a vdpasim_net device' {
     # Each test makes its own unbound device and binds it as far as it needs: none depends on another's binding.
     BeforeEach {
-        New-VdpaDevice "$P-n0" vdpasim_net | Out-Null
+        New-VdpaDevice "$P-n0" vdpasim_net -ErrorAction Stop | Out-Null
     }
     AfterEach {
         Remove-LabDevice "$P-n0"
@@ -56,7 +56,7 @@ Describe 'Set-VdpaDevice -Driver on a vdpasim_net device' {
     }
 
     It 'rebound from virtio_vdpa to vhost_vdpa shows /dev/vhost-vdpa-N, a character device' {
-        Set-VdpaDevice "$P-n0" -Driver virtio_vdpa
+        Set-VdpaDevice "$P-n0" -Driver virtio_vdpa -ErrorAction Stop
         Split-Path -Leaf (Get-Item "/sys/bus/vdpa/devices/$P-n0/driver").LinkTarget | Should -Be 'virtio_vdpa'
         $d = Set-VdpaDevice "$P-n0" -Driver vhost_vdpa -PassThru
         $d.Driver | Should -Be 'vhost_vdpa'
@@ -69,7 +69,7 @@ Describe 'Set-VdpaDevice -Driver on a vdpasim_net device' {
     }
 
     It '-Driver None leaves a bound device unbound' {
-        Set-VdpaDevice "$P-n0" -Driver vhost_vdpa
+        Set-VdpaDevice "$P-n0" -Driver vhost_vdpa -ErrorAction Stop
         Test-Path "/sys/bus/vdpa/devices/$P-n0/driver" | Should -BeTrue
         $d = Set-VdpaDevice "$P-n0" -Driver None -PassThru
         $d.Driver | Should -BeNullOrEmpty
@@ -130,7 +130,7 @@ Describe 'New-VdpaDevice -Driver' {
     }
 
     It 'marks as managed exactly the devices the kernel''s dump lists (IsManaged), and lists every device sysfs has' {
-        New-VdpaDevice "$P-v2" vdpasim_net | Out-Null
+        New-VdpaDevice "$P-v2" vdpasim_net -ErrorAction Stop | Out-Null
         $dumped = Get-IpVdpaDeviceNames
         $inSysfs = @(Get-ChildItem /sys/bus/vdpa/devices | ForEach-Object Name)
         $devices = @(Get-VdpaDevice)

@@ -92,8 +92,8 @@ function Invoke-LabModprobe {
 function Enable-LabVirtioDriver {
     # Loads virtio_vdpa (and the virtio net and block drivers) with autoprobe off, so only the devices a test binds
     # get a driver: a VDUSE device that nobody serves would otherwise block its creation for the 30 s message timeout.
-    $script:SavedAutoProbe = (Get-Content /sys/bus/vdpa/drivers_autoprobe -Raw).Trim()
-    Set-Content /sys/bus/vdpa/drivers_autoprobe 0
+    $script:SavedAutoProbe = (Get-Content /sys/bus/vdpa/drivers_autoprobe -Raw -ErrorAction Stop).Trim()
+    Set-Content /sys/bus/vdpa/drivers_autoprobe 0 -ErrorAction Stop
     Invoke-LabModprobe virtio_vdpa
     Invoke-LabModprobe virtio_net
     Invoke-LabModprobe virtio_blk

@@ -5,8 +5,8 @@ BeforeAll {
     Import-VdpaModule
     $script:P = 'prl'
     # Devices here stay unbound whatever drivers earlier files left loaded: statistics must meet an unnegotiated device.
-    $script:AutoProbe = (Get-Content /sys/bus/vdpa/drivers_autoprobe -Raw).Trim()
-    Set-Content /sys/bus/vdpa/drivers_autoprobe 0
+    $script:AutoProbe = (Get-Content /sys/bus/vdpa/drivers_autoprobe -Raw -ErrorAction Stop).Trim()
+    Set-Content /sys/bus/vdpa/drivers_autoprobe 0 -ErrorAction Stop
 
     # Every error a command wrote or threw, in order.
     function Invoke-Case([scriptblock] $Run) {
@@ -28,13 +28,13 @@ BeforeAll {
 }
 
 AfterAll {
-    Set-Content /sys/bus/vdpa/drivers_autoprobe $script:AutoProbe
+    Set-Content /sys/bus/vdpa/drivers_autoprobe $script:AutoProbe -ErrorAction Stop
 }
 
 Describe 'Bad input' {
     BeforeAll {
-        New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:0e:01 | Out-Null
-        New-VdpaDevice "$P-b0" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:0e:01 -ErrorAction Stop | Out-Null
+        New-VdpaDevice "$P-b0" vdpasim_blk -ErrorAction Stop | Out-Null
         $script:Before = Get-KernelState
         $script:N = 'VdpaPS.Commands.NewVdpaDeviceCommand'
         $script:R = 'VdpaPS.Commands.RemoveVdpaDeviceCommand'
@@ -132,7 +132,7 @@ Describe 'Concurrent runspaces' {
 }
 
 Describe 'No leaks' {
-    BeforeAll { New-VdpaDevice "$P-leak" vdpasim_net | Out-Null }
+    BeforeAll { New-VdpaDevice "$P-leak" vdpasim_net -ErrorAction Stop | Out-Null }
     AfterAll { Remove-LabDevice "$P-*" }
 
     It '10,000 operations leave open file descriptors and managed memory flat, sample after sample' {

@@ -9,8 +9,8 @@ BeforeAll {
     Enable-LabVirtioDriver
 
     function New-BoundSimulators {
-        New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:00:61 | Out-Null
-        New-VdpaDevice "$P-b0" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:00:61 -ErrorAction Stop | Out-Null
+        New-VdpaDevice "$P-b0" vdpasim_blk -ErrorAction Stop | Out-Null
         Connect-LabVirtioDriver "$P-n0"
         Connect-LabVirtioDriver "$P-b0"
     }
@@ -95,7 +95,7 @@ Describe 'Get-VdpaStats on a simulator net device bound to virtio_vdpa' {
 
     It 'reports statistics before feature negotiation as VdpaFeatureNegotiationIncomplete, once per device' {
         try {
-            New-VdpaDevice "$P-n1" vdpasim_net | Out-Null
+            New-VdpaDevice "$P-n1" vdpasim_net -ErrorAction Stop | Out-Null
             Get-VdpaStats "$P-n1" -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
             $e | Should -HaveCount 1
             $e[0].FullyQualifiedErrorId | Should -Be 'VdpaFeatureNegotiationIncomplete,VdpaPS.Commands.GetVdpaStatsCommand'

@@ -9,7 +9,7 @@ BeforeAll {
 
 Describe 'As an unprivileged user' {
     BeforeAll {
-        New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:00:71 | Out-Null
+        New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:00:71 -ErrorAction Stop | Out-Null
         $asUser = Join-Path $PSScriptRoot '../lab/as-user.sh'
         $child = Join-Path $PSScriptRoot 'Unprivileged.Child.ps1'
         # The lab's own pwsh command skips the SDK's local-tool lookup (seconds under emulation); dotnet pwsh elsewhere.
