@@ -15,7 +15,7 @@ AfterAll {
     try {
         Remove-LabDevice "$P-*"
     } finally {
-        try { Invoke-LabModprobe vhost_vdpa -Remove } finally { Disable-LabVirtioDriver }
+        try { Remove-LabModule vhost_vdpa } finally { Disable-LabVirtioDriver }
     }
 }
 

@@ -99,18 +99,26 @@ function Enable-LabVirtioDriver {
     Invoke-LabModprobe virtio_blk
 }
 
-function Disable-LabVirtioDriver {
-    $failed = $null
+function Remove-LabModule {
     # A driver stays in use for a moment after its last device went (netdevs are freed after an RCU grace
-    # period), so removal is retried for up to 10 s; a module still loaded after that fails the block.
-    foreach ($m in 'virtio_net', 'virtio_blk', 'virtio_vdpa') {
-        for ($try = 1; $try -le 40; $try++) {
-            $out = & modprobe -C /dev/null -d $script:LabModRoot -r $m 2>&1
-            if ($LASTEXITCODE -eq 0) { break }
-            if ($try -eq 40) { $failed = "modprobe -r $m failed: $out" } else { Start-Sleep -Milliseconds 250 }
-        }
+    # period), so removal is retried for up to 10 s; a module still loaded after that is an error with modprobe's words.
+    param([Parameter(Mandatory)] [string] $Module)
+    for ($try = 1; $try -le 40; $try++) {
+        $out = & modprobe -C /dev/null -d $script:LabModRoot -r $Module 2>&1
+        if ($LASTEXITCODE -eq 0) { return }
+        Start-Sleep -Milliseconds 250
     }
-    if ($script:SavedAutoProbe) { Set-Content /sys/bus/vdpa/drivers_autoprobe $script:SavedAutoProbe }
+    $users = if (Test-Path "/sys/module/$Module/refcnt") { " (refcnt $(Get-Content "/sys/module/$Module/refcnt"))" }
+    throw "modprobe -r $Module failed for 10 s$($users): $out"
+}
+
+function Disable-LabVirtioDriver {
+    # Every module is tried and autoprobe restored even when one fails; the first failure is thrown at the end.
+    $failed = $null
+    foreach ($m in 'virtio_net', 'virtio_blk', 'virtio_vdpa') {
+        try { Remove-LabModule $m } catch { $failed ??= $_ }
+    }
+    if ($script:SavedAutoProbe) { Set-Content /sys/bus/vdpa/drivers_autoprobe $script:SavedAutoProbe -ErrorAction Stop }
     if ($failed) { throw $failed }
 }
 
