@@ -4,6 +4,15 @@
 .DESCRIPTION
     build.ps1 calls this in a child pwsh, on the host and inside the lab kernel. The tests find the
     module through $env:VDPAPS_MODULE_PATH (the built module's folder).
+
+    The tests run under PowerShell's default $ErrorActionPreference (Continue), as users' scripts do: a test
+    about an error's kind (terminating or not) sees the kind the cmdlet gives, and a test that needs a
+    command to stop says so with -ErrorAction Stop.
+
+    The result file (read by build.ps1) holds Passed, Failed, Skipped, NotRun, Inconclusive,
+    FailedContainers, FailedBlocks, Result ('Passed' or 'Failed') and Duration. Result is 'Failed' when
+    Pester's own result is (a failed test, BeforeAll/AfterAll block or file), when a test was inconclusive,
+    when a test did not run although no filter left it out, or when no test passed.
 #>
 param(
     [Parameter(Mandatory)] [string] $PesterPath,
@@ -13,27 +22,62 @@ param(
     [string[]] $Tag,
     [string[]] $ExcludeTag
 )
-$ErrorActionPreference = 'Stop'
-Import-Module $PesterPath -MinimumVersion 6.2.0
-$env:VDPAPS_MODULE_PATH = (Resolve-Path $ModulePath).Path
 
-$config = New-PesterConfiguration
-$config.Run.Path = $Path
-$config.Run.PassThru = $true
-$config.Output.Verbosity = 'Detailed'
-if ($Tag) { $config.Filter.Tag = $Tag }
-if ($ExcludeTag) { $config.Filter.ExcludeTag = $ExcludeTag }
-$result = Invoke-Pester -Configuration $config
+function Write-Result([System.Collections.IDictionary] $Counts) {
+    $Counts | ConvertTo-Json | Set-Content -LiteralPath $ResultFile -ErrorAction Stop
+}
 
-[ordered]@{
-    Passed = $result.PassedCount
-    Failed = $result.FailedCount
-    Skipped = $result.SkippedCount
-    NotRun = $result.NotRunCount
-    FailedContainers = $result.FailedContainersCount
-    Duration = $result.Duration.TotalSeconds
-} | ConvertTo-Json | Set-Content $ResultFile
+# Counts of a run that did not report: every field present, so the summary reads it as a failed suite.
+$counts = [ordered]@{
+    Passed = 0; Failed = 0; Skipped = 0; NotRun = 0; Inconclusive = 0
+    FailedContainers = 0; FailedBlocks = 0; Result = 'Failed'; Duration = 0
+}
+try {
+    Import-Module $PesterPath -MinimumVersion 6.2.0 -ErrorAction Stop
+    $env:VDPAPS_MODULE_PATH = (Resolve-Path $ModulePath -ErrorAction Stop).Path
 
-if ($result.FailedCount -gt 0 -or $result.FailedContainersCount -gt 0) { exit 1 }
-if ($result.PassedCount -eq 0) { Write-Error "No test passed in $Path."; exit 1 }
+    $config = New-PesterConfiguration
+    $config.Run.Path = $Path
+    $config.Run.PassThru = $true
+    $config.Output.Verbosity = 'Detailed'
+    $filtered = [bool]($Tag -or $ExcludeTag)
+    if ($Tag) { $config.Filter.Tag = $Tag }
+    if ($ExcludeTag) { $config.Filter.ExcludeTag = $ExcludeTag }
+    $result = Invoke-Pester -Configuration $config
+    # Pester reports some failures of its own (no test file found, say) as an error and no result.
+    if ($null -eq $result) { throw "Invoke-Pester returned no result for $Path." }
+} catch {
+    Write-Host "The Pester run in $Path did not complete: $_" -ForegroundColor Red
+    Write-Result $counts
+    exit 1
+}
+
+$counts.Passed = $result.PassedCount
+$counts.Failed = $result.FailedCount
+$counts.Skipped = $result.SkippedCount
+$counts.NotRun = $result.NotRunCount
+$counts.Inconclusive = $result.InconclusiveCount
+$counts.FailedContainers = $result.FailedContainersCount
+$counts.FailedBlocks = $result.FailedBlocksCount
+$counts.Duration = $result.Duration.TotalSeconds
+
+$reasons = [System.Collections.Generic.List[string]]::new()
+# Pester's Result counts failed tests, failed blocks (BeforeAll/AfterAll) and failed containers (files).
+if ($result.Result -ne 'Passed') { $reasons.Add("Pester's result is '$($result.Result)'") }
+if ($result.FailedBlocksCount -gt 0) {
+    $reasons.Add("$($result.FailedBlocksCount) block(s) failed: $(@($result.FailedBlocks | ForEach-Object { $_.ExpandedPath }) -join '; ')")
+}
+if ($result.InconclusiveCount -gt 0) { $reasons.Add("$($result.InconclusiveCount) test(s) were inconclusive") }
+# Without a filter every discovered test should run; one that did not run means its block never started.
+if (-not $filtered -and $result.NotRunCount -gt 0) {
+    $reasons.Add("$($result.NotRunCount) test(s) did not run: $(@($result.NotRun | ForEach-Object { $_.ExpandedPath }) -join '; ')")
+}
+if ($result.PassedCount -eq 0) { $reasons.Add('no test passed') }
+
+$counts.Result = if ($reasons.Count -gt 0) { 'Failed' } else { 'Passed' }
+Write-Result $counts
+if ($reasons.Count -gt 0) {
+    Write-Host "The run of $Path failed: $($reasons -join '; ')." -ForegroundColor Red
+    exit 1
+}
 exit 0

@@ -42,9 +42,12 @@ Describe 'Get-VdpaParent' {
     }
 
     It 'finds the parent of a piped device' {
-        New-VdpaDevice "$P-pp0" vdpasim_blk | Out-Null
-        (Get-VdpaDevice "$P-pp0" | Get-VdpaParent).Name | Should -Be 'vdpasim_blk'
-        Remove-LabDevice "$P-pp0"
+        try {
+            New-VdpaDevice "$P-pp0" vdpasim_blk -ErrorAction Stop | Out-Null
+            (Get-VdpaDevice "$P-pp0" | Get-VdpaParent).Name | Should -Be 'vdpasim_blk'
+        } finally {
+            Remove-LabDevice "$P-pp0"
+        }
     }
 }
 
@@ -61,8 +64,8 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
     }
 
     It 'describes every device as vdpa -j dev show does' {
-        New-VdpaDevice "$P-n1" vdpasim_net | Out-Null
-        New-VdpaDevice "$P-b1" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-n1" vdpasim_net -ErrorAction Stop | Out-Null
+        New-VdpaDevice "$P-b1" vdpasim_blk -ErrorAction Stop | Out-Null
         $ip = (Invoke-IpVdpa dev show).dev
         $devices = Get-VdpaDevice
         ($devices.Name | Sort-Object) | Should -Be ($ip.Keys | Sort-Object)
@@ -93,16 +96,20 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
     }
 
     It 'takes -Feature as names or as a mask, and the device offers exactly those' {
+        # The kernel's bit numbers (uapi virtio_config.h: VERSION_1 32, ACCESS_PLATFORM 33; virtio_net.h: MAC 5,
+        # STATUS 16), not the module's table.
         $names = 'VERSION_1', 'ACCESS_PLATFORM', 'MAC'
-        # vdpasim_net offers STATUS on 6.12, not on 6.1: ask for it where the parent offers it.
-        if ((Get-VdpaParent vdpasim_net).SupportedFeatures -contains 'STATUS') { $names += 'STATUS' }
-        $mask = [VdpaPS.VirtioFeatures]::ParseMask([string[]]$names, 'Net')
+        $mask = ([uint64]1 -shl 32) -bor ([uint64]1 -shl 33) -bor ([uint64]1 -shl 5)
+        # iproute2 lists what the parent offers; vdpasim_net offers STATUS on 6.12, not on 6.1: ask for it where offered.
+        $offered = ConvertTo-FeatureMask (Invoke-IpVdpa mgmtdev show vdpasim_net).mgmtdev['vdpasim_net'].dev_features
+        if ($offered -band ([uint64]1 -shl 16)) { $names += 'STATUS'; $mask = $mask -bor ([uint64]1 -shl 16) }
+        ($offered -band $mask) | Should -Be $mask -Because 'vdpasim_net offers every feature asked for, as iproute2 lists them'
         New-VdpaDevice "$P-f0" vdpasim_net -Feature $names -MacAddress 02:00:00:00:00:10 -ErrorVariable e | Out-Null
         New-VdpaDevice "$P-f1" vdpasim_net -Feature ('0x{0:x}' -f $mask) -ErrorVariable e2 | Out-Null
         @($e) + @($e2) | Should -HaveCount 0
         foreach ($n in "$P-f0", "$P-f1") {
             $c = Get-VdpaDeviceConfig $n
-            $c.DeviceFeatureMask | Should -Be $mask
+            $c.DeviceFeatureMask | Should -Be $mask -Because "$n offers exactly the asked bits"
             ($c.DeviceFeatures | Sort-Object) | Should -Be ($names | Sort-Object)
         }
     }
@@ -134,7 +141,7 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
     }
 
     It 'refuses a duplicate name with ResourceExists, and leaves the first device alone' {
-        New-VdpaDevice "$P-d0" vdpasim_net -Mtu 2000 | Out-Null
+        New-VdpaDevice "$P-d0" vdpasim_net -Mtu 2000 -ErrorAction Stop | Out-Null
         New-VdpaDevice "$P-d0" vdpasim_blk -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $e[0].FullyQualifiedErrorId | Should -Be 'VdpaDeviceExists,VdpaPS.Commands.NewVdpaDeviceCommand'
         $e[0].CategoryInfo.Category | Should -Be 'ResourceExists'
@@ -209,8 +216,8 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
     }
 
     It 'filters by name and parent; a literal miss is ObjectNotFound, a wildcard miss is silent' {
-        New-VdpaDevice "$P-g0" vdpasim_net | Out-Null
-        New-VdpaDevice "$P-g1" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-g0" vdpasim_net -ErrorAction Stop | Out-Null
+        New-VdpaDevice "$P-g1" vdpasim_blk -ErrorAction Stop | Out-Null
         (Get-VdpaDevice "$P-g*").Name | Sort-Object | Should -Be @("$P-g0", "$P-g1")
         (Get-VdpaDevice -Parent vdpasim_blk).Name | Should -Be "$P-g1"
         (Get-VdpaParent vdpasim_net | Get-VdpaDevice).Name | Should -Be "$P-g0"
@@ -230,7 +237,7 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
     }
 
     It 'completes -Name, -Parent and -Feature from the live kernel' {
-        New-VdpaDevice "$P-c0" vdpasim_net | Out-Null
+        New-VdpaDevice "$P-c0" vdpasim_net -ErrorAction Stop | Out-Null
         $line = "Get-VdpaDevice -Name $P-c"
         (TabExpansion2 $line $line.Length).CompletionMatches.CompletionText | Should -Contain "$P-c0"
         $line = 'New-VdpaDevice -Name x -Parent vdpasim_'
@@ -251,7 +258,7 @@ Describe 'vdpasim_blk devices' {
         $c = Get-VdpaDeviceConfig "$P-b0" -ErrorVariable e -ErrorAction SilentlyContinue
         if (-not $HasBlockConfig) { Assert-KernelLacks $e 'GetVdpaDeviceConfigCommand' '6.9'; return }
         $c | Should -BeOfType [VdpaPS.VdpaBlockDeviceConfig]
-        $c.Capacity | Should -BeGreaterThan 0
+        # Capacity and limits are compared with the disk's sysfs in Statistics.Tests.ps1, where virtio_blk is bound.
         # The decoded fields follow the offered features (vdpa.c only sends a field when its feature is offered).
         ($null -ne $c.BlockSize) | Should -Be ($c.DeviceFeatures -contains 'BLK_SIZE')
         ($null -ne $c.SegmentMax) | Should -Be ($c.DeviceFeatures -contains 'SEG_MAX')
@@ -263,7 +270,7 @@ Describe 'vdpasim_blk devices' {
     }
 
     It 'answers DEV_ATTR_SET on a block device with a warning only, which Set-VdpaDevice reports as not applied' {
-        New-VdpaDevice "$P-b1" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-b1" vdpasim_blk -ErrorAction Stop | Out-Null
         Set-VdpaDevice "$P-b1" -MacAddress 02:00:00:00:00:31 -PassThru -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         if (-not $CanSetMac) { Assert-KernelLacks $e 'SetVdpaDeviceCommand' '6.12'; return }
         $e[0].FullyQualifiedErrorId | Should -Be 'VdpaAttributeNotApplied,VdpaPS.Commands.SetVdpaDeviceCommand'
@@ -271,7 +278,7 @@ Describe 'vdpasim_blk devices' {
     }
 
     It 'has no queue statistics: NotImplemented' {
-        New-VdpaDevice "$P-b2" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-b2" vdpasim_blk -ErrorAction Stop | Out-Null
         Get-VdpaStats "$P-b2" -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $e | Should -HaveCount 1 -Because 'one error per device, not one per queue'
         $e[0].FullyQualifiedErrorId | Should -Be 'VdpaOperationNotSupported,VdpaPS.Commands.GetVdpaStatsCommand'
@@ -292,9 +299,13 @@ Describe 'vduse devices' {
     }
 
     AfterEach {
-        Remove-LabDevice "$P-*"
-        foreach ($v in $script:Vduse) { $v.Dispose() }
-        $script:Vduse.Clear()
+        try {
+            Remove-LabDevice "$P-*"
+        } finally {
+            $failed = @(foreach ($v in $script:Vduse) { $v.Dispose(); if ($v.DisposeError) { "$($v.Name): $($v.DisposeError)" } })
+            $script:Vduse.Clear()
+            if ($failed) { throw "VDUSE cleanup failed: $($failed -join '; ')" }
+        }
     }
 
     It 'creates a net device on a VDUSE device, and shows the MAC and MTU the VDUSE device offers' {
@@ -325,7 +336,14 @@ Describe 'vduse devices' {
         $d = New-VdpaDevice "$P-u1" vduse
         $d.Type | Should -Be 'Block'
         $c = Get-VdpaDeviceConfig "$P-u1" -ErrorVariable e -ErrorAction SilentlyContinue
-        if ($HasBlockConfig) { $c | Should -BeOfType [VdpaPS.VdpaBlockDeviceConfig] } else { Assert-KernelLacks $e 'GetVdpaDeviceConfigCommand' '6.9' }
+        if (-not $HasBlockConfig) { Assert-KernelLacks $e 'GetVdpaDeviceConfigCommand' '6.9'; return }
+        $c | Should -BeOfType [VdpaPS.VdpaBlockDeviceConfig]
+        # What VduseDevice wrote into the config space and offered: capacity 0, seg_max 128, blk_size 512;
+        # SEG_MAX (2), BLK_SIZE (6), VERSION_1 (32), ACCESS_PLATFORM (33).
+        $c.Capacity | Should -Be 0
+        $c.SegmentMax | Should -Be 128
+        $c.BlockSize | Should -Be 512
+        $c.DeviceFeatureMask | Should -Be (([uint64]1 -shl 2) -bor ([uint64]1 -shl 6) -bor ([uint64]1 -shl 32) -bor ([uint64]1 -shl 33))
         # Removed through the cmdlet, the VDUSE device is free again: destroying it no longer answers EBUSY.
         $d | Remove-VdpaDevice -Confirm:$false
         Get-LabDeviceNames | Should -Not -Contain "$P-u1"
@@ -351,7 +369,7 @@ Describe 'vduse devices' {
 
     It 'cannot change the MAC of a vduse device, nor read its statistics' {
         New-LabVduse "$P-u4" $VduseKind | Out-Null
-        New-VdpaDevice "$P-u4" vduse | Out-Null
+        New-VdpaDevice "$P-u4" vduse -ErrorAction Stop | Out-Null
         Set-VdpaDevice "$P-u4" -MacAddress 02:00:00:00:00:42 -ErrorVariable e -ErrorAction SilentlyContinue
         if ($CanSetMac) {
             $e[0].FullyQualifiedErrorId | Should -Be 'VdpaOperationNotSupported,VdpaPS.Commands.SetVdpaDeviceCommand'
@@ -366,8 +384,8 @@ Describe 'vduse devices' {
 
 Describe 'Remove-VdpaDevice' {
     BeforeEach {
-        foreach ($n in 'r0', 'r1', 'r2') { New-VdpaDevice "$P-$n" vdpasim_net | Out-Null }
-        New-VdpaDevice "$P-keep" vdpasim_blk | Out-Null
+        foreach ($n in 'r0', 'r1', 'r2') { New-VdpaDevice "$P-$n" vdpasim_net -ErrorAction Stop | Out-Null }
+        New-VdpaDevice "$P-keep" vdpasim_blk -ErrorAction Stop | Out-Null
     }
     AfterEach { Remove-LabDevice "$P-*" }
 
@@ -414,7 +432,7 @@ Describe 'Remove-VdpaDevice' {
 }
 
 Describe 'Set-VdpaDevice on vdpasim_net' {
-    BeforeEach { New-VdpaDevice "$P-s0" vdpasim_net | Out-Null }
+    BeforeEach { New-VdpaDevice "$P-s0" vdpasim_net -ErrorAction Stop | Out-Null }
     AfterEach { Remove-LabDevice "$P-*" }
 
     It 'sets the MAC address (DEV_ATTR_SET), as vdpa -j reads it back' {
@@ -449,8 +467,8 @@ Describe 'Get-VdpaDeviceConfig' {
     AfterEach { Remove-LabDevice "$P-*" }
 
     It 'lists net and block configurations together, agreeing with vdpa -j dev config show' {
-        New-VdpaDevice "$P-x0" vdpasim_net -MacAddress 02:00:00:00:00:51 | Out-Null
-        New-VdpaDevice "$P-x1" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-x0" vdpasim_net -MacAddress 02:00:00:00:00:51 -ErrorAction Stop | Out-Null
+        New-VdpaDevice "$P-x1" vdpasim_blk -ErrorAction Stop | Out-Null
         $all = Get-VdpaDeviceConfig "$P-x*" -ErrorVariable ce -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
         if ($HasBlockConfig) {
             $all | Should -HaveCount 2
@@ -469,8 +487,8 @@ Describe 'Get-VdpaDeviceConfig' {
     }
 
     It 'renders every output type through its own view' {
-        New-VdpaDevice "$P-y0" vdpasim_net | Out-Null
-        New-VdpaDevice "$P-y1" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-y0" vdpasim_net -ErrorAction Stop | Out-Null
+        New-VdpaDevice "$P-y1" vdpasim_blk -ErrorAction Stop | Out-Null
         $text = Get-VdpaDeviceConfig "$P-y*" -ErrorAction SilentlyContinue -WarningAction SilentlyContinue | Out-String -Width 200
         $text | Should -Match 'Link\s+: up'
         if ($HasBlockConfig) { $text | Should -Match 'Capacity\s+: \d+ sectors' }

@@ -12,14 +12,21 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-LabDevice "$P-*"
-    & modprobe -C /dev/null -d $script:LabModRoot -r vhost_vdpa 2>&1 | Out-Null
-    Disable-LabVirtioDriver
+    # Every step runs; any that fails fails the file's cleanup block.
+    try {
+        Remove-LabDevice "$P-*"
+    } finally {
+        try { Remove-LabModule vhost_vdpa } finally { Disable-LabVirtioDriver }
+    }
 }
 
 Describe 'Set-VdpaDevice -Driver on a vdpasim_net device' {
-    BeforeAll {
-        New-VdpaDevice "$P-n0" vdpasim_net | Out-Null
+    # Each test makes its own unbound device and binds it as far as it needs: none depends on another's binding.
+    BeforeEach {
+        New-VdpaDevice "$P-n0" vdpasim_net -ErrorAction Stop | Out-Null
+    }
+    AfterEach {
+        Remove-LabDevice "$P-n0"
     }
 
     It 'starts unbound, with autoprobe off' {
@@ -27,6 +34,7 @@ Describe 'Set-VdpaDevice -Driver on a vdpasim_net device' {
         $d.Driver | Should -BeNullOrEmpty
         $d.NetworkInterface | Should -BeNullOrEmpty
         $d.VhostDevicePath | Should -BeNullOrEmpty
+        Test-Path "/sys/bus/vdpa/devices/$P-n0/driver" | Should -BeFalse
     }
 
     It '-WhatIf binds nothing' {
@@ -38,23 +46,32 @@ Describe 'Set-VdpaDevice -Driver on a vdpasim_net device' {
     It 'bound to virtio_vdpa shows its netdev, and that netdev exists' {
         $d = Set-VdpaDevice "$P-n0" -Driver virtio_vdpa -PassThru
         $d.Driver | Should -Be 'virtio_vdpa'
-        $d.NetworkInterface | Should -Not -BeNullOrEmpty
-        & ip link show dev $d.NetworkInterface | Out-Null
+        Split-Path -Leaf (Get-Item "/sys/bus/vdpa/devices/$P-n0/driver").LinkTarget | Should -Be 'virtio_vdpa'
+        # virtio_net registers the netdev during the probe, which can finish after the bind write returns.
+        Wait-LabCondition { (Get-VdpaDevice "$P-n0").NetworkInterface } "the netdev of $P-n0"
+        $netdev = (Get-VdpaDevice "$P-n0").NetworkInterface
+        Test-Path "/sys/class/net/$netdev" | Should -BeTrue
+        & ip link show dev $netdev | Out-Null
         $LASTEXITCODE | Should -Be 0
-        (Get-VdpaDevice "$P-n0").NetworkInterface | Should -Be $d.NetworkInterface
+        if ($d.NetworkInterface) { $d.NetworkInterface | Should -Be $netdev }
     }
 
-    It 'rebound to vhost_vdpa shows /dev/vhost-vdpa-N, a character device' {
+    It 'rebound from virtio_vdpa to vhost_vdpa shows /dev/vhost-vdpa-N, a character device' {
+        Set-VdpaDevice "$P-n0" -Driver virtio_vdpa -ErrorAction Stop
+        Split-Path -Leaf (Get-Item "/sys/bus/vdpa/devices/$P-n0/driver").LinkTarget | Should -Be 'virtio_vdpa'
         $d = Set-VdpaDevice "$P-n0" -Driver vhost_vdpa -PassThru
         $d.Driver | Should -Be 'vhost_vdpa'
         $d.VhostDevicePath | Should -Match '^/dev/vhost-vdpa-\d+$'
+        Wait-LabCondition { Test-Path $d.VhostDevicePath } "$($d.VhostDevicePath) to appear"
         Get-FileKind $d.VhostDevicePath | Should -Be 'character special file'
         $d.NetworkInterface | Should -BeNullOrEmpty
         # The kernel agrees: the driver link points at vhost_vdpa.
         Split-Path -Leaf (Get-Item "/sys/bus/vdpa/devices/$P-n0/driver").LinkTarget | Should -Be 'vhost_vdpa'
     }
 
-    It '-Driver None leaves it unbound' {
+    It '-Driver None leaves a bound device unbound' {
+        Set-VdpaDevice "$P-n0" -Driver vhost_vdpa -ErrorAction Stop
+        Test-Path "/sys/bus/vdpa/devices/$P-n0/driver" | Should -BeTrue
         $d = Set-VdpaDevice "$P-n0" -Driver None -PassThru
         $d.Driver | Should -BeNullOrEmpty
         $d.VhostDevicePath | Should -BeNullOrEmpty
@@ -63,38 +80,66 @@ Describe 'Set-VdpaDevice -Driver on a vdpasim_net device' {
 
     It 'refuses names that would leave the vdpa bus directory, before touching sysfs' {
         Set-VdpaDevice -Name '../../devices' -Driver virtio_vdpa -ErrorVariable err -ErrorAction SilentlyContinue
+        $err | Should -HaveCount 1
         $err[0].FullyQualifiedErrorId | Should -Be 'InvalidVdpaDeviceName,VdpaPS.Commands.SetVdpaDeviceCommand'
         $err[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
     }
 
     It 'says which device does not exist' {
         Set-VdpaDevice -Name "$P-missing" -Driver virtio_vdpa -ErrorVariable err -ErrorAction SilentlyContinue
+        $err | Should -HaveCount 1
         $err[0].FullyQualifiedErrorId | Should -Be 'VdpaDeviceNotFound,VdpaPS.Commands.SetVdpaDeviceCommand'
         $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
     }
 }
 
 Describe 'New-VdpaDevice -Driver' {
+    AfterEach {
+        Remove-LabDevice "$P-v*", "$P-b*"
+    }
+
     It 'creates and binds to vhost_vdpa in one step, returning the char device' {
         $d = New-VdpaDevice "$P-v0" vdpasim_net -Driver vhost_vdpa
         $d.Driver | Should -Be 'vhost_vdpa'
         $d.VhostDevicePath | Should -Match '^/dev/vhost-vdpa-\d+$'
+        Wait-LabCondition { Test-Path $d.VhostDevicePath } "$($d.VhostDevicePath) to appear"
         Get-FileKind $d.VhostDevicePath | Should -Be 'character special file'
     }
 
     It 'a vdpasim_blk device bound to virtio_vdpa shows its block device' {
         $d = New-VdpaDevice "$P-b0" vdpasim_blk -Driver virtio_vdpa
         $d.Driver | Should -Be 'virtio_vdpa'
-        $d.BlockDevice | Should -Match '^/dev/vd[a-z]+$'
-        Get-FileKind $d.BlockDevice | Should -Be 'block special file'
+        # virtio_blk adds the disk during the probe, which can finish after the bind write returns.
+        Wait-LabCondition { (Get-VdpaDevice "$P-b0").BlockDevice } "the disk of $P-b0"
+        $disk = (Get-VdpaDevice "$P-b0").BlockDevice
+        $disk | Should -Match '^/dev/vd[a-z]+$'
+        Wait-LabCondition { Test-Path $disk } "$disk to appear"
+        Get-FileKind $disk | Should -Be 'block special file'
         # 128 MiB, as the simulator's config space says (where the kernel reports block configuration, 6.9 on).
-        $bytes = [int64](Get-Content "/sys/class/block/$(Split-Path -Leaf $d.BlockDevice)/size") * 512
+        $bytes = [int64](Get-Content "/sys/class/block/$(Split-Path -Leaf $disk)/size") * 512
         if ($HasBlockConfig) { $bytes | Should -Be (Get-VdpaDeviceConfig "$P-b0").CapacityBytes } else { $bytes | Should -Be 128MB }
     }
 
     It 'lists parent path and NUMA node only where the kernel knows them (the simulator has no parent device)' {
-        $d = Get-VdpaDevice "$P-v0"
-        $d.ParentDevicePath | Should -BeNullOrEmpty
-        $d.IsManaged | Should -BeTrue
+        $d = New-VdpaDevice "$P-v1" vdpasim_net -Driver vhost_vdpa
+        # The device's parent in sysfs: what the kernel knows about where the device sits.
+        $parentDir = Split-Path -Parent (Get-Item "/sys/bus/vdpa/devices/$P-v1").ResolveLinkTarget($true).FullName
+        $numaFile = Join-Path $parentDir 'numa_node'
+        $expectedNode = if (Test-Path $numaFile) { [int](Get-Content $numaFile) } else { -1 }
+        $d.ParentDevicePath | Should -BeNullOrEmpty -Because "the simulator's device sits under $parentDir, no hardware"
+        if ($expectedNode -ge 0) { $d.NumaNode | Should -Be $expectedNode } else { $d.NumaNode | Should -BeNullOrEmpty }
+        (Get-VdpaDevice "$P-v1").NumaNode | Should -Be $d.NumaNode
+    }
+
+    It 'marks as managed exactly the devices the kernel''s dump lists (IsManaged), and lists every device sysfs has' {
+        New-VdpaDevice "$P-v2" vdpasim_net -ErrorAction Stop | Out-Null
+        $dumped = Get-IpVdpaDeviceNames
+        $inSysfs = @(Get-ChildItem /sys/bus/vdpa/devices | ForEach-Object Name)
+        $devices = @(Get-VdpaDevice)
+        ($devices.Name | Sort-Object) | Should -Be ($inSysfs | Sort-Object)
+        foreach ($d in $devices) {
+            $d.IsManaged | Should -Be ($dumped -contains $d.Name) -Because "vdpa dev show lists $($d.Name) only if a management device made it"
+        }
+        ($devices | Where-Object Name -EQ "$P-v2").IsManaged | Should -BeTrue
     }
 }

@@ -29,26 +29,54 @@ function Get-LabDeviceNames {
 
 function Remove-LabDevice {
     # Cleanup that does not go through the cmdlets, so a broken Remove-VdpaDevice cannot leave devices behind.
+    # A device that cannot be removed, or is still there afterwards, is an error: the block that made it fails.
     param([string[]] $Name)
     $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
     try {
+        $failures = [ordered]@{}
         $existing = @($client.GetDevices() | ForEach-Object Name)
         foreach ($n in $Name) {
             foreach ($match in $existing | Where-Object { $_ -like $n }) {
-                try { $client.DeleteDevice($match) | Out-Null } catch { Write-Warning "cleanup of $match failed: $_" }
+                try { $client.DeleteDevice($match) | Out-Null } catch { $failures[$match] = $_.Exception.Message }
             }
         }
+        foreach ($still in @($client.GetDevices() | ForEach-Object Name)) {
+            if (@($Name | Where-Object { $still -like $_ }).Count -gt 0 -and -not $failures.Contains($still)) { $failures[$still] = 'still listed after removal' }
+        }
+        if ($failures.Count -gt 0) { throw "Cleanup failed: $(@($failures.Keys | ForEach-Object { "$_ ($($failures[$_]))" }) -join '; ')" }
     } finally { $client.Dispose() }
 }
 
+function Wait-LabCondition {
+    # Waits for a condition the kernel reaches asynchronously (a driver's probe, a netdev appearing), polling
+    # up to a bound; fails with what it waited for instead of reading the state once.
+    param([Parameter(Mandatory)] [scriptblock] $Condition, [Parameter(Mandatory)] [string] $What, [int] $TimeoutSec = 20)
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
+    while (-not (& $Condition)) {
+        if ([DateTime]::UtcNow -gt $deadline) { throw "Timed out after $TimeoutSec s waiting for $What." }
+        Start-Sleep -Milliseconds 100
+    }
+}
+
+# Feature bit numbers from the kernel's uapi headers (linux/virtio_net.h, linux/virtio_config.h,
+# linux/virtio_ring.h), named as iproute2 names them: the tests' own table, not the module's.
+$script:VirtioNetFeatureBits = @{
+    CSUM = 0; GUEST_CSUM = 1; CTRL_GUEST_OFFLOADS = 2; MTU = 3; MAC = 5; GUEST_TSO4 = 7; GUEST_TSO6 = 8
+    GUEST_ECN = 9; GUEST_UFO = 10; HOST_TSO4 = 11; HOST_TSO6 = 12; HOST_ECN = 13; HOST_UFO = 14; MRG_RXBUF = 15
+    STATUS = 16; CTRL_VQ = 17; CTRL_RX = 18; CTRL_VLAN = 19; CTRL_RX_EXTRA = 20; GUEST_ANNOUNCE = 21; MQ = 22
+    CTRL_MAC_ADDR = 23; HASH_REPORT = 57; RSS = 60; RSC_EXT = 61; STANDBY = 62; SPEED_DUPLEX = 63
+    NOTIFY_ON_EMPTY = 24; ANY_LAYOUT = 27; RING_INDIRECT_DESC = 28; RING_EVENT_IDX = 29; VERSION_1 = 32
+    ACCESS_PLATFORM = 33; RING_PACKED = 34; IN_ORDER = 35; ORDER_PLATFORM = 36; SR_IOV = 37; NOTIFICATION_DATA = 38
+}
+
 function ConvertTo-FeatureMask {
-    # iproute2 prints net and transport names, and bit_N for any other bit.
+    # iproute2 prints net and transport names, and bit_N for any other bit; the bits come from the table above.
     param([string[]] $Names)
     [uint64] $mask = 0
     foreach ($n in $Names) {
-        $bit = 0
         if ($n -match '^bit_(\d+)$') { $bit = [int]$Matches[1] }
-        elseif (-not [VdpaPS.VirtioFeatures]::TryGetBit($n, [VdpaPS.VirtioDeviceClass]::Net, [ref]$bit)) { throw "iproute2 printed the unknown feature name '$n'" }
+        elseif ($script:VirtioNetFeatureBits.ContainsKey($n)) { $bit = $script:VirtioNetFeatureBits[$n] }
+        else { throw "iproute2 printed the feature name '$n', which the tests' uapi table lacks" }
         $mask = $mask -bor ([uint64]1 -shl $bit)
     }
     return $mask
@@ -64,28 +92,39 @@ function Invoke-LabModprobe {
 function Enable-LabVirtioDriver {
     # Loads virtio_vdpa (and the virtio net and block drivers) with autoprobe off, so only the devices a test binds
     # get a driver: a VDUSE device that nobody serves would otherwise block its creation for the 30 s message timeout.
-    $script:SavedAutoProbe = (Get-Content /sys/bus/vdpa/drivers_autoprobe -Raw).Trim()
-    Set-Content /sys/bus/vdpa/drivers_autoprobe 0
+    $script:SavedAutoProbe = (Get-Content /sys/bus/vdpa/drivers_autoprobe -Raw -ErrorAction Stop).Trim()
+    Set-Content /sys/bus/vdpa/drivers_autoprobe 0 -ErrorAction Stop
     Invoke-LabModprobe virtio_vdpa
     Invoke-LabModprobe virtio_net
     Invoke-LabModprobe virtio_blk
 }
 
-function Disable-LabVirtioDriver {
+function Remove-LabModule {
     # A driver stays in use for a moment after its last device went (netdevs are freed after an RCU grace
-    # period), so removal is retried briefly; a module left loaded is a warning, not a failed test file.
-    foreach ($m in 'virtio_net', 'virtio_blk', 'virtio_vdpa') {
-        for ($try = 1; $try -le 20; $try++) {
-            $out = & modprobe -C /dev/null -d $script:LabModRoot -r $m 2>&1
-            if ($LASTEXITCODE -eq 0) { break }
-            if ($try -eq 20) { Write-Warning "modprobe -r $m failed: $out" } else { Start-Sleep -Milliseconds 250 }
-        }
+    # period), so removal is retried for up to 10 s; a module still loaded after that is an error with modprobe's words.
+    param([Parameter(Mandatory)] [string] $Module)
+    for ($try = 1; $try -le 40; $try++) {
+        $out = & modprobe -C /dev/null -d $script:LabModRoot -r $Module 2>&1
+        if ($LASTEXITCODE -eq 0) { return }
+        Start-Sleep -Milliseconds 250
     }
-    if ($script:SavedAutoProbe) { Set-Content /sys/bus/vdpa/drivers_autoprobe $script:SavedAutoProbe }
+    $users = if (Test-Path "/sys/module/$Module/refcnt") { " (refcnt $(Get-Content "/sys/module/$Module/refcnt"))" }
+    throw "modprobe -r $Module failed for 10 s$($users): $out"
+}
+
+function Disable-LabVirtioDriver {
+    # Every module is tried and autoprobe restored even when one fails; the first failure is thrown at the end.
+    $failed = $null
+    foreach ($m in 'virtio_net', 'virtio_blk', 'virtio_vdpa') {
+        try { Remove-LabModule $m } catch { $failed ??= $_ }
+    }
+    if ($script:SavedAutoProbe) { Set-Content /sys/bus/vdpa/drivers_autoprobe $script:SavedAutoProbe -ErrorAction Stop }
+    if ($failed) { throw $failed }
 }
 
 function Connect-LabVirtioDriver {
     # Binding makes the virtio driver negotiate features, which statistics and negotiated features need.
     param([string] $Name)
     [System.IO.File]::WriteAllText('/sys/bus/vdpa/drivers/virtio_vdpa/bind', $Name)
+    Wait-LabCondition { Test-Path "/sys/bus/vdpa/drivers/virtio_vdpa/$Name" } "virtio_vdpa to bind $Name"
 }

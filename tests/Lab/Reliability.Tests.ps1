@@ -6,8 +6,8 @@ BeforeAll {
     . (Join-Path $PSScriptRoot 'LabKernel.ps1')
     $script:P = 'prl'
     # Devices here stay unbound whatever drivers earlier files left loaded: statistics must meet an unnegotiated device.
-    $script:AutoProbe = (Get-Content /sys/bus/vdpa/drivers_autoprobe -Raw).Trim()
-    Set-Content /sys/bus/vdpa/drivers_autoprobe 0
+    $script:AutoProbe = (Get-Content /sys/bus/vdpa/drivers_autoprobe -Raw -ErrorAction Stop).Trim()
+    Set-Content /sys/bus/vdpa/drivers_autoprobe 0 -ErrorAction Stop
 
     # Every error a command wrote or threw, in order.
     function Invoke-Case([scriptblock] $Run) {
@@ -29,14 +29,13 @@ BeforeAll {
 }
 
 AfterAll {
-    Remove-LabDevice "$P-*"
-    Set-Content /sys/bus/vdpa/drivers_autoprobe $script:AutoProbe
+    Set-Content /sys/bus/vdpa/drivers_autoprobe $script:AutoProbe -ErrorAction Stop
 }
 
 Describe 'Bad input' {
     BeforeAll {
-        New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:0e:01 | Out-Null
-        New-VdpaDevice "$P-b0" vdpasim_blk | Out-Null
+        New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:0e:01 -ErrorAction Stop | Out-Null
+        New-VdpaDevice "$P-b0" vdpasim_blk -ErrorAction Stop | Out-Null
         $script:Before = Get-KernelState
         $script:N = 'VdpaPS.Commands.NewVdpaDeviceCommand'
         $script:R = 'VdpaPS.Commands.RemoveVdpaDeviceCommand'
@@ -46,6 +45,7 @@ Describe 'Bad input' {
         $script:C = 'VdpaPS.Commands.GetVdpaDeviceConfigCommand'
         $script:A = 'VdpaPS.Commands.GetVdpaParentCommand'
     }
+    AfterAll { Remove-LabDevice "$P-*" }
 
     It '<Case>: <Id> (<Category>)' -ForEach @(
         @{ Case = 'MAC with five bytes'; Run = { New-VdpaDevice "$P-a" vdpasim_net -MacAddress 02:00:00:00:01 }; Id = 'InvalidMacAddress'; Cmd = 'N'; Category = 'InvalidArgument' }
@@ -101,6 +101,8 @@ Describe 'Bad input' {
 }
 
 Describe 'Concurrent runspaces' {
+    AfterAll { Remove-LabDevice "$P-*" }
+
     It '8 runspaces creating, reading and removing their own devices get only their own replies' {
         $module = Join-Path $env:VDPAPS_MODULE_PATH 'VdpaPS.psd1'
         $prefix = $P
@@ -133,27 +135,39 @@ Describe 'Concurrent runspaces' {
 }
 
 Describe 'No leaks' {
-    It '10,000 operations leave open file descriptors and managed memory flat' {
-        New-VdpaDevice "$P-leak" vdpasim_net | Out-Null
+    BeforeAll { New-VdpaDevice "$P-leak" vdpasim_net -ErrorAction Stop | Out-Null }
+    AfterAll { Remove-LabDevice "$P-*" }
+
+    It '10,000 operations leave open file descriptors and managed memory flat, sample after sample' {
         # Warm up first: the first calls load code and fill caches that stay by design.
         1..300 | ForEach-Object { Get-VdpaDevice "$P-leak" } | Out-Null
-        [GC]::Collect(); [GC]::WaitForPendingFinalizers(); [GC]::Collect()
-        $fdBefore = @(Get-ChildItem /proc/self/fd).Count
-        $memBefore = [GC]::GetTotalMemory($true)
-
-        $ok = 0
-        for ($n = 0; $n -lt 5000; $n++) {
-            if ((Get-VdpaDevice "$P-leak").Name -eq "$P-leak") { $ok++ }
-            Get-VdpaDeviceConfig "$P-missing-$($n % 3)" -ErrorAction SilentlyContinue
+        function Measure-Footprint {
+            $Error.Clear()
+            [GC]::Collect(); [GC]::WaitForPendingFinalizers(); [GC]::Collect()
+            [pscustomobject]@{ Fds = @(Get-ChildItem /proc/self/fd).Count; Memory = [GC]::GetTotalMemory($true) }
         }
-        $Error.Clear()
-        [GC]::Collect(); [GC]::WaitForPendingFinalizers(); [GC]::Collect()
-        $fdAfter = @(Get-ChildItem /proc/self/fd).Count
-        $memAfter = [GC]::GetTotalMemory($true)
+        $samples = [System.Collections.Generic.List[object]]::new()
+        $samples.Add((Measure-Footprint))
+
+        # Five rounds of 2,000 calls (1,000 successful reads, 1,000 errors), measured after each: a leak grows
+        # round after round, while one-off noise does not.
+        $ok = 0
+        for ($round = 0; $round -lt 5; $round++) {
+            for ($n = 0; $n -lt 1000; $n++) {
+                if ((Get-VdpaDevice "$P-leak").Name -eq "$P-leak") { $ok++ }
+                Get-VdpaDeviceConfig "$P-missing-$($n % 3)" -ErrorAction SilentlyContinue
+            }
+            $samples.Add((Measure-Footprint))
+        }
 
         $ok | Should -Be 5000
-        Write-Host "fds $fdBefore -> $fdAfter, managed memory $([math]::Round($memBefore / 1MB, 1)) MiB -> $([math]::Round($memAfter / 1MB, 1)) MiB over 10,000 calls"
-        ($fdAfter - $fdBefore) | Should -BeLessOrEqual 2
-        ($memAfter - $memBefore) | Should -BeLessThan 8MB
+        Write-Host "fds $($samples.Fds -join ' -> '); managed MiB $(@($samples.Memory | ForEach-Object { [math]::Round($_ / 1MB, 1) }) -join ' -> ') over 10,000 calls"
+        foreach ($i in 1..5) {
+            ($samples[$i].Fds - $samples[0].Fds) | Should -BeLessOrEqual 2 -Because "fds after round $i stay within 2 of the start"
+            ($samples[$i].Memory - $samples[0].Memory) | Should -BeLessThan 8MB -Because "managed memory after round $i stays within 8 MiB of the start"
+        }
+        # No steady growth: the last three rounds (6,000 calls) together add under 4 MiB and at most one fd.
+        ($samples[5].Fds - $samples[2].Fds) | Should -BeLessOrEqual 1
+        ($samples[5].Memory - $samples[2].Memory) | Should -BeLessThan 4MB
     }
 }

@@ -1,6 +1,7 @@
 # End-to-end: queue statistics and negotiated features, which need a driver that has negotiated features with the
 # device: the simulator's devices are bound to virtio_vdpa (with virtio_net and virtio_blk) here. Autoprobe is off
 # while the driver is loaded, so only the devices bound on purpose get it; everything is undone in AfterAll.
+# Each Describe makes its own devices and removes them; a cleanup that fails fails the block.
 BeforeAll {
     . (Join-Path $PSScriptRoot 'LabHelpers.ps1')
     Import-VdpaModule
@@ -15,18 +16,23 @@ BeforeAll {
         "$($e[0])" | Should -Not -Match 'vdpa_sim_net'
     }
     Enable-LabVirtioDriver
-    New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:00:61 | Out-Null
-    New-VdpaDevice "$P-b0" vdpasim_blk | Out-Null
-    Connect-LabVirtioDriver "$P-n0"
-    Connect-LabVirtioDriver "$P-b0"
+
+    function New-BoundSimulators {
+        New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:00:61 -ErrorAction Stop | Out-Null
+        New-VdpaDevice "$P-b0" vdpasim_blk -ErrorAction Stop | Out-Null
+        Connect-LabVirtioDriver "$P-n0"
+        Connect-LabVirtioDriver "$P-b0"
+    }
 }
 
 AfterAll {
-    Remove-LabDevice "$P-*"
     Disable-LabVirtioDriver
 }
 
 Describe 'Get-VdpaStats on a simulator net device bound to virtio_vdpa' {
+    BeforeAll { New-BoundSimulators }
+    AfterAll { Remove-LabDevice "$P-*" }
+
     It 'reads every queue of piped devices, each agreeing with vdpa -j dev vstats show' {
         if (-not $SimNetKeepsStatistics) { Assert-NoSimNetStatistics; return }
         $stats = Get-VdpaDevice "$P-n0" | Get-VdpaStats
@@ -103,22 +109,25 @@ Describe 'Get-VdpaStats on a simulator net device bound to virtio_vdpa' {
     }
 
     It 'reports statistics before feature negotiation as VdpaFeatureNegotiationIncomplete, once per device' {
-        New-VdpaDevice "$P-n1" vdpasim_net | Out-Null
-        Get-VdpaStats "$P-n1" -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-        $e | Should -HaveCount 1
-        if ($SimNetKeepsStatistics) {
-            $e[0].FullyQualifiedErrorId | Should -Be 'VdpaFeatureNegotiationIncomplete,VdpaPS.Commands.GetVdpaStatsCommand'
-            $e[0].CategoryInfo.Category | Should -Be 'ResourceUnavailable'
-            "$($e[0])" | Should -Match 'feature negotiation not complete'
-        } else {
-            # 6.1 asks the driver for statistics before it checks negotiation.
-            $e[0].FullyQualifiedErrorId | Should -Be 'VdpaOperationNotSupported,VdpaPS.Commands.GetVdpaStatsCommand'
+        try {
+            New-VdpaDevice "$P-n1" vdpasim_net -ErrorAction Stop | Out-Null
+            Get-VdpaStats "$P-n1" -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+            $e | Should -HaveCount 1
+            if ($SimNetKeepsStatistics) {
+                $e[0].FullyQualifiedErrorId | Should -Be 'VdpaFeatureNegotiationIncomplete,VdpaPS.Commands.GetVdpaStatsCommand'
+                $e[0].CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+                "$($e[0])" | Should -Match 'feature negotiation not complete'
+            } else {
+                # 6.1 asks the driver for statistics before it checks negotiation.
+                $e[0].FullyQualifiedErrorId | Should -Be 'VdpaOperationNotSupported,VdpaPS.Commands.GetVdpaStatsCommand'
+            }
+        } finally {
+            Remove-LabDevice "$P-n1"
         }
-        Remove-LabDevice "$P-n1"
     }
 
     It 'goes on with the next device when one fails: Get-VdpaDevice | Get-VdpaStats' {
-        $stats = Get-VdpaDevice "$P-*" | Get-VdpaStats -ErrorVariable e -ErrorAction SilentlyContinue
+        $stats = Get-VdpaDevice "$P-n0", "$P-b0" | Get-VdpaStats -ErrorVariable e -ErrorAction SilentlyContinue
         if (-not $SimNetKeepsStatistics) {
             # Neither device keeps statistics here: one error each, the second device still asked.
             $stats | Should -BeNullOrEmpty
@@ -142,6 +151,9 @@ Describe 'Get-VdpaStats on a simulator net device bound to virtio_vdpa' {
 }
 
 Describe 'Devices bound to virtio_vdpa' {
+    BeforeAll { New-BoundSimulators }
+    AfterAll { Remove-LabDevice "$P-*" }
+
     It 'shows the negotiated features as vdpa -j dev config show does' {
         $c = Get-VdpaDeviceConfig "$P-n0"
         $ip = (Invoke-IpVdpa dev config show "$P-n0").config["$P-n0"]
@@ -153,22 +165,56 @@ Describe 'Devices bound to virtio_vdpa' {
     }
 
     It 'shows the driver and what the device became' {
+        # virtio_net registers the netdev during the probe, which can finish after the bind write returns.
+        Wait-LabCondition { (Get-VdpaDevice "$P-n0").NetworkInterface } "the netdev of $P-n0"
         $n = Get-VdpaDevice "$P-n0"
         $n.Driver | Should -Be 'virtio_vdpa'
-        $n.NetworkInterface | Should -Not -BeNullOrEmpty
+        Split-Path -Leaf (Get-Item "/sys/bus/vdpa/devices/$P-n0/driver").LinkTarget | Should -Be 'virtio_vdpa'
         (Get-Content "/sys/class/net/$($n.NetworkInterface)/address") | Should -Be (Get-VdpaDeviceConfig "$P-n0").MacAddress
     }
 
-    It 'decodes the block configuration as the virtio_blk disk sees it' {
-        $b = Get-VdpaDevice "$P-b0"
-        $b.BlockDevice | Should -Not -BeNullOrEmpty
-        $disk = Split-Path -Leaf $b.BlockDevice
-        $c = Get-VdpaDeviceConfig "$P-b0" -ErrorVariable e -ErrorAction SilentlyContinue
-        if (-not $HasBlockConfig) { Assert-KernelLacks $e 'GetVdpaDeviceConfigCommand' '6.9'; return }
-        $c.Capacity | Should -Be ([uint64](Get-Content "/sys/block/$disk/size"))
-        $c.BlockSize | Should -Be ([uint32](Get-Content "/sys/block/$disk/queue/logical_block_size"))
-        if ($null -ne $c.SegmentMax) { $c.SegmentMax | Should -Be ([uint32](Get-Content "/sys/block/$disk/queue/max_segments")) }
-        $c.ReadOnly | Should -Be ((Get-Content "/sys/block/$disk/ro") -eq '1')
+    It 'decodes the block configuration as the virtio_blk disk sees it, field by field' {
+        Wait-LabCondition { (Get-VdpaDevice "$P-b0").BlockDevice } "the disk of $P-b0"
+        $disk = Split-Path -Leaf (Get-VdpaDevice "$P-b0").BlockDevice
+        Wait-LabCondition { Test-Path "/sys/block/$disk/queue/logical_block_size" } "the queue limits of $disk"
+        $c = Get-VdpaDeviceConfig "$P-b0" -ErrorVariable ce -ErrorAction SilentlyContinue
+        if (-not $HasBlockConfig) { Assert-KernelLacks $ce 'GetVdpaDeviceConfigCommand' '6.9'; return }
+        $f = @($c.DeviceFeatures)
+        function Read-Disk([string] $File) { [uint64](Get-Content "/sys/block/$disk/$File" -ErrorAction Stop) }
+
+        # virtio_blk's probe (drivers/block/virtio_blk.c) turns each config field into a queue limit.
+        $c.Capacity | Should -Be (Read-Disk size) -Because 'capacity is the disk size in 512-byte sectors'
+        $c.ReadOnly | Should -Be ((Read-Disk ro) -eq 1)
+        $blockSize = if ($f -contains 'BLK_SIZE') {
+            $c.BlockSize | Should -Be (Read-Disk queue/logical_block_size)
+            [uint64]$c.BlockSize
+        } else { 512 }
+        if ($f -contains 'SEG_MAX') { $c.SegmentMax | Should -Be (Read-Disk queue/max_segments) }
+        if ($f -contains 'SIZE_MAX') { $c.SizeMax | Should -Be (Read-Disk queue/max_segment_size) }
+        if ($f -contains 'TOPOLOGY') {
+            (Read-Disk queue/physical_block_size) | Should -Be ($blockSize -shl $c.PhysicalBlockExponent)
+            (Read-Disk alignment_offset) | Should -Be ($blockSize * $c.AlignmentOffset)
+            if ($c.MinIoSize) { (Read-Disk queue/minimum_io_size) | Should -Be ($blockSize * $c.MinIoSize) }
+            if ($c.OptimalIoSize) { (Read-Disk queue/optimal_io_size) | Should -Be ($blockSize * $c.OptimalIoSize) }
+        }
+        if ($f -contains 'DISCARD') {
+            $c.MaxDiscardSectors | Should -Not -BeNullOrEmpty
+            $sectors = if ($c.MaxDiscardSectors) { [uint64]$c.MaxDiscardSectors } else { [uint64][uint32]::MaxValue }
+            (Read-Disk queue/discard_max_hw_bytes) | Should -Be ($sectors * 512)
+            (Read-Disk queue/max_discard_segments) | Should -Be ([math]::Min([uint64]$c.MaxDiscardSegments, 256))
+            $granularity = if ($c.DiscardSectorAlignment) { [uint64]$c.DiscardSectorAlignment * 512 } else { $blockSize }
+            (Read-Disk queue/discard_granularity) | Should -Be $granularity
+        }
+        if ($f -contains 'WRITE_ZEROES') {
+            $c.MaxWriteZeroesSectors | Should -Not -BeNullOrEmpty
+            $sectors = if ($c.MaxWriteZeroesSectors) { [uint64]$c.MaxWriteZeroesSectors } else { [uint64][uint32]::MaxValue }
+            (Read-Disk queue/write_zeroes_max_bytes) | Should -Be ($sectors * 512)
+        }
+        if ($f -notcontains 'CONFIG_WCE') {
+            # Without CONFIG_WCE the cache mode follows FLUSH alone.
+            (Get-Content "/sys/block/$disk/queue/write_cache") | Should -Be $(if ($c.Flush) { 'write back' } else { 'write through' })
+        }
+        if ($f -contains 'MQ') { @(Get-ChildItem "/sys/block/$disk/mq").Count | Should -BeLessOrEqual $c.QueueCount }
         $c.NegotiatedFeatures | Should -Not -BeNullOrEmpty
     }
 }

@@ -6,22 +6,24 @@ BeforeAll {
     Import-VdpaModule
     . (Join-Path $PSScriptRoot 'LabKernel.ps1')
     $script:P = 'psu'
-    New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:00:71 | Out-Null
-    $asUser = Join-Path $PSScriptRoot '../lab/as-user.sh'
-    $child = Join-Path $PSScriptRoot 'Unprivileged.Child.ps1'
-    # The lab's own pwsh command skips the SDK's local-tool lookup (seconds under emulation); dotnet pwsh elsewhere.
-    $pwsh = @(if (Get-Command pwsh -CommandType Application -ErrorAction SilentlyContinue) { 'pwsh' } else { 'dotnet'; 'pwsh' })
-    $output = & bash $asUser @pwsh -NoProfile -NonInteractive -File $child -ModulePath $env:VDPAPS_MODULE_PATH -Device "$P-n0" 2>&1
-    $line = $output | Where-Object { "$_".StartsWith('RESULT ') } | Select-Object -Last 1
-    if (-not $line) { throw "The unprivileged run printed no result: $($output -join "`n")" }
-    $script:User = "$line".Substring(7) | ConvertFrom-Json -AsHashtable
-}
-
-AfterAll {
-    Remove-LabDevice "$P-*"
 }
 
 Describe 'As an unprivileged user' {
+    BeforeAll {
+        New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:00:71 -ErrorAction Stop | Out-Null
+        $asUser = Join-Path $PSScriptRoot '../lab/as-user.sh'
+        $child = Join-Path $PSScriptRoot 'Unprivileged.Child.ps1'
+        # The lab's own pwsh command skips the SDK's local-tool lookup (seconds under emulation); dotnet pwsh elsewhere.
+        $pwsh = @(if (Get-Command pwsh -CommandType Application -ErrorAction SilentlyContinue) { 'pwsh' } else { 'dotnet'; 'pwsh' })
+        $output = & bash $asUser @pwsh -NoProfile -NonInteractive -File $child -ModulePath $env:VDPAPS_MODULE_PATH -Device "$P-n0" 2>&1
+        $line = $output | Where-Object { "$_".StartsWith('RESULT ') } | Select-Object -Last 1
+        if (-not $line) { throw "The unprivileged run printed no result: $($output -join "`n")" }
+        $script:User = "$line".Substring(7) | ConvertFrom-Json -AsHashtable
+    }
+    AfterAll {
+        Remove-LabDevice "$P-*"
+    }
+
     It 'runs without root' {
         $User.Uid | Should -Be 65534
     }

@@ -58,7 +58,7 @@ Describe 'On a kernel without the vdpa family' -Skip:(Test-Path /sys/module/vdpa
 
     It 'Get-VdpaParent ends with one NotInstalled error that says which case it is (this machine: <Expected>)' {
         $err = $null
-        try { Get-VdpaParent -ErrorAction Stop } catch { $err = $_ }
+        try { Get-VdpaParent } catch { $err = $_ }
         $err | Should -Not -BeNullOrEmpty
         $err.FullyQualifiedErrorId | Should -Be "$Expected,VdpaPS.Commands.GetVdpaParentCommand"
         $err.CategoryInfo.Category | Should -Be 'NotInstalled'
@@ -74,10 +74,21 @@ Describe 'On a kernel without the vdpa family' -Skip:(Test-Path /sys/module/vdpa
         }
     }
 
-    It 'is a terminating error: the rest of the pipeline does not run' {
+    It 'is a terminating error: the rest of the pipeline and of the statement list does not run' {
+        # -ErrorAction Continue: only a terminating error (ThrowTerminatingError) reaches the catch; a
+        # non-terminating one would be written to the error stream and the script would go on to $after.
         $ran = $false
-        try { Get-VdpaParent | ForEach-Object { $ran = $true }; $after = $true } catch { $caught = $_ }
+        $after = $false
+        $caught = $null
+        try {
+            Get-VdpaParent -ErrorAction Continue -ErrorVariable written 2>$null | ForEach-Object { $ran = $true }
+            $after = $true
+        } catch { $caught = $_ }
         $caught | Should -Not -BeNullOrEmpty
+        $caught.FullyQualifiedErrorId | Should -Be 'VdpaModuleNotLoaded,VdpaPS.Commands.GetVdpaParentCommand'
+        # Not an -ErrorAction Stop conversion of a non-terminating error: the cmdlet's own terminating one.
+        $caught.Exception | Should -Not -BeOfType [System.Management.Automation.ActionPreferenceStopException]
         $ran | Should -BeFalse
+        $after | Should -BeFalse -Because 'a terminating error ends the statement list'
     }
 }

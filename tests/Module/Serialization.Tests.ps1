@@ -19,6 +19,22 @@ BeforeAll {
         Import-Module (Join-Path $ModuleDir 'VdpaPS.psd1')
         # The model types live in VdpaPS.Netlink.dll, which loads on first use; resolving an output type loads it.
         $null = (Get-Command Get-VdpaDevice).OutputType.Type
+        # Feature masks come from the names, with the bit numbers of the kernel's uapi headers (virtio_config.h,
+        # virtio_net.h, virtio_blk.h), so a sample's mask and names always describe the same features.
+        $bits = @{
+            CSUM = 0; MTU = 3; MAC = 5; STATUS = 16; CTRL_VQ = 17; MQ = 22; VERSION_1 = 32; ACCESS_PLATFORM = 33
+            SIZE_MAX = 1; SEG_MAX = 2; BLK_SIZE = 6; FLUSH = 9
+        }
+        function Get-Mask([string[]] $Names) {
+            [uint64] $mask = 0
+            foreach ($n in $Names) { $mask = $mask -bor ([uint64]1 -shl $bits[$n]) }
+            return $mask
+        }
+        $parentFeatures = 'CSUM', 'MTU', 'MAC', 'STATUS', 'CTRL_VQ', 'MQ', 'VERSION_1', 'ACCESS_PLATFORM'
+        $netDevice = 'MTU', 'MAC', 'STATUS', 'CTRL_VQ', 'MQ', 'VERSION_1'
+        $netNegotiated = 'MTU', 'MAC', 'STATUS', 'VERSION_1'
+        $blockDevice = 'SIZE_MAX', 'SEG_MAX', 'BLK_SIZE', 'FLUSH', 'VERSION_1'
+        $statsNegotiated = 'MAC', 'VERSION_1'
         $rx = [VdpaPS.VdpaCounter[]]@(
             [VdpaPS.VdpaCounter]::new('rx packets', 1234567), [VdpaPS.VdpaCounter]::new('rx bytes', 98765432109),
             [VdpaPS.VdpaCounter]::new('rx errors', 0), [VdpaPS.VdpaCounter]::new('rx overruns', 2), [VdpaPS.VdpaCounter]::new('rx drops', 3))
@@ -26,8 +42,8 @@ BeforeAll {
             HardwareParent = [VdpaPS.VdpaParent]@{
                 Name = 'pci/0000:03:00.2'; BusName = 'pci'; DeviceName = '0000:03:00.2'
                 SupportedClasses = [VdpaPS.VirtioDeviceClass[]]@('Net'); SupportedClassMask = 2; MaxQueues = 257
-                SupportedFeatures = @('CSUM', 'MTU', 'MAC', 'STATUS', 'CTRL_VQ', 'MQ', 'VERSION_1', 'ACCESS_PLATFORM')
-                SupportedFeatureMask = 0x300438029
+                SupportedFeatures = $parentFeatures
+                SupportedFeatureMask = Get-Mask $parentFeatures
             }
             MultiClassParent = [VdpaPS.VdpaParent]@{
                 Name = 'vduse'; DeviceName = 'vduse'; SupportedClasses = [VdpaPS.VirtioDeviceClass[]]@('Net', 'Block')
@@ -46,19 +62,19 @@ BeforeAll {
             NetConfig = [VdpaPS.VdpaNetDeviceConfig]@{
                 Name = 'vdpa0'; Type = 'Net'; DeviceId = 1; MacAddress = '02:00:00:00:00:01'; Status = 1; Mtu = 9000
                 MaxQueuePairs = 8
-                DeviceFeatures = @('MTU', 'MAC', 'STATUS', 'CTRL_VQ', 'MQ', 'VERSION_1'); DeviceFeatureMask = 0x100438028
-                NegotiatedFeatures = @('MTU', 'MAC', 'STATUS', 'VERSION_1'); NegotiatedFeatureMask = 0x100010028
+                DeviceFeatures = $netDevice; DeviceFeatureMask = Get-Mask $netDevice
+                NegotiatedFeatures = $netNegotiated; NegotiatedFeatureMask = Get-Mask $netNegotiated
             }
             BlockConfig = [VdpaPS.VdpaBlockDeviceConfig]@{
                 Name = 'blk0'; Type = 'Block'; DeviceId = 2; Capacity = 262144; SizeMax = 4096; SegmentMax = 32; BlockSize = 512
                 QueueCount = 1; PhysicalBlockExponent = 0; AlignmentOffset = 0; MinIoSize = 1; OptimalIoSize = 1
                 MaxDiscardSectors = 4294967295; MaxDiscardSegments = 1; DiscardSectorAlignment = 512
                 MaxWriteZeroesSectors = 4294967295; MaxWriteZeroesSegments = 1; ReadOnly = $false; Flush = $true
-                DeviceFeatures = @('SIZE_MAX', 'SEG_MAX', 'BLK_SIZE', 'FLUSH', 'VERSION_1'); DeviceFeatureMask = 0x100000246
+                DeviceFeatures = $blockDevice; DeviceFeatureMask = Get-Mask $blockDevice
             }
             QueueStatistics = [VdpaPS.VdpaQueueStatistics]@{
                 Name = 'vdpa0'; QueueIndex = 0; QueueType = 'Rx'; Type = 'Net'; QueuePairs = 1
-                NegotiatedFeatures = @('MAC', 'VERSION_1'); NegotiatedFeatureMask = 0x100000020; Counters = $rx
+                NegotiatedFeatures = $statsNegotiated; NegotiatedFeatureMask = Get-Mask $statsNegotiated; Counters = $rx
             }
         }
     }
@@ -133,6 +149,18 @@ Describe 'Objects deserialized after <Transport>' -ForEach $Transports {
         }
     }
 
+    It 'keeps each feature mask naming exactly the features listed beside it: <Sample>.<Names>' -ForEach @(
+        @{ Sample = 'HardwareParent'; Names = 'SupportedFeatures'; Mask = 'SupportedFeatureMask'; Class = 'Net' }
+        @{ Sample = 'NetConfig'; Names = 'DeviceFeatures'; Mask = 'DeviceFeatureMask'; Class = 'Net' }
+        @{ Sample = 'NetConfig'; Names = 'NegotiatedFeatures'; Mask = 'NegotiatedFeatureMask'; Class = 'Net' }
+        @{ Sample = 'BlockConfig'; Names = 'DeviceFeatures'; Mask = 'DeviceFeatureMask'; Class = 'Block' }
+        @{ Sample = 'QueueStatistics'; Names = 'NegotiatedFeatures'; Mask = 'NegotiatedFeatureMask'; Class = 'Net' }
+    ) {
+        $copy = $Copies[$Sample]
+        [uint64]$copy.$Mask | Should -Not -Be 0
+        [VdpaPS.VirtioFeatures]::GetNames([uint64]$copy.$Mask, $Class) | Should -Be @($copy.$Names)
+    }
+
     It 'keeps the counters of queue statistics as objects with a name and a value' {
         $counters = @($Copies.QueueStatistics.Counters)
         $counters.Count | Should -Be 5
@@ -190,15 +218,18 @@ Describe 'Objects deserialized after <Transport>' -ForEach $Transports {
     }
 
     It 'binds a deserialized device to the cmdlets by its name' {
-        # Binding happens before the kernel is asked, so the command runs: whatever it says then is its own error,
-        # not a parameter binding one.
+        # Binding happens before the kernel is asked, so the command runs and meets the kernel: on a machine
+        # without vdpa that is the module's NotInstalled error, with vdpa there is no device of that name. A
+        # binding failure, or no error at all, fails here.
+        $expected = if (Test-Path /sys/module/vdpa) { 'VdpaDeviceNotFound' } else { 'VdpaModuleNotLoaded' }
         $caught = $null
         try {
             $Copies.VhostDevice | Get-VdpaDeviceConfig -ErrorAction Stop | Out-Null
         } catch {
             $caught = $_
         }
-        if ($caught) { $caught.FullyQualifiedErrorId | Should -BeLike 'Vdpa*,VdpaPS.Commands.GetVdpaDeviceConfigCommand' }
+        $caught | Should -Not -BeNullOrEmpty
+        $caught.FullyQualifiedErrorId | Should -Be "$expected,VdpaPS.Commands.GetVdpaDeviceConfigCommand"
     }
 }
 

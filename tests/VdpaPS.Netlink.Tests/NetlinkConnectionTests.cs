@@ -20,23 +20,27 @@ public sealed class NetlinkConnectionTests
     public void DumpAcrossSeveralDatagramsDeliversEveryReplyInOrder()
     {
         var transport = Script(
-            Datagram(Reply(1, NetlinkConstants.FlagMulti, "a"), Reply(1, NetlinkConstants.FlagMulti, "b")),
-            Datagram(Reply(1, NetlinkConstants.FlagMulti, "c"), Done(1, 0)));
+            Req(DumpSent(1)),
+            Rep(Datagram(Reply(1, NetlinkConstants.FlagMulti, "a"), Reply(1, NetlinkConstants.FlagMulti, "b"))),
+            Rep(Datagram(Reply(1, NetlinkConstants.FlagMulti, "c"), Done(1, 0))));
         var names = new List<string>();
 
         var ack = new NetlinkConnection(transport, initialSequence: 0).Execute(DumpRequest, null, (_, a) => names.Add(ReadName(a)));
 
         Assert.Equal(["a", "b", "c"], names);
         Assert.Equal(3, ack.ReplyCount);
+        transport.AssertConsumed();
     }
 
     [Fact]
     public void RequestCarriesFlagsSequenceAndAttributes()
     {
-        var transport = Script(Datagram(Reply(1, 0, "x"), Ack(1)));
+        // The request as the uAPI lays it out: nlmsghdr, genlmsghdr, then attribute 4 "dev0\0" padded to 4 bytes.
+        var transport = Script(Req(DoSent(1, Tlv(4, "dev0\0"u8.ToArray()))), Rep(Datagram(Reply(1, 0, "x"), Ack(1))));
         var connection = new NetlinkConnection(transport, initialSequence: 0);
 
         connection.Execute(DoRequest, w => w.WriteString(4, "dev0"), null);
+        transport.AssertConsumed();
 
         var sent = transport.Sent.Single();
         Assert.Equal((uint)sent.Length, BinaryPrimitives.ReadUInt32LittleEndian(sent));
@@ -55,8 +59,10 @@ public sealed class NetlinkConnectionTests
     public void InterruptedDumpThrowsAndDumpRetriesFromTheStart()
     {
         var transport = Script(
-            Datagram(Reply(1, NetlinkConstants.FlagMulti | NetlinkConstants.FlagDumpInterrupted, "old"), Done(1, 0)),
-            Datagram(Reply(2, NetlinkConstants.FlagMulti, "new"), Done(2, 0)));
+            Req(DumpSent(1)),
+            Rep(Datagram(Reply(1, NetlinkConstants.FlagMulti | NetlinkConstants.FlagDumpInterrupted, "old"), Done(1, 0))),
+            Req(DumpSent(2)),
+            Rep(Datagram(Reply(2, NetlinkConstants.FlagMulti, "new"), Done(2, 0))));
         var connection = new NetlinkConnection(transport, initialSequence: 0);
         var names = new List<string>();
 
@@ -64,12 +70,13 @@ public sealed class NetlinkConnectionTests
 
         Assert.Equal(["new"], names);
         Assert.Equal(2, transport.Sent.Count);
+        transport.AssertConsumed();
     }
 
     [Fact]
     public void InterruptedDumpIsReportedWhenRetriesRunOut()
     {
-        var transport = Script(Datagram(Reply(1, NetlinkConstants.FlagDumpInterrupted, "old"), Done(1, 0)));
+        var transport = Script(Req(DumpSent(1)), Rep(Datagram(Reply(1, NetlinkConstants.FlagDumpInterrupted, "old"), Done(1, 0))));
 
         var e = Assert.Throws<DumpInterruptedException>(() =>
             new NetlinkConnection(transport, initialSequence: 0).Dump(DumpRequest, null, () => { }, (_, _) => { }, attempts: 1));
@@ -80,7 +87,7 @@ public sealed class NetlinkConnectionTests
     [Fact]
     public void StaleRepliesFromAnAbandonedRequestAreDropped()
     {
-        var transport = Script(Datagram(Reply(7, NetlinkConstants.FlagMulti, "stale"), Done(7, 0), Reply(1, 0, "mine"), Ack(1)));
+        var transport = Script(Req(DoSent(1)), Rep(Datagram(Reply(7, NetlinkConstants.FlagMulti, "stale"), Done(7, 0), Reply(1, 0, "mine"), Ack(1))));
         var names = new List<string>();
 
         new NetlinkConnection(transport, initialSequence: 0).Execute(DoRequest, null, (_, a) => names.Add(ReadName(a)));
@@ -91,7 +98,7 @@ public sealed class NetlinkConnectionTests
     [Fact]
     public void ReplyForAnotherPortIsAProtocolError()
     {
-        var transport = Script(Datagram(Message(Family, 0, 1, Port + 1, GenericBody("x"))));
+        var transport = Script(Req(DoSent(1)), Rep(Datagram(Message(Family, 0, 1, Port + 1, GenericBody("x")))));
 
         var e = Assert.Throws<NetlinkProtocolException>(() => new NetlinkConnection(transport, initialSequence: 0).Execute(DoRequest, null, null));
 
@@ -101,7 +108,7 @@ public sealed class NetlinkConnectionTests
     [Fact]
     public void ReplyOfAnotherFamilyIsAProtocolError()
     {
-        var transport = Script(Datagram(Message(Family + 1, 0, 1, Port, GenericBody("x"))));
+        var transport = Script(Req(DoSent(1)), Rep(Datagram(Message(Family + 1, 0, 1, Port, GenericBody("x")))));
 
         Assert.Throws<NetlinkProtocolException>(() => new NetlinkConnection(transport, initialSequence: 0).Execute(DoRequest, null, null));
     }
@@ -111,7 +118,7 @@ public sealed class NetlinkConnectionTests
     [InlineData(false)]
     public void ErrorCarriesTheExtendedAckWhetherTheEchoIsCappedOrNot(bool capped)
     {
-        var transport = Script(Datagram(Error(1, -19, capped, echoLength: 40, message: "vdpa: device not found", offset: 20)));
+        var transport = Script(Req(DoSent(1)), Rep(Datagram(Error(1, -19, capped, echoLength: 40, message: "vdpa: device not found", offset: 20))));
 
         var e = Assert.Throws<NetlinkException>(() => new NetlinkConnection(transport, initialSequence: 0).Execute(DoRequest, null, null));
 
@@ -124,7 +131,7 @@ public sealed class NetlinkConnectionTests
     [Fact]
     public void ErrorWithoutExtendedAckStillNamesTheErrno()
     {
-        var transport = Script(Datagram(Error(1, -17, capped: true, echoLength: 16, message: null, offset: null)));
+        var transport = Script(Req(DoSent(1)), Rep(Datagram(Error(1, -17, capped: true, echoLength: 16, message: null, offset: null))));
 
         var e = Assert.Throws<NetlinkException>(() => new NetlinkConnection(transport, initialSequence: 0).Execute(DoRequest, null, null));
 
@@ -136,17 +143,18 @@ public sealed class NetlinkConnectionTests
     [Fact]
     public void AcknowledgementKeepsTheKernelsWarning()
     {
-        var transport = Script(Datagram(Error(1, 0, capped: true, echoLength: 16, message: "vdpa: block device not supported", offset: null)));
+        var transport = Script(Req(DoSent(1)), Rep(Datagram(Error(1, 0, capped: true, echoLength: 16, message: "vdpa: block device not supported", offset: null))));
 
         var ack = new NetlinkConnection(transport, initialSequence: 0).Execute(DoRequest, null, null);
 
         Assert.Equal("vdpa: block device not supported", ack.Warning);
+        transport.AssertConsumed();
     }
 
     [Fact]
     public void DumpThatFailsMidWayReportsTheErrorInDone()
     {
-        var transport = Script(Datagram(Reply(1, NetlinkConstants.FlagMulti, "a"), Done(1, -4, "dump failed")));
+        var transport = Script(Req(DumpSent(1)), Rep(Datagram(Reply(1, NetlinkConstants.FlagMulti, "a"), Done(1, -4, "dump failed"))));
 
         var e = Assert.Throws<NetlinkException>(() => new NetlinkConnection(transport, initialSequence: 0).Execute(DumpRequest, null, (_, _) => { }));
 
@@ -162,13 +170,13 @@ public sealed class NetlinkConnectionTests
         var message = Reply(1, 0, "x");
         BinaryPrimitives.WriteUInt32LittleEndian(message, (uint)claimedLength);
 
-        Assert.Throws<NetlinkProtocolException>(() => new NetlinkConnection(Script(Datagram(message)), initialSequence: 0).Execute(DoRequest, null, null));
+        Assert.Throws<NetlinkProtocolException>(() => new NetlinkConnection(Script(Req(DoSent(1)), Rep(Datagram(message))), initialSequence: 0).Execute(DoRequest, null, null));
     }
 
     [Fact]
     public void OverrunIsReportedNotIgnored()
     {
-        var transport = Script(Datagram(Message(NetlinkConstants.MessageTypeOverrun, 0, 1, Port, [])));
+        var transport = Script(Req(DumpSent(1)), Rep(Datagram(Message(NetlinkConstants.MessageTypeOverrun, 0, 1, Port, []))));
 
         Assert.Throws<NetlinkProtocolException>(() => new NetlinkConnection(transport, initialSequence: 0).Execute(DumpRequest, null, (_, _) => { }));
     }
@@ -177,8 +185,10 @@ public sealed class NetlinkConnectionTests
     public void HandlerExceptionLeavesTheConnectionUsable()
     {
         var transport = Script(
-            Datagram(Reply(1, NetlinkConstants.FlagMulti, "a"), Reply(1, NetlinkConstants.FlagMulti, "b"), Done(1, 0)),
-            Datagram(Reply(2, 0, "next"), Ack(2)));
+            Req(DumpSent(1)),
+            Rep(Datagram(Reply(1, NetlinkConstants.FlagMulti, "a"), Reply(1, NetlinkConstants.FlagMulti, "b"), Done(1, 0))),
+            Req(DoSent(2)),
+            Rep(Datagram(Reply(2, 0, "next"), Ack(2))));
         var connection = new NetlinkConnection(transport, initialSequence: 0);
 
         Assert.Throws<InvalidOperationException>(() => connection.Execute(DumpRequest, null, (_, _) => throw new InvalidOperationException("stop")));
@@ -186,10 +196,38 @@ public sealed class NetlinkConnectionTests
         connection.Execute(DoRequest, null, (_, a) => names.Add(ReadName(a)));
 
         Assert.Equal(["next"], names);
+        transport.AssertConsumed();
     }
 
-    private ReplayTransport Script(params byte[][] datagrams) =>
-        new(datagrams.Select(d => (false, d)), Port) { RewriteSequence = false, RewritePortId = false };
+    private static ReplayTransport Script(params (bool Sent, byte[] Datagram)[] steps) =>
+        new(steps, Port) { RewriteSequence = false, RewritePortId = false };
+
+    private static (bool, byte[]) Req(byte[] request) => (true, request);
+
+    private static (bool, byte[]) Rep(byte[] datagram) => (false, datagram);
+
+    /// <summary>
+    /// A request as linux/netlink.h and linux/genetlink.h lay it out, written here byte by byte rather than by the
+    /// project's encoder: nlmsghdr (len, type, flags, seq, pid 0), genlmsghdr (cmd 5, version 1, reserved), attributes.
+    /// NLM_F_REQUEST 0x1 with NLM_F_ACK 0x4 for a do, with NLM_F_DUMP (NLM_F_ROOT 0x100 | NLM_F_MATCH 0x200) for a dump.
+    /// </summary>
+    private static byte[] UapiRequest(ushort flags, uint sequence, params byte[][] attributes)
+    {
+        var body = attributes.SelectMany(a => a).ToArray();
+        var request = new byte[16 + 4 + body.Length];
+        BinaryPrimitives.WriteUInt32LittleEndian(request, (uint)request.Length);
+        BinaryPrimitives.WriteUInt16LittleEndian(request.AsSpan(4), Family);
+        BinaryPrimitives.WriteUInt16LittleEndian(request.AsSpan(6), flags);
+        BinaryPrimitives.WriteUInt32LittleEndian(request.AsSpan(8), sequence);
+        request[16] = 5;
+        request[17] = 1;
+        body.CopyTo(request, 20);
+        return request;
+    }
+
+    private static byte[] DoSent(uint sequence, params byte[][] attributes) => UapiRequest(0x1 | 0x4, sequence, attributes);
+
+    private static byte[] DumpSent(uint sequence) => UapiRequest(0x1 | 0x100 | 0x200, sequence);
 
     private static string ReadName(ReadOnlySpan<byte> attributes)
     {
@@ -214,13 +252,8 @@ public sealed class NetlinkConnectionTests
         return message;
     }
 
-    private static byte[] GenericBody(string name)
-    {
-        var writer = new NetlinkMessageWriter();
-        writer.BeginGeneric(0, 0, 3, 1);
-        writer.WriteString(4, name);
-        return writer.Written[16..].ToArray();
-    }
+    /// <summary>A genlmsghdr (cmd 3, version 1) and one string attribute 4, as the uAPI lays them out.</summary>
+    private static byte[] GenericBody(string name) => [3, 1, 0, 0, .. Tlv(4, Encoding.UTF8.GetBytes(name + "\0"))];
 
     private static byte[] Reply(uint sequence, ushort flags, string name) => Message(Family, flags, sequence, Port, GenericBody(name));
 

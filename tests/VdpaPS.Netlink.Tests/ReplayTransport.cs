@@ -3,16 +3,24 @@ using VdpaPS.Netlink.Protocol;
 
 namespace VdpaPS.Netlink.Tests;
 
-/// <summary>Plays back datagrams recorded from a real kernel, checking that requests match what was recorded.</summary>
-/// <remarks>Sequence numbers and port ids in the recording are rewritten to the replaying connection's, so the connection's checks run for real.</remarks>
 /// <summary>The replay ran out of replies: where a real socket would wait for the kernel.</summary>
 internal sealed class ReplayExhaustedException() : Exception("The replay has no reply left for this request.");
 
+/// <summary>The client sent a request where the recording has none: the conversation left the script.</summary>
+internal sealed class ReplayDivergedException(string message) : Exception(message);
+
+/// <summary>Plays back datagrams recorded from a real kernel, checking that requests match what was recorded.</summary>
+/// <remarks>
+/// Every request must come where the recording has one, and equal it byte for byte but for the sequence number,
+/// which the replay rewrites in the replies so the connection's checks run for real. Disposing checks that every
+/// recorded datagram was used: a reply left over means the client stopped reading early.
+/// </remarks>
 internal sealed class ReplayTransport : INetlinkTransport
 {
     private readonly Queue<(bool Sent, byte[] Datagram)> _script;
     private uint _lastSequence;
     private uint _recordedSequence;
+    private bool _disposed;
 
     public ReplayTransport(IEnumerable<(bool Sent, byte[] Datagram)> script, uint portId = 4242)
     {
@@ -34,6 +42,9 @@ internal sealed class ReplayTransport : INetlinkTransport
     /// <summary>When false, replies keep the recorded port id.</summary>
     public bool RewritePortId { get; init; } = true;
 
+    /// <summary>When false, datagrams left over at Dispose are allowed (for replies mutated on purpose).</summary>
+    public bool RequireAllConsumed { get; init; } = true;
+
     public List<byte[]> Sent { get; } = [];
 
     public int Remaining => _script.Count;
@@ -43,15 +54,21 @@ internal sealed class ReplayTransport : INetlinkTransport
         var copy = datagram.ToArray();
         Sent.Add(copy);
         _lastSequence = BinaryPrimitives.ReadUInt32LittleEndian(copy.AsSpan(8));
-        if (_script.Count > 0 && _script.Peek().Sent)
+        if (_script.Count == 0 || !_script.Peek().Sent)
         {
-            var expected = _script.Dequeue().Datagram;
-            _recordedSequence = BinaryPrimitives.ReadUInt32LittleEndian(expected.AsSpan(8));
-            // Sequence number and sender port differ between recording and replay; everything else must match.
-            if (CheckRequests)
-            {
-                Assert.Equal(Normalize(expected), Normalize(copy));
-            }
+            // A request where the recording has a reply to read, or nothing at all: the kernel never saw this one.
+            throw new ReplayDivergedException(_script.Count == 0
+                ? $"Request {Sent.Count} was sent after the recording ended: {Convert.ToHexString(copy)}"
+                : $"Request {Sent.Count} was sent while {_script.Count(s => !s.Sent)} recorded repl(ies) were still unread: {Convert.ToHexString(copy)}");
+        }
+
+        var expected = _script.Dequeue().Datagram;
+        _recordedSequence = BinaryPrimitives.ReadUInt32LittleEndian(expected.AsSpan(8));
+        if (CheckRequests)
+        {
+            // Only the sequence number differs between recording and replay; everything else, the sender's port
+            // field included, must be the same bytes.
+            Assert.Equal(Convert.ToHexString(WithoutSequence(expected)), Convert.ToHexString(WithoutSequence(copy)));
         }
     }
 
@@ -93,14 +110,34 @@ internal sealed class ReplayTransport : INetlinkTransport
         return datagram.Length;
     }
 
-    private static byte[] Normalize(byte[] request)
+    /// <summary>Fails when a recorded datagram was not used: a reply the client never read, or a request it never sent.</summary>
+    public void AssertConsumed()
+    {
+        if (_script.Count > 0)
+        {
+            var (sent, datagram) = _script.Peek();
+            Assert.Fail($"{_script.Count} recorded datagram(s) were not used; the first is a {(sent ? "request" : "reply")}: {Convert.ToHexString(datagram)}");
+        }
+    }
+
+    private static byte[] WithoutSequence(byte[] request)
     {
         var copy = (byte[])request.Clone();
-        copy.AsSpan(8, 8).Clear();
+        copy.AsSpan(8, 4).Clear();
         return copy;
     }
 
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (RequireAllConsumed)
+        {
+            AssertConsumed();
+        }
     }
 }

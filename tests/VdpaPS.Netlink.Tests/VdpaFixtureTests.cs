@@ -183,9 +183,70 @@ public sealed class VdpaFixtureTests
     }
 
     [Fact]
+    public void RequestsFollowTheUapiLayout()
+    {
+        // Each request built here from linux/netlink.h, linux/genetlink.h and linux/vdpa.h, not by the project's
+        // encoder: nlmsghdr (len, type, flags NLM_F_REQUEST|NLM_F_ACK = 0x5, seq, pid 0), genlmsghdr (cmd, version 1),
+        // then each attribute (nla_len, nla_type, payload padded to 4 bytes). 0x23 is the id the recorded kernel gave
+        // the vdpa family; 0x10 is GENL_ID_CTRL.
+        var lookup = Uapi(0x10, 3, Attr(2, "vdpa\0"u8));   // CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_NAME
+        using (var create = Replay("dev-new-net", out var sent))
+        {
+            create.CreateDevice(new VdpaDeviceSpec { Name = "fxnet0", Parent = "vdpasim_net", MacAddress = [2, 0, 0, 0, 0, 0x11], Mtu = 9000 });
+            // VDPA_CMD_DEV_NEW (3): DEV_NAME (4), MGMTDEV_DEV_NAME (2), DEV_NET_CFG_MACADDR (10), DEV_NET_CFG_MTU (13, u16).
+            AssertSent([lookup, Uapi(0x23, 3, Attr(4, "fxnet0\0"u8), Attr(2, "vdpasim_net\0"u8), Attr(10, [2, 0, 0, 0, 0, 0x11]), Attr(13, [0x28, 0x23]))], sent.Sent);
+        }
+
+        using (var set = Replay("dev-set-mac", out var sent))
+        {
+            set.SetMacAddress("fxnet0", [2, 0, 0, 0, 0, 0x22]);
+            // VDPA_CMD_DEV_ATTR_SET (8): DEV_NAME (4), DEV_NET_CFG_MACADDR (10).
+            AssertSent([lookup, Uapi(0x23, 8, Attr(4, "fxnet0\0"u8), Attr(10, [2, 0, 0, 0, 0, 0x22]))], sent.Sent);
+        }
+
+        using var delete = Replay("dev-del-net", out var deleted);
+        delete.DeleteDevice("fxnet0");
+        // VDPA_CMD_DEV_DEL (4): DEV_NAME (4).
+        AssertSent([lookup, Uapi(0x23, 4, Attr(4, "fxnet0\0"u8))], deleted.Sent);
+    }
+
+    private static byte[] Attr(ushort type, ReadOnlySpan<byte> payload)
+    {
+        var attribute = new byte[(4 + payload.Length + 3) & ~3];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(attribute, (ushort)(4 + payload.Length));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(attribute.AsSpan(2), type);
+        payload.CopyTo(attribute.AsSpan(4));
+        return attribute;
+    }
+
+    private static byte[] Uapi(ushort type, byte command, params byte[][] attributes)
+    {
+        byte[] message = [.. new byte[16], command, 1, 0, 0, .. attributes.SelectMany(a => a)];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(message, (uint)message.Length);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(4), type);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(message.AsSpan(6), 0x1 | 0x4);
+        return message;
+    }
+
+    private static void AssertSent(byte[][] expected, List<byte[]> sent)
+    {
+        Assert.Equal(expected.Length, sent.Count);
+        for (var i = 0; i < expected.Length; i++)
+        {
+            // The sequence number is the connection's own; every other byte is the layout's.
+            var actual = (byte[])sent[i].Clone();
+            actual.AsSpan(8, 4).Clear();
+            Assert.Equal(Convert.ToHexString(expected[i]), Convert.ToHexString(actual));
+        }
+    }
+
+    [Fact]
     public void FamilyDescriptionListsTheCommandsAndMaxAttribute()
     {
         using var client = Replay("dev-get-net", out _);
+        // The recording goes on with the device itself; read it so every recorded reply is used.
+        var device = client.GetDevice("fxnet0");
+        Assert.Equal(Iproute2("dev-get-net").GetProperty("dev").GetProperty("fxnet0").GetProperty("mgmtdev").GetString(), device.Parent);
 
         Assert.Equal("vdpa", client.Family.Name);
         // VDPA_ATTR_MAX: one past BLK_FLUSH (36), the last attribute 6.12 knows.

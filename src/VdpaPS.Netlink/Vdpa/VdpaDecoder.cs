@@ -114,8 +114,12 @@ public static class VdpaDecoder
                 case NetConfigMacAddress:
                     mac = a.Payload.Length == 6 ? VdpaText.FormatMacAddress(a.Payload) : throw new NetlinkProtocolException($"A MAC attribute has {a.Payload.Length} bytes.", "vdpa DEV_CONFIG_GET");
                     break;
-                // The header says u8, the kernel sends u16: take whatever width came.
-                case NetStatus: status = (ushort)a.GetUnsigned(); break;
+                // The header says u8, the kernel sends u16: take whatever width came, but never cut a value short.
+                case NetStatus:
+                    status = a.GetUnsigned() is var s and <= ushort.MaxValue
+                        ? (ushort)s
+                        : throw new NetlinkProtocolException($"Attribute {a.Type} (NET_STATUS) carries {a.GetUnsigned()}, more than the 16-bit status holds.", "vdpa DEV_CONFIG_GET");
+                    break;
                 case NetConfigMaxQueuePairs: maxQueuePairs = a.GetU16(); break;
                 case NetConfigMtu: mtu = a.GetU16(); break;
                 case BlockCapacity when attribute21IsFeatures: deviceFeatures = a.GetU64(); break;
