@@ -33,7 +33,7 @@ $counts = [ordered]@{
     FailedContainers = 0; FailedBlocks = 0; Result = 'Failed'; Duration = 0
 }
 try {
-    Import-Module $PesterPath -MinimumVersion 6.2.0 -ErrorAction Stop
+    Import-Module $PesterPath -ErrorAction Stop
     $env:VDPAPS_MODULE_PATH = (Resolve-Path $ModulePath -ErrorAction Stop).Path
 
     $config = New-PesterConfiguration
