@@ -92,6 +92,15 @@ if [ -f "$TOOL" ] && loaded vduse; then
   s0=$!
   dotnet "$TOOL" vduse serve t1 > /tmp/serve-t1.log 2>&1 &
   s1=$!
+  # A server is ready once it holds /dev/vduse/NAME open; dotnet's start alone can take 10 s or more
+  # under emulation on a busy machine, which the 10 s bound below is not about.
+  check "both VDUSE servers hold their device open within 120s" bash -c "
+    for _ in \$(seq 1200); do
+      ls -l /proc/$s0/fd 2>/dev/null | grep -q /dev/vduse/t0 &&
+        ls -l /proc/$s1/fd 2>/dev/null | grep -q /dev/vduse/t1 && exit 0
+      sleep 0.1
+    done
+    exit 1"
   check "vdpa dev add on served VDUSE $kind returns within 10s" timeout 10 vdpa dev add name t0 mgmtdev vduse
   check "vdpa dev add on served VDUSE blk returns within 10s" timeout 10 vdpa dev add name t1 mgmtdev vduse
   if loaded virtio_vdpa; then
@@ -128,7 +137,7 @@ if [ -f "$TOOL" ] && loaded vduse; then
     if ([VdpaPS.TestTools.VduseDevice]::Exists('p0')) { throw 'p0 still exists' }
     'served ' + \$d.RequestsServed"
 else
-  n=12; [ "$kind" = net ] || n=13
+  n=13; [ "$kind" = net ] || n=14
   skip "VDUSE checks" "no $TOOL or vduse not loaded (-m vduse)" "$n"
   check "dotnet pwsh as root" dotnet pwsh -NoProfile -c '$PSVersionTable.PSVersion.ToString()'
 fi
