@@ -106,12 +106,15 @@ public sealed class KernelCapabilityTests
     public void ABlockConfigRefusedBy61IsExplainedAsBlockConfigurationFrom69()
     {
         // 6.1: DEV_CONFIG_GET of a block device is EOPNOTSUPP; DEV_GET then says the device is block (id 2).
+        // Each request's place is a bare header (compared below by its genl command, not byte for byte).
         var transport = new ReplayTransport(
         [
+            (true, new byte[20]),
             (false, Error(LinuxErrno.EOPNOTSUPP)),
+            (true, new byte[20]),
             (false, Reply(5, (VdpaAttribute.DeviceName, Str("b0")), (VdpaAttribute.ManagementDeviceDeviceName, Str("vdpasim_blk")), (VdpaAttribute.DeviceId, U32(2)))),
             (false, Error(0)),
-        ]);
+        ]) { CheckRequests = false };
         using var client = new VdpaClient(new NetlinkConnection(transport), Family(22, false).Family);
 
         var e = Assert.Throws<VdpaCapabilityException>(() => client.GetConfig("b0"));
@@ -119,7 +122,8 @@ public sealed class KernelCapabilityTests
         Assert.Equal(VdpaCapability.BlockConfig, e.Capability.Capability);
         Assert.Contains("Linux 6.9", e.Message);
         Assert.Equal(LinuxErrno.EOPNOTSUPP, Assert.IsAssignableFrom<NetlinkException>(e.InnerException).Errno);
-        Assert.Equal(2, transport.Sent.Count);
+        // DEV_CONFIG_GET (6), then DEV_GET (5) to learn the device is block: genlmsghdr.cmd follows the 16-byte nlmsghdr.
+        Assert.Equal([6, 5], transport.Sent.Select(d => d[16]));
     }
 
     [Fact]
@@ -128,20 +132,24 @@ public sealed class KernelCapabilityTests
         // 6.1: the config dump ends at the first block device (b0), without an error; the device dump lists n0, b0, n1.
         var transport = new ReplayTransport(
         [
+            (true, new byte[20]),
             (false, Reply(6, (VdpaAttribute.DeviceName, Str("n0")), (VdpaAttribute.DeviceId, U32(1)))),
             (false, Done()),
+            (true, new byte[20]),
             (false, Concat(
                 Reply(5, (VdpaAttribute.DeviceName, Str("n0")), (VdpaAttribute.DeviceId, U32(1))),
                 Reply(5, (VdpaAttribute.DeviceName, Str("b0")), (VdpaAttribute.DeviceId, U32(2))),
                 Reply(5, (VdpaAttribute.DeviceName, Str("n1")), (VdpaAttribute.DeviceId, U32(1))))),
             (false, Done()),
-        ]);
+        ]) { CheckRequests = false };
         using var client = new VdpaClient(new NetlinkConnection(transport), Family(22, false).Family);
 
         var listing = client.GetConfigListing();
 
         Assert.Equal(["n0"], listing.Configs.Select(c => c.Name));
         Assert.Equal(["b0", "n1"], listing.Missing);
+        // The config dump (6) first, then the device dump (5) it is checked against.
+        Assert.Equal([6, 5], transport.Sent.Select(d => d[16]));
     }
 
     [Theory]
