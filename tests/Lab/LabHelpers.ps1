@@ -70,11 +70,12 @@ $script:VirtioNetFeatureBits = @{
 }
 
 function ConvertTo-FeatureMask {
-    # iproute2 prints net and transport names, and bit_N for any other bit; the bits come from the table above.
+    # iproute2 prints net and transport names; a bit it has no name for comes as its number in JSON (40 on a
+    # virtio-pci function, every class bit of a block parent) and as bit_N in text. The names come from the table above.
     param([string[]] $Names)
     [uint64] $mask = 0
     foreach ($n in $Names) {
-        if ($n -match '^bit_(\d+)$') { $bit = [int]$Matches[1] }
+        if ($n -match '^(?:bit_)?(\d+)$') { $bit = [int]$Matches[1] }
         elseif ($script:VirtioNetFeatureBits.ContainsKey($n)) { $bit = $script:VirtioNetFeatureBits[$n] }
         else { throw "iproute2 printed the feature name '$n', which the tests' uapi table lacks" }
         $mask = $mask -bor ([uint64]1 -shl $bit)

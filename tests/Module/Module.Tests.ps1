@@ -85,7 +85,7 @@ Describe 'On a kernel without the vdpa family' -Skip:(Test-Path /sys/module/vdpa
             $after = $true
         } catch { $caught = $_ }
         $caught | Should -Not -BeNullOrEmpty
-        $caught.FullyQualifiedErrorId | Should -Be 'VdpaModuleNotLoaded,VdpaPS.Commands.GetVdpaParentCommand'
+        $caught.FullyQualifiedErrorId | Should -Be "$Expected,VdpaPS.Commands.GetVdpaParentCommand"
         # Not an -ErrorAction Stop conversion of a non-terminating error: the cmdlet's own terminating one.
         $caught.Exception | Should -Not -BeOfType [System.Management.Automation.ActionPreferenceStopException]
         $ran | Should -BeFalse
