@@ -120,13 +120,30 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         var resolved = names.Select(n => WildcardPattern.ContainsWildcardCharacters(n) ? n : VdpaText.ResolveParent(n, parents)?.Name ?? n).ToArray();
         for (var i = 0; i < names.Length; i++)
         {
-            if (!string.Equals(names[i], resolved[i], StringComparison.Ordinal))
-            {
-                WriteVerbose($"Parent '{names[i]}' is the kernel's '{resolved[i]}'.");
-            }
+            SayResolved(names[i], resolved[i]);
         }
 
         return (parents, resolved);
+    }
+
+    /// <summary>One literal parent name as the kernel names it (any case, or a bus parent's address alone); null when none matches.</summary>
+    protected VdpaParent? ResolveParent(string typed)
+    {
+        var parent = DumpOrStop($"Listing vDPA parents (MGMTDEV_GET dump) to resolve '{typed}'.", c => c.FindParent(typed), VdpaTargetKind.Parent);
+        if (parent is not null)
+        {
+            SayResolved(typed, parent.Name);
+        }
+
+        return parent;
+    }
+
+    private void SayResolved(string typed, string kernelName)
+    {
+        if (!string.Equals(typed, kernelName, StringComparison.Ordinal))
+        {
+            WriteVerbose($"Parent '{typed}' is the kernel's '{kernelName}'.");
+        }
     }
 
     /// <summary>Adds what sysfs knows and netlink does not (driver, vhost char device, netdev or disk); a device sysfs cannot read stays as netlink described it.</summary>

@@ -36,8 +36,7 @@ public sealed class GetVdpaDeviceCommand : VdpaCmdlet
             else
             {
                 // A literal parent that does not exist is the user's mistake, not an empty answer.
-                var (parents, _) = ResolveParentNames(null);
-                parentName = VdpaText.ResolveParent(Parent, parents)?.Name;
+                parentName = ResolveParent(Parent)?.Name;
                 if (parentName is null)
                 {
                     WriteError(VdpaErrors.NotFound(VdpaTargetKind.Parent, Parent));

@@ -85,13 +85,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
         // The kernel matches a parent only by its exact name (bus/device when it has a bus): what the user typed
         // (any case, an address alone) is resolved to that name first. A name nothing matches goes as typed, so the
         // kernel's own answer (ENODEV) is what the user reads.
-        var parents = DumpOrStop("Listing vDPA parents (MGMTDEV_GET dump) to resolve the parent name.", c => c.GetParents(), VdpaTargetKind.Parent);
-        var parent = VdpaText.ResolveParent(Parent, parents);
-        if (parent is not null && parent.Name != Parent)
-        {
-            WriteVerbose($"Parent '{Parent}' is the kernel's '{parent.Name}'.");
-        }
-
+        var parent = ResolveParent(Parent);
         var parentName = parent?.Name ?? Parent;
 
         ulong? features = null;
