@@ -64,16 +64,8 @@ $TimeoutGiven = $PSBoundParameters.ContainsKey('TimeoutSec')
 $Root = $PSScriptRoot
 $OutRoot = Join-Path $Root 'out'
 
-function Write-Step([string] $Message) {
-    Write-Host "==> $Message" -ForegroundColor Cyan
-}
-
-function Invoke-Native {
-    # Runs a native command and stops the build when it fails. No param block: every argument, -o included, goes to the command.
-    $filePath, $arguments = $args
-    & $filePath @arguments
-    if ($LASTEXITCODE -ne 0) { throw "$filePath $($arguments -join ' ') failed with exit code $LASTEXITCODE" }
-}
+# Write-Step, Invoke-Native, Format-ShellWord: shared with the benchmark scripts.
+Import-Module (Join-Path $Root 'tests/tools/BuildCommon.psm1') -Force
 
 function Get-ModuleVersion {
     $props = [xml](Get-Content -Raw (Join-Path $Root 'Directory.Build.props'))
@@ -150,6 +142,7 @@ function Invoke-Test {
 
 function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
     $kernels = Get-TestKernel
+    Write-SetupPlan -Kernels $(if ($SkipLab) { @() } else { $kernels })
     Invoke-Build
     $results = Join-Path $OutRoot 'test-results'
     Remove-Item -Recurse -Force $results -ErrorAction SilentlyContinue
@@ -209,6 +202,30 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
     }
 }
 
+function Write-SetupPlan([string[]] $Kernels) {
+    # Says up front what this run will install or download before it spends minutes doing so.
+    $nugetRoot = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path $HOME '.nuget/packages' }
+    # The packages of the projects a test run builds (the benchmarks' are restored by `bench` only).
+    $projects = 'src/VdpaPS/VdpaPS.csproj', 'src/VdpaPS.Netlink/VdpaPS.Netlink.csproj',
+        'tests/VdpaPS.Netlink.Tests/VdpaPS.Netlink.Tests.csproj', 'tests/VdpaPS.TestTools/VdpaPS.TestTools.csproj'
+    $used = foreach ($p in $projects) { ([xml](Get-Content -Raw (Join-Path $Root $p))).SelectNodes('//PackageReference') | ForEach-Object Include }
+    $pinned = @(([xml](Get-Content -Raw (Join-Path $Root 'Directory.Packages.props'))).SelectNodes('//PackageVersion') |
+        Where-Object { $_.GetAttribute('Include') -in $used }) +
+        @(([xml](Get-Content -Raw (Join-Path $Root 'tests/tools/PesterDownload.csproj'))).SelectNodes('//PackageDownload'))
+    $missing = @(foreach ($p in $pinned) {
+        $version = $p.GetAttribute('Version').Trim('[]')
+        if (-not (Test-Path (Join-Path $nugetRoot "$($p.GetAttribute('Include').ToLowerInvariant())/$version"))) { "$($p.GetAttribute('Include')) $version" }
+    })
+    $plan = [System.Collections.Generic.List[string]]::new()
+    if ($missing) { $plan.Add("restore NuGet packages into ${nugetRoot}: $($missing -join ', ') (and what they depend on)") }
+    foreach ($k in $Kernels) {
+        foreach ($line in (& bash (Join-Path $Root 'tests/lab/lab.sh') plan -k $k)) { if ($line -and -not $plan.Contains($line)) { $plan.Add($line) } }
+    }
+    if ($plan.Count -eq 0) { Write-Step 'Nothing to install or download: packages and the lab are ready'; return }
+    Write-Step 'Before the tests, this run will:'
+    foreach ($line in $plan) { Write-Host "    - $line" }
+}
+
 function Get-TestKernel {
     # test: every kernel series the lab has unless -Kernel names some; the other tasks boot one (6.12 by default).
     if ($Task -eq 'test') { if ($Kernel) { return $Kernel } else { return @('6.12', '6.1') } }
@@ -245,10 +262,6 @@ function Write-TestSummary([System.Collections.Generic.List[object]] $Summary, [
     Write-Host ("whole run: {0:N0} s" -f $Elapsed.TotalSeconds)
     Write-Host "tests: $passed passed, $failed failed, $skipped skipped"
     return ($failed -gt 0 -or $passed -eq 0)
-}
-
-function Format-ShellWord([string] $Word) {
-    return "'" + $Word.Replace("'", "'\''") + "'"
 }
 
 function Read-TrxSummary([string] $Path, [string] $Suite, [int] $ExitCode, [Nullable[timespan]] $Time) {

@@ -56,22 +56,8 @@ $Invariant = [Globalization.CultureInfo]::InvariantCulture
 $BeginMarker = '<!-- bench:figures:begin (written by tests/bench/Invoke-Benchmarks.ps1; edits inside are replaced) -->'
 $EndMarker = '<!-- bench:figures:end -->'
 
-function Write-Step([string] $Message) { Write-Host "==> $Message" -ForegroundColor Cyan }
-
-function Invoke-Native {
-    $filePath, $arguments = $args
-    & $filePath @arguments
-    if ($LASTEXITCODE -ne 0) { throw "$filePath $($arguments -join ' ') failed with exit code $LASTEXITCODE" }
-}
-
-function Format-ShellWord([string] $Word) { return "'" + $Word.Replace("'", "'\''") + "'" }
-
-function Get-Median([double[]] $Values) {
-    $sorted = [double[]]($Values | Sort-Object)
-    $mid = [int][Math]::Floor($sorted.Count / 2)
-    if ($sorted.Count % 2) { return $sorted[$mid] }
-    return ($sorted[$mid - 1] + $sorted[$mid]) / 2
-}
+# Write-Step, Invoke-Native, Format-ShellWord, Get-Median: shared with build.ps1.
+Import-Module (Join-Path $PSScriptRoot '../tools/BuildCommon.psm1') -Force
 
 function F([double] $Value, [string] $Format = 'N1') { return $Value.ToString($Format, $Invariant) }
 

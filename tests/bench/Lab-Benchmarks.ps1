@@ -25,19 +25,14 @@ param(
 Set-StrictMode -Version 3.0
 $ErrorActionPreference = 'Stop'
 $Parent = 'vdpasim_net'
+# Get-Median: shared with build.ps1 and Invoke-Benchmarks.ps1 (the guest sees the repository at the same path).
+Import-Module (Join-Path $PSScriptRoot '../tools/BuildCommon.psm1') -Force
 
 function Measure-Ms([scriptblock] $Block) {
     $watch = [Diagnostics.Stopwatch]::StartNew()
     $null = & $Block
     $watch.Stop()
     return $watch.Elapsed.TotalMilliseconds
-}
-
-function Get-Median([double[]] $Values) {
-    $sorted = [double[]]($Values | Sort-Object)
-    $mid = [int][Math]::Floor($sorted.Count / 2)
-    if ($sorted.Count % 2) { return $sorted[$mid] }
-    return ($sorted[$mid - 1] + $sorted[$mid]) / 2
 }
 
 # Timed inside bash, so neither pwsh's process start nor its output capture is counted: the C tool as a shell script

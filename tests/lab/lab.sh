@@ -13,6 +13,9 @@
 #       and a ReadyToRun copy of the pinned PowerShell for the guest. Everything is cached per
 #       version in $VDPAPS_LAB_CACHE (default ~/.cache/vdpaps-lab), the series side by side; a warm
 #       cache rebuilds nothing.
+#   lab.sh plan [-k SERIES]
+#       Prints what setup would install, download or build for SERIES, one line each, and changes
+#       nothing; prints nothing when the lab is ready.
 #   lab.sh run [-k SERIES] [-m MODS] [-t SECS] [-o DIR] [--] COMMAND...
 #       Boots the kernel and runs COMMAND (its words joined by spaces) with `bash -c` as root in the
 #       guest, in the caller's current directory. Its output (stdout and stderr together) streams
@@ -83,15 +86,21 @@ recorded_kpkg() {
 
 # -------------------------------------------------------------------------------------------- setup
 
-host_packages() {
+# The host packages setup needs that are not installed, one per line.
+missing_host_packages() {
   # busybox-static is not installed: it conflicts with the busybox package that initramfs-tools
   # uses on a normal Debian box, so it is downloaded and unpacked into the cache instead.
-  local want=(qemu-system-x86 gcc-12 make binutils xz-utils kmod iproute2 util-linux) need=() p have
+  local want=(qemu-system-x86 gcc-12 make binutils xz-utils kmod iproute2 util-linux) p have
   # One dpkg-query for all: it is the bulk of a warm setup's time otherwise.
   have=" $(dpkg-query -W -f='${Package}:${db:Status-Status} ' "${want[@]}" 2>/dev/null || true)"
   for p in "${want[@]}"; do
-    [[ "$have" == *" $p:installed "* ]] || need+=("$p")
+    [[ "$have" == *" $p:installed "* ]] || echo "$p"
   done
+}
+
+host_packages() {
+  local need
+  mapfile -t need < <(missing_host_packages)
   ((${#need[@]})) || return 0
   ((EUID == 0)) || die "these packages are missing and installing them needs root: ${need[*]}"
   STEP="installing ${need[*]} with apt-get"
@@ -454,6 +463,35 @@ setup() {
   log "ready: kernel $KVER (Debian $KPKG), cache $CACHE, setup took $(since "$t0")s"
 }
 
+# What setup would do for SERIES, one line each, changing nothing (no apt-get update, no download):
+# build.ps1 says it before a run starts. Prints nothing when the lab is ready.
+plan() {
+  while (($#)); do
+    case "$1" in
+      -k) (($# >= 2)) || usage; KSERIES=$2; shift 2 ;;
+      -h|--help) usage ;;
+      *) log "unknown plan argument $1"; usage ;;
+    esac
+  done
+  check_series
+  local need k
+  mapfile -t need < <(missing_host_packages)
+  ((${#need[@]} == 0)) || echo "install with apt-get (as root): ${need[*]}"
+  k=${VDPAPS_LAB_KPKG:-$(candidate_kpkg 2>/dev/null || true)}
+  [ -n "$k" ] || k=$(recorded_kpkg)
+  if [ -z "$k" ]; then
+    echo "kernel $KSERIES: run apt-get update to learn its version, then download Debian's kernel packages and build the vdpa modules"
+  elif [ ! -f "$(version_dir "$k")/ready" ]; then
+    echo "kernel $KSERIES: download Debian's kernel packages $k and build the vdpa modules and the initramfs into $CACHE (several minutes)"
+  fi
+  local pinned
+  pinned=$(pinned_pwsh)
+  if [ -n "$pinned" ] && [ "${VDPAPS_LAB_R2R:-1}" != 0 ] && ! compgen -G "$CACHE/pwsh-r2r/${pinned%% *}-runtime-*/.ready" > /dev/null; then
+    echo "PowerShell ${pinned%% *}: a ReadyToRun copy for the guest (once per version)"
+  fi
+  return 0
+}
+
 # Keep one kernel per series: an older version's tree and packages only use disk once a newer one
 # of the same series is ready. The other series, the shared busybox and PowerShell stay.
 prune() {
@@ -628,6 +666,7 @@ keep_console() {
 
 case "${1:-}" in
   setup) shift; setup "$@" ;;
+  plan) shift; plan "$@" ;;
   run) shift; run "$@" ;;
   *) usage ;;
 esac
