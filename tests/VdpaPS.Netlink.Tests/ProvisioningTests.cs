@@ -128,6 +128,42 @@ public sealed class ProvisioningTests
         Assert.Null(VdpaProvisioning.CannotCheck(spec with { Features = null }, block, new VdpaFamilyCapabilities(FamilyOf("dev-new-net", "6.1"))));
     }
 
+    [Fact]
+    public void AFamilyThatDoesNotKnowAnAttributeIsWarnedAboutAndDoesNotGetIt()
+    {
+        // The lab's seam: the 6.12 family with maxattr lowered to 13, as a kernel before DEV_NET_CFG_MTU would describe
+        // itself, given to the client through the family cache as New-VdpaDevice's client takes it.
+        var real = FamilyOf("dev-new-net");
+        var cache = new GenericFamilyCache();
+        cache.Remember(real with { MaxAttribute = VdpaAttribute.NetConfigMtu });
+        // DEV_NEW as it must go out: name, parent and MAC; no MTU.
+        var request = Uapi(real.Id, 3, Attr(4, "fxnet0\0"u8), Attr(2, "vdpasim_net\0"u8), Attr(10, [2, 0, 0, 0, 0, 0x11]));
+        using var transport = new ReplayTransport([(true, request), (false, KernelCapabilityTests.Error(0))]);
+        using var client = new VdpaClient(new NetlinkConnection(transport), cache);
+        var spec = new VdpaDeviceSpec { Name = "fxnet0", Parent = "vdpasim_net", MacAddress = [2, 0, 0, 0, 0, 0x11], Mtu = 9000 };
+
+        var unknown = Assert.Single(VdpaProvisioning.UnknownTo(client.Capabilities, spec));
+        client.CreateDevice(VdpaProvisioning.ForFamily(client.Capabilities, spec));
+
+        transport.AssertConsumed();
+        Assert.Equal("This kernel's vdpa family does not know -Mtu (attribute 13, DEV_NET_CFG_MTU, added in Linux 5.16): it would accept the request " +
+            "and ignore it, so it is left out.", VdpaProvisioning.UnknownWarning(unknown));
+        // The read-back of a device without it names the attribute, and says why from the family.
+        var device = new VdpaNetDeviceConfig { Name = "fxnet0", Type = VirtioDeviceClass.Net, DeviceId = 1, MacAddress = "02:00:00:00:00:11", Mtu = 1500 };
+        var finding = Assert.Single(VdpaProvisioning.CheckApplied(spec, device, client.Capabilities));
+        Assert.StartsWith("vDPA device 'fxnet0' was created, but -Mtu was not applied: 9000 was asked, the device has 1500. This kernel's vdpa family (maxattr 13,", finding.Message);
+        Assert.EndsWith("does not know DEV_NET_CFG_MTU (Linux 5.16), so it was left out.", finding.Message);
+        // The family as nlctrl described it knows them all: the spec goes as it is.
+        var full = new VdpaFamilyCapabilities(real);
+        Assert.Empty(VdpaProvisioning.UnknownTo(full, spec));
+        Assert.Same(spec, VdpaProvisioning.ForFamily(full, spec));
+        // 5.19 and 6.0 (maxattr 20) predate DEV_FEATURES.
+        var before61 = new VdpaFamilyCapabilities(real with { MaxAttribute = VdpaAttribute.DeviceFeatures });
+        Assert.Equal(["-Feature"], VdpaProvisioning.UnknownTo(before61, Full).Select(a => a.Parameter));
+        Assert.Null(VdpaProvisioning.ForFamily(before61, Full).Features);
+        Assert.Equal(Full.Mtu, VdpaProvisioning.ForFamily(before61, Full).Mtu);
+    }
+
     private static string FixturePath(string fixture, string? kernel) =>
         Path.Combine([AppContext.BaseDirectory, "Fixtures", .. kernel is null ? Array.Empty<string>() : [kernel], fixture + ".nlrec"]);
 
