@@ -225,14 +225,3 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         GC.SuppressFinalize(this);
     }
 }
-
-/// <summary>Test seams that the lab's Pester tests set (the InternalHooks pattern of PSResourceGet). Not for production use.</summary>
-public static class VdpaTestHooks
-{
-    /// <summary>
-    /// Makes New-VdpaDevice behave as on a kernel whose vdpa family knows attributes only below this number: it warns
-    /// about the others and leaves them out of DEV_NEW, as such a kernel would silently drop them, so the read-back
-    /// check meets a real device without them. Null (the default) uses what the running kernel reports.
-    /// </summary>
-    public static ushort? SimulatedAttributeLimit { get; set; }
-}

@@ -267,8 +267,8 @@ public static partial class VdpaErrors
     private static string DescribeFeatureMask(string? extAck) =>
         ParseHexMask(extAck) is { } mask ? string.Join(", ", VirtioFeatures.GetNames(mask, VirtioDeviceClass.Net)) : "features";
 
-    /// <summary>The cmdlet parameter that sends a DEV_NEW attribute (from the core's attribute table).</summary>
-    public static string ParameterOf(int attribute) => VdpaKernelCatalog.ParameterOf(attribute);
+    /// <summary>The cmdlet parameter that sends a DEV_NEW attribute (from the core's provisioning table).</summary>
+    public static string ParameterOf(int attribute) => VdpaProvisioning.ParameterOf(attribute);
 
     private static ulong? ParseHexMask(string? text)
     {

@@ -187,20 +187,39 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
     }
 
     It 'reports, never drops silently, an attribute the kernel accepted but did not apply' {
-        # As a kernel that does not know DEV_NET_CFG_MTU (13) would: it parses leniently and ignores it.
-        [VdpaPS.VdpaTestHooks]::SimulatedAttributeLimit = 13
+        # As on a kernel that does not know DEV_NET_CFG_MTU (13), which would parse DEV_NEW leniently and ignore it: the
+        # family cache's internal seam hands New-VdpaDevice's own client this kernel's family with maxattr 13, as nlctrl
+        # on such a kernel describes it. Everything else is the cmdlet's real path against the real kernel.
+        $cache = [VdpaPS.Netlink.Protocol.GenericFamilyCache]::Shared
+        $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+        try { $f = $client.Family } finally { $client.Dispose() }
+        $older = [VdpaPS.Netlink.Protocol.GenericNetlinkFamily]::new($f.Name, $f.Id, $f.Version, $f.HeaderSize, 13, $f.Operations, $f.MulticastGroups)
+        $remember = [VdpaPS.Netlink.Protocol.GenericFamilyCache].GetMethod('Remember', [System.Reflection.BindingFlags]'Instance, NonPublic')
+        $remember.Invoke($cache, @($older))
         try {
-            $d = New-VdpaDevice "$P-o0" vdpasim_net -Mtu 9000 -MacAddress 02:00:00:00:00:21 -WarningVariable w -ErrorVariable e -ErrorAction SilentlyContinue 3>$null
-        } finally { [VdpaPS.VdpaTestHooks]::SimulatedAttributeLimit = $null }
+            $out = New-VdpaDevice "$P-o0" vdpasim_net -Mtu 9000 -MacAddress 02:00:00:00:00:21 -Verbose -WarningVariable w -ErrorVariable e -ErrorAction SilentlyContinue 3>$null 4>&1
+        } finally { $cache.Forget('vdpa') }
+        $d = $out | Where-Object { $_ -is [VdpaPS.VdpaDevice] }
+        $sent = @($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -match '^Creating .*DEV_NEW' })
         $d.Name | Should -Be "$P-o0"
         $w | Should -HaveCount 1
-        "$($w[0])" | Should -Match '-Mtu'
+        "$($w[0])" | Should -Match '^This kernel''s vdpa family does not know -Mtu \(attribute 13, DEV_NET_CFG_MTU'
+        # Not sent: the request carried the MAC and no MTU.
+        $sent | Should -HaveCount 1
+        $sent[0].Message | Should -Match 'DEV_NET_CFG_MACADDR=02:00:00:00:00:21'
+        $sent[0].Message | Should -Not -Match 'DEV_NET_CFG_MTU'
         $e | Should -HaveCount 1
         $e[0].FullyQualifiedErrorId | Should -Be 'VdpaAttributeNotApplied,VdpaPS.Commands.NewVdpaDeviceCommand'
         $e[0].CategoryInfo.Category | Should -Be 'NotImplemented'
         "$($e[0])" | Should -Match '-Mtu was not applied: 9000 was asked, the device has 1500'
-        # The MAC, which the "older kernel" knew, was applied and not reported.
-        (Invoke-IpVdpa dev config show "$P-o0").config["$P-o0"].mac | Should -Be '02:00:00:00:00:21'
+        "$($e[0])" | Should -Match 'does not know DEV_NET_CFG_MTU \(Linux 5\.16\)'
+        # The kernel agrees: the MAC, which the "older kernel" knew, was applied and not reported; the MTU was not.
+        $config = (Invoke-IpVdpa dev config show "$P-o0").config["$P-o0"]
+        $config.mac | Should -Be '02:00:00:00:00:21'
+        $config.mtu | Should -Be 1500
+        # The next client asks nlctrl again: the seam is gone.
+        $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+        try { $client.Family.MaxAttribute | Should -Be $f.MaxAttribute } finally { $client.Dispose() }
     }
 
     It 'changes nothing under -WhatIf' {

@@ -92,3 +92,13 @@ Describe 'On a kernel without the vdpa family' -Skip:(Test-Path /sys/module/vdpa
         $after | Should -BeFalse -Because 'a terminating error ends the statement list'
     }
 }
+
+Describe 'New-VdpaDevice and the core''s provisioning table' {
+    It 'has a parameter for every DEV_NEW attribute the core describes, and no public test hook' {
+        $parameters = (Get-Command New-VdpaDevice).Parameters
+        foreach ($attribute in [VdpaPS.Netlink.Vdpa.VdpaProvisioning]::Attributes) {
+            $parameters.Keys | Should -Contain $attribute.Parameter.TrimStart('-') -Because "attribute $($attribute.Id) ($($attribute.Info.UapiName)) is sent by it"
+        }
+        (Get-Module VdpaPS).ImplementingAssembly.GetExportedTypes().Name | Should -Not -Contain 'VdpaTestHooks'
+    }
+}

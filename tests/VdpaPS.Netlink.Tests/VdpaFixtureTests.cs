@@ -210,7 +210,7 @@ public sealed class VdpaFixtureTests
         AssertSent([lookup, Uapi(0x23, 4, Attr(4, "fxnet0\0"u8))], deleted.Sent);
     }
 
-    private static byte[] Attr(ushort type, ReadOnlySpan<byte> payload)
+    internal static byte[] Attr(ushort type, ReadOnlySpan<byte> payload)
     {
         var attribute = new byte[(4 + payload.Length + 3) & ~3];
         System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(attribute, (ushort)(4 + payload.Length));
@@ -219,7 +219,7 @@ public sealed class VdpaFixtureTests
         return attribute;
     }
 
-    private static byte[] Uapi(ushort type, byte command, params byte[][] attributes)
+    internal static byte[] Uapi(ushort type, byte command, params byte[][] attributes)
     {
         byte[] message = [.. new byte[16], command, 1, 0, 0, .. attributes.SelectMany(a => a)];
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(message, (uint)message.Length);

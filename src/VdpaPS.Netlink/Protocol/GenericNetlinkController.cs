@@ -169,4 +169,11 @@ public sealed class GenericFamilyCache
 
     /// <summary>Forgets a family, for when its id stopped answering (the module was reloaded).</summary>
     public void Forget(string name) => _families.TryRemove(name, out _);
+
+    /// <summary>
+    /// The test seam: the next clients take this description of the family instead of nlctrl's, so a test stands a
+    /// running kernel in for an older one (a lower maxattr) on the product's real path. Internal: reached by the xUnit
+    /// project and, through reflection, by the lab's tests; <see cref="Forget"/> returns to nlctrl's description.
+    /// </summary>
+    internal void Remember(GenericNetlinkFamily family) => _families[family.Name] = family;
 }

@@ -156,35 +156,21 @@ public sealed class VdpaClient : IDisposable
     }
 
     /// <summary>Creates a device. The kernel answers with an ACK only; read the device back to see what it applied.</summary>
+    /// <remarks>Sends every attribute the spec gives; <see cref="VdpaProvisioning.ForFamily"/> leaves out what this family does not know.</remarks>
     public NetlinkAcknowledgement CreateDevice(VdpaDeviceSpec spec) =>
         _connection.Execute(Request(VdpaCommand.DeviceNew, dump: false), w =>
         {
             w.WriteString(DeviceName, spec.Name);
             WriteParent(w, spec.Parent);
-            if (spec.MacAddress is { } mac)
+            foreach (var attribute in VdpaProvisioning.Given(spec))
             {
-                w.WriteBytes(NetConfigMacAddress, mac);
-            }
-
-            if (spec.Mtu is { } mtu)
-            {
-                w.WriteU16(NetConfigMtu, mtu);
-            }
-
-            if (spec.MaxQueuePairs is { } pairs)
-            {
-                w.WriteU16(NetConfigMaxQueuePairs, pairs);
-            }
-
-            if (spec.Features is { } features)
-            {
-                w.WriteU64(VdpaAttribute.DeviceFeatures, features);
+                attribute.Write(w, spec);
             }
         }, null);
 
     /// <summary>The attributes of <paramref name="spec"/> this kernel does not know and would drop without a word.</summary>
     public IReadOnlyList<ushort> UnknownAttributes(VdpaDeviceSpec spec) =>
-        [.. spec.ProvisioningAttributes.Where(a => !Knows(a))];
+        [.. VdpaProvisioning.UnknownTo(Capabilities, spec).Select(a => a.Id)];
 
     public NetlinkAcknowledgement DeleteDevice(string name) =>
         _connection.Execute(Request(VdpaCommand.DeviceDelete, dump: false), w => w.WriteString(DeviceName, name), null);

@@ -8,8 +8,11 @@ namespace VdpaPS.Netlink.Vdpa;
 /// <param name="Meaning">What it carries, in a user's words.</param>
 /// <param name="AddedIn">The first Linux release with it.</param>
 /// <param name="RemovedIn">The first release without it (for 21, which 6.1 alone had as device features).</param>
-/// <param name="Parameter">The cmdlet parameter that sends it in DEV_NEW, for provisioning attributes.</param>
-public sealed record VdpaAttributeInfo(ushort Id, string UapiName, string Meaning, string AddedIn, string? RemovedIn = null, string? Parameter = null);
+public sealed record VdpaAttributeInfo(ushort Id, string UapiName, string Meaning, string AddedIn, string? RemovedIn = null)
+{
+    /// <summary>The New-VdpaDevice parameter that sends it in DEV_NEW (from <see cref="VdpaProvisioning"/>); null for the others.</summary>
+    public string? Parameter => RemovedIn is null ? VdpaProvisioning.Find(Id)?.Parameter : null;
+}
 
 /// <summary>A vdpa command and the Linux release that added it.</summary>
 public sealed record VdpaCommandInfo(VdpaCommand Command, string UapiName, string Meaning, string AddedIn);
@@ -49,17 +52,17 @@ public static class VdpaKernelCatalog
         new(VdpaAttribute.DeviceMaxQueues, "DEV_MAX_VQS", "the device's virtqueues", "5.12"),
         new(VdpaAttribute.DeviceMaxQueueSize, "DEV_MAX_VQ_SIZE", "the largest virtqueue size", "5.12"),
         new(VdpaAttribute.DeviceMinQueueSize, "DEV_MIN_VQ_SIZE", "the smallest virtqueue size", "5.16"),
-        new(VdpaAttribute.NetConfigMacAddress, "DEV_NET_CFG_MACADDR", "a net device's MAC address", "5.16", Parameter: "-MacAddress"),
+        new(VdpaAttribute.NetConfigMacAddress, "DEV_NET_CFG_MACADDR", "a net device's MAC address", "5.16"),
         new(VdpaAttribute.NetStatus, "DEV_NET_STATUS", "a net device's link status", "5.16"),
-        new(VdpaAttribute.NetConfigMaxQueuePairs, "DEV_NET_CFG_MAX_VQP", "a net device's most queue pairs", "5.16", Parameter: "-MaxQueuePairs"),
-        new(VdpaAttribute.NetConfigMtu, "DEV_NET_CFG_MTU", "a net device's MTU", "5.16", Parameter: "-Mtu"),
+        new(VdpaAttribute.NetConfigMaxQueuePairs, "DEV_NET_CFG_MAX_VQP", "a net device's most queue pairs", "5.16"),
+        new(VdpaAttribute.NetConfigMtu, "DEV_NET_CFG_MTU", "a net device's MTU", "5.16"),
         new(VdpaAttribute.NegotiatedFeatures, "DEV_NEGOTIATED_FEATURES", "the features a driver negotiated", "5.18"),
         new(VdpaAttribute.ManagementDeviceMaxQueues, "DEV_MGMTDEV_MAX_VQS", "the most virtqueues a parent gives a device", "5.18"),
         new(VdpaAttribute.SupportedFeatures, "DEV_SUPPORTED_FEATURES", "the features a parent can offer", "5.18"),
         new(VdpaAttribute.QueueIndex, "DEV_QUEUE_INDEX", "a queue's index in statistics", "5.19"),
         new(VdpaAttribute.VendorAttributeName, "DEV_VENDOR_ATTR_NAME", "a vendor counter's name", "5.19"),
         new(VdpaAttribute.VendorAttributeValue, "DEV_VENDOR_ATTR_VALUE", "a vendor counter's value", "5.19"),
-        new(VdpaAttribute.DeviceFeatures, "DEV_FEATURES", "the device features asked for at creation (and, from 6.2, those a device offers)", "6.1", Parameter: "-Feature"),
+        new(VdpaAttribute.DeviceFeatures, "DEV_FEATURES", "the device features asked for at creation (and, from 6.2, those a device offers)", "6.1"),
         new(VdpaAttribute.Legacy61DeviceFeatures, "VDPA_DEV_SUPPORTED_FEATURES", "the features a device offers (Linux 6.1 only)", "6.1", RemovedIn: "6.2"),
         new(VdpaAttribute.BlockCapacity, "DEV_BLK_CFG_CAPACITY", "a block device's capacity in sectors", "6.9"),
         new(VdpaAttribute.BlockSizeMax, "DEV_BLK_CFG_SIZE_MAX", "a block device's largest segment", "6.9"),
@@ -118,10 +121,6 @@ public static class VdpaKernelCatalog
     public static VdpaCommandInfo? FindCommand(VdpaCommand command) => Commands.FirstOrDefault(c => c.Command == command);
 
     public static VdpaCapabilityInfo Describe(VdpaCapability capability) => Capabilities.First(c => c.Capability == capability);
-
-    /// <summary>The parameter of New-VdpaDevice that sends an attribute, or its uAPI name.</summary>
-    public static string ParameterOf(int attribute) =>
-        FindAttribute(attribute)?.Parameter ?? VdpaAttribute.GetName(attribute);
 }
 
 /// <summary>What attribute 21 means in a family's replies.</summary>
@@ -207,7 +206,7 @@ public sealed class VdpaFamilyCapabilities
         return $"{Capitalize(info.Description)} needs {info.NeededFromKernel}, which came in Linux {info.AddedIn}; {Summary} does not have it.";
     }
 
-    private static string Capitalize(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
+    internal static string Capitalize(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 }
 
 /// <summary>The kernel's vdpa family lacks what the request needs: the capability and the release that added it.</summary>

@@ -206,8 +206,8 @@ public sealed class VdpaQueueStatistics
     public override string ToString() => $"{Name} queue {QueueIndex}";
 }
 
-/// <summary>What to create: name, parent, and the optional provisioning attributes.</summary>
-public sealed class VdpaDeviceSpec
+/// <summary>What to create: name, parent, and the optional provisioning attributes (described in <see cref="Netlink.Vdpa.VdpaProvisioning"/>).</summary>
+public sealed record VdpaDeviceSpec
 {
     public required string Name { get; init; }
 
@@ -222,29 +222,5 @@ public sealed class VdpaDeviceSpec
     public ulong? Features { get; init; }
 
     /// <summary>The vdpa attributes this spec sends beyond the names, in the order DEV_NEW writes them.</summary>
-    public IEnumerable<ushort> ProvisioningAttributes
-    {
-        get
-        {
-            if (MacAddress is not null)
-            {
-                yield return Netlink.Vdpa.VdpaAttribute.NetConfigMacAddress;
-            }
-
-            if (Mtu is not null)
-            {
-                yield return Netlink.Vdpa.VdpaAttribute.NetConfigMtu;
-            }
-
-            if (MaxQueuePairs is not null)
-            {
-                yield return Netlink.Vdpa.VdpaAttribute.NetConfigMaxQueuePairs;
-            }
-
-            if (Features is not null)
-            {
-                yield return Netlink.Vdpa.VdpaAttribute.DeviceFeatures;
-            }
-        }
-    }
+    public IEnumerable<ushort> ProvisioningAttributes => Netlink.Vdpa.VdpaProvisioning.Given(this).Select(a => a.Id);
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Management.Automation;
 using VdpaPS.Netlink.Vdpa;
 
@@ -52,98 +51,22 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
 
     protected override void ProcessRecord()
     {
-        if (RefuseInput(VdpaText.CheckDeviceName(Name), VdpaErrors.InvalidName, Name) ||
-            RefuseInput(VdpaText.CheckParentName(Parent), VdpaErrors.InvalidParentName, Parent))
+        if (BuildSpec(out var parent) is not { } spec)
         {
             return;
         }
-
-        byte[]? mac = null;
-        if (MacAddress is not null)
-        {
-            mac = VdpaText.ParseMacAddress(MacAddress, out var macError);
-            if (RefuseInput(macError, VdpaErrors.InvalidMacAddress, MacAddress))
-            {
-                return;
-            }
-        }
-
-        if (Mtu is { } mtu && RefuseInput(
-                mtu is < VdpaFamily.MinMtu or > ushort.MaxValue ? $"An MTU of {mtu} is out of range: it must be {VdpaFamily.MinMtu} to {ushort.MaxValue}." : null,
-                VdpaErrors.InvalidMtu, mtu))
-        {
-            return;
-        }
-
-        if (MaxQueuePairs is { } pairs && RefuseInput(
-                pairs is < 1 or > VdpaFamily.MaxQueuePairs ? $"{pairs} queue pairs is out of range: a device has 1 to {VdpaFamily.MaxQueuePairs}." : null,
-                VdpaErrors.InvalidQueuePairs, pairs))
-        {
-            return;
-        }
-
-        // The kernel matches a parent only by its exact name (bus/device when it has a bus): what the user typed
-        // (any case, an address alone) is resolved to that name first. A name nothing matches goes as typed, so the
-        // kernel's own answer (ENODEV) is what the user reads.
-        var parent = ResolveParent(Parent);
-        var parentName = parent?.Name ?? Parent;
-
-        ulong? features = null;
-        if (Feature is not null)
-        {
-            if (!TryParseFeatures(parent, out var mask))
-            {
-                return;
-            }
-
-            features = mask;
-        }
-
-        var spec = new VdpaDeviceSpec
-        {
-            Name = Name,
-            Parent = parentName,
-            MacAddress = mac,
-            Mtu = (ushort?)Mtu,
-            MaxQueuePairs = (ushort?)MaxQueuePairs,
-            Features = features,
-        };
 
         // Commands up to VSTATS_GET are parsed leniently: an attribute this kernel does not know would vanish without a word.
-        var unknown = Client.UnknownAttributes(spec).ToHashSet();
-        if (VdpaTestHooks.SimulatedAttributeLimit is { } limit)
+        foreach (var unknown in VdpaProvisioning.UnknownTo(Client.Capabilities, spec))
         {
-            unknown.UnionWith(spec.ProvisioningAttributes.Where(a => a >= limit));
+            WriteWarning(VdpaProvisioning.UnknownWarning(unknown));
         }
 
-        foreach (var attribute in unknown.Order())
-        {
-            WriteWarning($"This kernel's vdpa family does not know {VdpaErrors.ParameterOf(attribute)} (attribute {attribute}, " +
-                $"{VdpaAttribute.GetName(attribute)}): it will accept the request and ignore it.");
-        }
-
-        // What goes out: under the test hook, without the attributes an older kernel would drop.
-        var sent = VdpaTestHooks.SimulatedAttributeLimit is null ? spec : new VdpaDeviceSpec
-        {
-            Name = spec.Name,
-            Parent = spec.Parent,
-            MacAddress = unknown.Contains(VdpaAttribute.NetConfigMacAddress) ? null : spec.MacAddress,
-            Mtu = unknown.Contains(VdpaAttribute.NetConfigMtu) ? null : spec.Mtu,
-            MaxQueuePairs = unknown.Contains(VdpaAttribute.NetConfigMaxQueuePairs) ? null : spec.MaxQueuePairs,
-            Features = unknown.Contains(VdpaAttribute.DeviceFeatures) ? null : spec.Features,
-        };
-
-        if (!ShouldProcess($"vDPA device '{Name}' on parent '{parentName}'{Describe(spec, withNames: false)}", "Create"))
-        {
-            return;
-        }
-
-        if (parent is not null && !CheckParentHasRoom(parent))
-        {
-            return;
-        }
-
-        if (!TryRequest($"Creating vDPA device '{Name}' (DEV_NEW:{Describe(sent, withNames: true)}).", c => c.CreateDevice(sent), spec, VdpaTargetKind.Device, out var ack, parent))
+        var sent = VdpaProvisioning.ForFamily(Client.Capabilities, spec);
+        if (!ShouldProcess($"vDPA device '{Name}' on parent '{spec.Parent}'{VdpaProvisioning.DescribeValues(spec)}", "Create") ||
+            (parent is not null && !CheckParentHasRoom(parent)) ||
+            !TryRequest($"Creating vDPA device '{Name}' (DEV_NEW: {VdpaProvisioning.DescribeRequest(sent)}).", c => c.CreateDevice(sent), spec,
+                VdpaTargetKind.Device, out var ack, parent))
         {
             return;
         }
@@ -158,17 +81,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
             return;
         }
 
-        if (device.Type == VirtioDeviceClass.Block && features is not null && !Client.Capabilities.Has(VdpaCapability.BlockConfig))
-        {
-            WriteWarning($"Whether -Feature was applied to '{Name}' cannot be checked: {Client.Capabilities.Explain(VdpaCapability.BlockConfig)}");
-        }
-        else if (mac is not null || Mtu is not null || MaxQueuePairs is not null || features is not null)
-        {
-            if (TryRequest($"Reading back the configuration of '{Name}' (DEV_CONFIG_GET) to check what was applied.", c => c.GetConfig(Name), Name, VdpaTargetKind.Device, out var config))
-            {
-                ReportUnapplied(spec, config, device);
-            }
-        }
+        ReportUnapplied(spec, device);
 
         // A loaded driver may already have claimed the device at creation; binding moves it where it was asked.
         if (Driver is not null && !TryBindDriver(Name, Driver))
@@ -177,6 +90,79 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
         }
 
         WriteObject(WithSysfs(device));
+    }
+
+    /// <summary>The spec the parameters ask for, checked before anything reaches the kernel; null when an input was refused.</summary>
+    private VdpaDeviceSpec? BuildSpec(out VdpaParent? parent)
+    {
+        parent = null;
+        string? macError = null;
+        var mac = MacAddress is null ? null : VdpaText.ParseMacAddress(MacAddress, out macError);
+        if (RefuseInput(VdpaText.CheckDeviceName(Name), VdpaErrors.InvalidName, Name) ||
+            RefuseInput(VdpaText.CheckParentName(Parent), VdpaErrors.InvalidParentName, Parent) ||
+            RefuseInput(macError, VdpaErrors.InvalidMacAddress, MacAddress) ||
+            (Mtu is { } mtu && RefuseInput(VdpaText.CheckMtu(mtu), VdpaErrors.InvalidMtu, mtu)) ||
+            (MaxQueuePairs is { } pairs && RefuseInput(VdpaText.CheckMaxQueuePairs(pairs), VdpaErrors.InvalidQueuePairs, pairs)))
+        {
+            return null;
+        }
+
+        // The kernel matches a parent only by its exact name (bus/device when it has a bus): what the user typed
+        // (any case, an address alone) is resolved to that name first. A name nothing matches goes as typed, so the
+        // kernel's own answer (ENODEV) is what the user reads.
+        parent = ResolveParent(Parent);
+        ulong? features = null;
+        if (Feature is not null)
+        {
+            if (!TryParseFeatures(parent, out var mask))
+            {
+                return null;
+            }
+
+            features = mask;
+        }
+
+        return new VdpaDeviceSpec
+        {
+            Name = Name,
+            Parent = parent?.Name ?? Parent,
+            MacAddress = mac,
+            Mtu = (ushort?)Mtu,
+            MaxQueuePairs = (ushort?)MaxQueuePairs,
+            Features = features,
+        };
+    }
+
+    /// <summary>
+    /// The read-back: what the device shows against what was asked (the core compares); each difference is a
+    /// non-terminating VdpaAttributeNotApplied error, what this kernel cannot show a warning.
+    /// </summary>
+    private void ReportUnapplied(VdpaDeviceSpec spec, VdpaDevice device)
+    {
+        if (VdpaProvisioning.CannotCheck(spec, device, Client.Capabilities) is { } cannot)
+        {
+            WriteWarning(cannot);
+            return;
+        }
+
+        if (!VdpaProvisioning.Given(spec).Any() ||
+            !TryRequest($"Reading back the configuration of '{Name}' (DEV_CONFIG_GET) to check what was applied.", c => c.GetConfig(Name), Name,
+                VdpaTargetKind.Device, out var config))
+        {
+            return;
+        }
+
+        foreach (var finding in VdpaProvisioning.CheckApplied(spec, config, Client.Capabilities))
+        {
+            if (finding.Unverifiable)
+            {
+                WriteWarning(finding.Message);
+            }
+            else
+            {
+                WriteError(VdpaErrors.NotApplied(finding.Message, device));
+            }
+        }
     }
 
     /// <summary>
@@ -237,97 +223,6 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
                 : string.Empty;
             WriteError(VdpaErrors.InvalidInput(VdpaErrors.UnknownFeature, e.Message.Split(" (Parameter")[0] + hint, Feature));
             return false;
-        }
-    }
-
-    private static string Describe(VdpaDeviceSpec spec, bool withNames)
-    {
-        var parts = new List<string>();
-        if (withNames)
-        {
-            parts.Add($"DEV_NAME={spec.Name}");
-            var (bus, device) = VdpaText.SplitParentName(spec.Parent);
-            if (bus is not null)
-            {
-                parts.Add($"MGMTDEV_BUS_NAME={bus}");
-            }
-
-            parts.Add($"MGMTDEV_DEV_NAME={device}");
-        }
-
-        if (spec.MacAddress is { } mac)
-        {
-            parts.Add($"{(withNames ? "DEV_NET_CFG_MACADDR" : "MAC")}={VdpaText.FormatMacAddress(mac)}");
-        }
-
-        if (spec.Mtu is { } mtu)
-        {
-            parts.Add($"{(withNames ? "DEV_NET_CFG_MTU" : "MTU")}={mtu}");
-        }
-
-        if (spec.MaxQueuePairs is { } pairs)
-        {
-            parts.Add($"{(withNames ? "DEV_NET_CFG_MAX_VQP" : "max queue pairs")}={pairs}");
-        }
-
-        if (spec.Features is { } features)
-        {
-            parts.Add($"{(withNames ? "DEV_FEATURES" : "features")}=0x{features.ToString("x", CultureInfo.InvariantCulture)}");
-        }
-
-        return parts.Count == 0 ? string.Empty : (withNames ? " " : " with ") + string.Join(withNames ? " " : ", ", parts);
-    }
-
-    private const int VirtioNetFeatureMtu = 3;
-    private const int VirtioNetFeatureMac = 5;
-
-    /// <summary>Compares what was asked with what the device shows; each difference is a non-terminating VdpaAttributeNotApplied error.</summary>
-    private void ReportUnapplied(VdpaDeviceSpec spec, VdpaDeviceConfig config, VdpaDevice device)
-    {
-        var net = config as VdpaNetDeviceConfig;
-        void Check(bool asked, bool applied, string parameter, string requested, string? actual, int neededFeature = -1)
-        {
-            if (asked && !applied)
-            {
-                // 6.1 has no "Missing features" check: it creates the device without what -Feature leaves out.
-                var why = neededFeature >= 0 && spec.Features is { } f && (f & (1UL << neededFeature)) == 0
-                    ? $"-Feature lacks {VirtioFeatures.GetNames(1UL << neededFeature, VirtioDeviceClass.Net)[0]}, which the attribute needs, and this kernel created the device without it instead of refusing."
-                    : "The kernel accepted the request without using the attribute (kernels before it existed ignore it).";
-                WriteError(VdpaErrors.NotApplied(
-                    $"vDPA device '{spec.Name}' was created, but {parameter} was not applied: {requested} was asked, the device has " +
-                    $"{actual ?? "none"}. {why}",
-                    device));
-            }
-        }
-
-        if (spec.MacAddress is { } mac)
-        {
-            var asked = VdpaText.FormatMacAddress(mac);
-            Check(true, string.Equals(net?.MacAddress, asked, StringComparison.OrdinalIgnoreCase), "-MacAddress", asked, net?.MacAddress, VirtioNetFeatureMac);
-        }
-
-        if (spec.Mtu is { } mtu)
-        {
-            Check(true, net?.Mtu == mtu, "-Mtu", mtu.ToString(CultureInfo.InvariantCulture), net?.Mtu?.ToString(CultureInfo.InvariantCulture), VirtioNetFeatureMtu);
-        }
-
-        if (spec.MaxQueuePairs is { } pairs)
-        {
-            // The kernel shows MAX_VQP only with MQ; without it the device has exactly one pair.
-            var actual = net?.MaxQueuePairs ?? (net is null ? null : (ushort?)1);
-            Check(true, actual == pairs, "-MaxQueuePairs", pairs.ToString(CultureInfo.InvariantCulture), actual?.ToString(CultureInfo.InvariantCulture));
-        }
-
-        if (spec.Features is { } features)
-        {
-            if (config.DeviceFeatureMask is not { } offered)
-            {
-                WriteWarning($"This kernel does not report device features, so whether -Feature was applied to '{spec.Name}' cannot be checked.");
-            }
-            else
-            {
-                Check(true, offered == features, "-Feature", $"0x{features:x}", $"0x{offered:x}");
-            }
         }
     }
 }

@@ -1,0 +1,171 @@
+using System.Globalization;
+using VdpaPS.Netlink.Protocol;
+
+namespace VdpaPS.Netlink.Vdpa;
+
+/// <summary>
+/// One attribute DEV_NEW can carry beyond the names: where it is in the spec, how it is written, and how the device
+/// read back (DEV_CONFIG_GET) shows whether it was applied. The uAPI name and the release that added it are the
+/// catalog's (<see cref="Info"/>).
+/// </summary>
+/// <param name="Id">The vdpa attribute number.</param>
+/// <param name="Parameter">The New-VdpaDevice parameter that sends it.</param>
+/// <param name="Label">Its name in a -WhatIf text ("MTU").</param>
+/// <param name="Asked">The value the spec asks for, as text; null when the spec leaves the attribute out.</param>
+/// <param name="Write">Writes the spec's value into the request.</param>
+/// <param name="Without">The spec without the attribute.</param>
+/// <param name="Shown">What the device shows, as text comparable with <paramref name="Asked"/>; null when it shows none.</param>
+/// <param name="NeededNetFeature">The virtio-net feature bit the device needs to show the value, or -1.</param>
+/// <param name="Reported">Whether this kernel's DEV_CONFIG_GET can show the attribute at all; null when it always can.</param>
+public sealed record VdpaProvisioningAttribute(
+    ushort Id,
+    string Parameter,
+    string Label,
+    Func<VdpaDeviceSpec, string?> Asked,
+    Action<NetlinkMessageWriter, VdpaDeviceSpec> Write,
+    Func<VdpaDeviceSpec, VdpaDeviceSpec> Without,
+    Func<VdpaDeviceConfig, string?> Shown,
+    int NeededNetFeature = -1,
+    Func<VdpaDeviceConfig, bool>? Reported = null)
+{
+    /// <summary>The catalog's entry: uAPI name and the Linux release that added the attribute.</summary>
+    public VdpaAttributeInfo Info { get; } = VdpaKernelCatalog.FindAttribute(Id)
+        ?? throw new InvalidOperationException($"Attribute {Id} is not in the vdpa catalog.");
+
+    /// <summary>"Applied" means the device shows the value asked (MAC in any case, numbers and masks equal).</summary>
+    public bool IsApplied(VdpaDeviceSpec spec, VdpaDeviceConfig config) =>
+        string.Equals(Asked(spec), Shown(config), StringComparison.OrdinalIgnoreCase);
+}
+
+/// <summary>What a read-back found for one attribute: not applied (an error) or not checkable on this kernel (a warning).</summary>
+public sealed record VdpaProvisioningFinding(VdpaProvisioningAttribute Attribute, bool Unverifiable, string Message);
+
+/// <summary>
+/// The one description of what New-VdpaDevice provisions: the DEV_NEW attributes in the order they are written, what
+/// the cmdlet says about them (-WhatIf, -Verbose), which this kernel's family would drop, and what the read-back found.
+/// </summary>
+/// <remarks>Adding an attribute: one entry in <see cref="Attributes"/>, the spec's property and the cmdlet's parameter.</remarks>
+public static class VdpaProvisioning
+{
+    private const int VirtioNetFeatureMtu = 3;
+    private const int VirtioNetFeatureMac = 5;
+
+    public static IReadOnlyList<VdpaProvisioningAttribute> Attributes { get; } =
+    [
+        new(VdpaAttribute.NetConfigMacAddress, "-MacAddress", "MAC",
+            s => s.MacAddress is { } mac ? VdpaText.FormatMacAddress(mac) : null,
+            (w, s) => w.WriteBytes(VdpaAttribute.NetConfigMacAddress, s.MacAddress),
+            s => s with { MacAddress = null },
+            c => (c as VdpaNetDeviceConfig)?.MacAddress,
+            NeededNetFeature: VirtioNetFeatureMac),
+        new(VdpaAttribute.NetConfigMtu, "-Mtu", "MTU",
+            s => Text(s.Mtu),
+            (w, s) => w.WriteU16(VdpaAttribute.NetConfigMtu, s.Mtu!.Value),
+            s => s with { Mtu = null },
+            c => Text((c as VdpaNetDeviceConfig)?.Mtu),
+            NeededNetFeature: VirtioNetFeatureMtu),
+        new(VdpaAttribute.NetConfigMaxQueuePairs, "-MaxQueuePairs", "max queue pairs",
+            s => Text(s.MaxQueuePairs),
+            (w, s) => w.WriteU16(VdpaAttribute.NetConfigMaxQueuePairs, s.MaxQueuePairs!.Value),
+            s => s with { MaxQueuePairs = null },
+            // The kernel shows MAX_VQP only with MQ; without it a net device has exactly one pair.
+            c => c is VdpaNetDeviceConfig net ? Text(net.MaxQueuePairs ?? 1) : null),
+        new(VdpaAttribute.DeviceFeatures, "-Feature", "features",
+            s => Hex(s.Features),
+            (w, s) => w.WriteU64(VdpaAttribute.DeviceFeatures, s.Features!.Value),
+            s => s with { Features = null },
+            c => Hex(c.DeviceFeatureMask),
+            Reported: c => c.DeviceFeatureMask is not null),
+    ];
+
+    /// <summary>The entry for a DEV_NEW attribute; null for one New-VdpaDevice does not send.</summary>
+    public static VdpaProvisioningAttribute? Find(int attribute) => Attributes.FirstOrDefault(a => a.Id == attribute);
+
+    /// <summary>The parameter of New-VdpaDevice that sends an attribute, or its uAPI name.</summary>
+    public static string ParameterOf(int attribute) => Find(attribute)?.Parameter ?? VdpaAttribute.GetName(attribute);
+
+    /// <summary>The attributes the spec sends beyond the names, in the order DEV_NEW writes them.</summary>
+    public static IEnumerable<VdpaProvisioningAttribute> Given(VdpaDeviceSpec spec) => Attributes.Where(a => a.Asked(spec) is not null);
+
+    /// <summary>The spec's attributes this family does not know: commands up to VSTATS_GET would accept and ignore them.</summary>
+    public static IReadOnlyList<VdpaProvisioningAttribute> UnknownTo(VdpaFamilyCapabilities family, VdpaDeviceSpec spec) =>
+        [.. Given(spec).Where(a => !family.Knows(a.Id))];
+
+    /// <summary>
+    /// What goes out in DEV_NEW on this family: the spec without the attributes it does not know. The kernel would drop
+    /// them without a word, so leaving them out changes nothing there, and -Verbose shows what the kernel will use.
+    /// </summary>
+    public static VdpaDeviceSpec ForFamily(VdpaFamilyCapabilities family, VdpaDeviceSpec spec) =>
+        UnknownTo(family, spec).Aggregate(spec, (s, a) => a.Without(s));
+
+    /// <summary>The warning for an attribute this family does not know, with the release that added it.</summary>
+    public static string UnknownWarning(VdpaProvisioningAttribute attribute) =>
+        $"This kernel's vdpa family does not know {attribute.Parameter} (attribute {attribute.Id}, {attribute.Info.UapiName}, added in Linux " +
+        $"{attribute.Info.AddedIn}): it would accept the request and ignore it, so it is left out.";
+
+    /// <summary>The DEV_NEW request in uAPI names, for -Verbose ("DEV_NAME=n MGMTDEV_DEV_NAME=p DEV_NET_CFG_MTU=1400").</summary>
+    public static string DescribeRequest(VdpaDeviceSpec spec)
+    {
+        var (bus, device) = VdpaText.SplitParentName(spec.Parent);
+        var names = bus is null ? $"DEV_NAME={spec.Name} MGMTDEV_DEV_NAME={device}" : $"DEV_NAME={spec.Name} MGMTDEV_BUS_NAME={bus} MGMTDEV_DEV_NAME={device}";
+        return string.Join(' ', Given(spec).Select(a => $"{a.Info.UapiName}={a.Asked(spec)}").Prepend(names));
+    }
+
+    /// <summary>The attributes in a user's words, for -WhatIf (" with MAC=02:00:00:00:00:01, MTU=1400"); empty without any.</summary>
+    public static string DescribeValues(VdpaDeviceSpec spec)
+    {
+        var parts = Given(spec).Select(a => $"{a.Label}={a.Asked(spec)}").ToList();
+        return parts.Count == 0 ? string.Empty : " with " + string.Join(", ", parts);
+    }
+
+    /// <summary>
+    /// Compares what the spec asked with what the device shows (DEV_CONFIG_GET). DEV_NEW is answered with a bare ACK,
+    /// and a kernel may create a device without a value (it did not know the attribute; 6.1 without a feature the value
+    /// needs), so every difference is a finding. Nothing when all was applied.
+    /// </summary>
+    public static IReadOnlyList<VdpaProvisioningFinding> CheckApplied(VdpaDeviceSpec spec, VdpaDeviceConfig config, VdpaFamilyCapabilities family)
+    {
+        var findings = new List<VdpaProvisioningFinding>();
+        foreach (var a in Given(spec))
+        {
+            if (a.Reported is { } reported && !reported(config))
+            {
+                findings.Add(new(a, true, $"This kernel does not report device {a.Label}, so whether {a.Parameter} was applied to '{spec.Name}' cannot be checked."));
+            }
+            else if (!a.IsApplied(spec, config))
+            {
+                findings.Add(new(a, false, $"vDPA device '{spec.Name}' was created, but {a.Parameter} was not applied: {a.Asked(spec)} was asked, the device has " +
+                    $"{a.Shown(config) ?? "none"}. {WhyNotApplied(a, spec, family)}"));
+            }
+        }
+
+        return findings;
+    }
+
+    /// <summary>Whether the read-back can be made at all: a block device's configuration needs 6.9. Null when it can.</summary>
+    public static string? CannotCheck(VdpaDeviceSpec spec, VdpaDevice device, VdpaFamilyCapabilities family) =>
+        device.Type == VirtioDeviceClass.Block && spec.Features is not null && !family.Has(VdpaCapability.BlockConfig)
+            ? $"Whether -Feature was applied to '{spec.Name}' cannot be checked: {family.Explain(VdpaCapability.BlockConfig)}"
+            : null;
+
+    private static string WhyNotApplied(VdpaProvisioningAttribute attribute, VdpaDeviceSpec spec, VdpaFamilyCapabilities family)
+    {
+        if (!family.Knows(attribute.Id))
+        {
+            return $"{VdpaFamilyCapabilities.Capitalize(family.Summary)} does not know {attribute.Info.UapiName} (Linux {attribute.Info.AddedIn}), so it was left out.";
+        }
+
+        // 6.1 has no "Missing features" check: it creates the device without what -Feature leaves out.
+        if (attribute.NeededNetFeature >= 0 && spec.Features is { } features && (features & (1UL << attribute.NeededNetFeature)) == 0)
+        {
+            return $"-Feature lacks {VirtioFeatures.GetNames(1UL << attribute.NeededNetFeature, VirtioDeviceClass.Net)[0]}, which the attribute needs, " +
+                "and this kernel created the device without it instead of refusing.";
+        }
+
+        return "The kernel accepted the request without using the attribute (kernels before it existed ignore it).";
+    }
+
+    private static string? Text(ushort? value) => value?.ToString(CultureInfo.InvariantCulture);
+
+    private static string? Hex(ulong? mask) => mask is { } m ? $"0x{m.ToString("x", CultureInfo.InvariantCulture)}" : null;
+}
