@@ -202,6 +202,7 @@ public sealed class VdpaClient : IDisposable
     private GenericRequest Request(VdpaCommand command, bool dump)
     {
         var operation = OperationName(command, dump);
+        var request = new GenericRequest(Family.Id, (byte)command, VdpaFamily.Version, dump, operation);
         if (!Family.TryGetOperation((uint)command, out var op) ||
             (dump && (op.Flags & GenericOperationFlags.Dump) == 0) ||
             (!dump && (op.Flags & GenericOperationFlags.Do) == 0))
@@ -220,10 +221,10 @@ public sealed class VdpaClient : IDisposable
 
             throw new NetlinkException(LinuxErrno.EOPNOTSUPP,
                 $"{Capabilities.Summary} has no {operation[5..]}",
-                null, operation);
+                null, operation) { Request = request };
         }
 
-        return new(Family.Id, (byte)command, VdpaFamily.Version, dump, operation);
+        return request;
     }
 
     public static string OperationName(VdpaCommand command, bool dump = false)
