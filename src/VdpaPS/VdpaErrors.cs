@@ -82,7 +82,7 @@ public static partial class VdpaErrors
             return FamilyMissing(missing, new VdpaKernelSupport().Diagnose());
         }
 
-        var explained = VdpaErrorMap.Explain(e, kind, target, parent);
+        var explained = VdpaErrorMap.Explain(e, target, kind, parent);
         var (id, category) = IdOf(explained.Kind);
         return new ErrorRecord(explained, id, category, target)
         {

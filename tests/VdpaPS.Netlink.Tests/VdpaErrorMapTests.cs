@@ -25,7 +25,7 @@ public sealed class VdpaErrorMapTests
     {
         var (kernel, target) = Refusal(fixture);
 
-        var explained = VdpaErrorMap.Explain(kernel, VdpaTargetKind.Device, target);
+        var explained = VdpaErrorMap.Explain(kernel, target, VdpaTargetKind.Device);
 
         Assert.Equal(kind, explained.Kind);
         Assert.StartsWith(message, explained.Message, StringComparison.Ordinal);
@@ -33,7 +33,7 @@ public sealed class VdpaErrorMapTests
         Assert.Same(kernel, explained.InnerException);
         Assert.Equal(kernel.Errno, explained.Errno);
         Assert.Equal(kernel.ExtAckMessage, explained.ExtAckMessage);
-        Assert.Same(explained, VdpaErrorMap.Explain(explained, VdpaTargetKind.Device, target));
+        Assert.Same(explained, VdpaErrorMap.Explain(explained, target, VdpaTargetKind.Device));
     }
 
     [Theory]
@@ -71,9 +71,9 @@ public sealed class VdpaErrorMapTests
         var (duplicate, _) = Refusal("error-dev-new-duplicate");
         var (queue, _) = Refusal("error-vstats-qidx-40000");
 
-        Assert.StartsWith("There is no such vDPA device: the kernel said", VdpaErrorMap.Explain(missing, VdpaTargetKind.Device, name).Message, StringComparison.Ordinal);
-        Assert.StartsWith("A vDPA device of that name already exists:", VdpaErrorMap.Explain(duplicate, VdpaTargetKind.Device, name).Message, StringComparison.Ordinal);
-        Assert.StartsWith("The vDPA device has no queue of that index:", VdpaErrorMap.Explain(queue, VdpaTargetKind.Device, name).Message, StringComparison.Ordinal);
+        Assert.StartsWith("There is no such vDPA device: the kernel said", VdpaErrorMap.Explain(missing, name, VdpaTargetKind.Device).Message, StringComparison.Ordinal);
+        Assert.StartsWith("A vDPA device of that name already exists:", VdpaErrorMap.Explain(duplicate, name, VdpaTargetKind.Device).Message, StringComparison.Ordinal);
+        Assert.StartsWith("The vDPA device has no queue of that index:", VdpaErrorMap.Explain(queue, name, VdpaTargetKind.Device).Message, StringComparison.Ordinal);
     }
 
     [Fact]

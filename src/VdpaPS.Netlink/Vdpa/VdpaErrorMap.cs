@@ -109,7 +109,7 @@ public static partial class VdpaErrorMap
     /// </summary>
     /// <param name="target">What the request was about: a name, an object whose ToString is its name, a <see cref="VdpaDeviceSpec"/> or a <see cref="VdpaQueueTarget"/>.</param>
     /// <param name="parent">The parent the request was about, where the caller knows it: its limits explain a refusal.</param>
-    public static VdpaException Explain(NetlinkException e, VdpaTargetKind kind, object? target, VdpaParent? parent = null)
+    public static VdpaException Explain(NetlinkException e, object? target, VdpaTargetKind kind, VdpaParent? parent = null)
     {
         if (e is VdpaException explained)
         {
