@@ -80,36 +80,61 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>
-    /// Devices by name. Literal names are each asked for with the kernel's doit (a miss is the kernel's ENODEV, mapped to
-    /// VdpaDeviceNotFound); anything with a wildcard, or no name at all, comes from one dump filtered here.
+    /// The one way names become objects: literal names are each asked for on their own (<paramref name="askOne"/> writes
+    /// the error for a miss and returns null); anything with a wildcard, or no name at all, comes from one listing
+    /// (<paramref name="listMatching"/>, which filters by the names).
     /// </summary>
-    protected IEnumerable<VdpaDevice> ResolveDevices(string[]? names)
+    protected static IEnumerable<T> ResolveNames<T>(string[]? names, Func<string, T?> askOne, Func<string[]?, IEnumerable<T>> listMatching)
+        where T : class
     {
         if (names is { Length: > 0 } && !Array.Exists(names, WildcardPattern.ContainsWildcardCharacters))
         {
             foreach (var name in names)
             {
-                if (TryRequest($"Reading vDPA device '{name}' (DEV_GET).", c => c.GetDevice(name), name, VdpaTargetKind.Device, out var device))
+                if (askOne(name) is { } item)
                 {
-                    yield return device;
+                    yield return item;
                 }
             }
 
             yield break;
         }
 
-        var devices = DumpOrStop("Listing vDPA devices (DEV_GET dump).", c => c.GetDevices(), VdpaTargetKind.Device);
-        foreach (var device in SelectByName(devices, d => d.Name, names, VdpaTargetKind.Device))
+        foreach (var item in listMatching(names))
         {
-            yield return device;
+            yield return item;
         }
     }
+
+    /// <summary>One item asked for on its own: the item, or null after writing this item's error.</summary>
+    protected T? AskOne<T>(string asking, Func<VdpaClient, T> request, object? target, VdpaTargetKind kind)
+        where T : class =>
+        TryRequest(asking, request, target, kind, out var result) ? result : null;
+
+    /// <summary>Devices by name: a literal name is a DEV_GET (a miss is the kernel's ENODEV, mapped to VdpaDeviceNotFound); the rest one DEV_GET dump.</summary>
+    protected IEnumerable<VdpaDevice> ResolveDevices(string[]? names) =>
+        ResolveNames(names,
+            name => AskOne($"Reading vDPA device '{name}' (DEV_GET).", c => c.GetDevice(name), name, VdpaTargetKind.Device),
+            patterns => SelectByName(DumpOrStop("Listing vDPA devices (DEV_GET dump).", c => c.GetDevices(), VdpaTargetKind.Device),
+                d => d.Name, patterns, VdpaTargetKind.Device));
+
+    /// <summary>
+    /// Parents by name: a literal name is one MGMTDEV_GET when it is the kernel's own (any other spelling is resolved
+    /// against the list); with a wildcard, the list filtered here, where a wildcard also matches a bus parent's address alone.
+    /// </summary>
+    protected IEnumerable<VdpaParent> ResolveParents(string[]? names) =>
+        ResolveNames(names, ResolveParentOrWriteNotFound,
+            patterns =>
+            {
+                var (parents, resolved) = ResolveParentNames(patterns);
+                return SelectByName(parents, p => p.Name, resolved, VdpaTargetKind.Parent, p => p.BusName is null ? null : p.DeviceName);
+            });
 
     /// <summary>
     /// The parents a user's names mean: literal names resolved to the kernel's own (any case, or a bus parent's address
     /// alone), wildcards kept. The kernel's list comes with them, so a caller asks once.
     /// </summary>
-    protected (IReadOnlyList<VdpaParent> Parents, string[]? Names) ResolveParentNames(string[]? names)
+    private (IReadOnlyList<VdpaParent> Parents, string[]? Names) ResolveParentNames(string[]? names)
     {
         var parents = DumpOrStop("Listing vDPA parents (MGMTDEV_GET dump).", c => c.GetParents(), VdpaTargetKind.Parent);
         if (names is null)
@@ -126,13 +151,29 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         return (parents, resolved);
     }
 
-    /// <summary>One literal parent name as the kernel names it (any case, or a bus parent's address alone); null when none matches.</summary>
+    /// <summary>
+    /// One literal parent name as the kernel names it (any case, or a bus parent's address alone); null when none matches.
+    /// A refusal other than "no such parent" ends the command, as a failed dump would.
+    /// </summary>
     protected VdpaParent? ResolveParent(string typed)
     {
-        var parent = DumpOrStop($"Listing vDPA parents (MGMTDEV_GET dump) to resolve '{typed}'.", c => c.FindParent(typed), VdpaTargetKind.Parent);
+        var parent = DumpOrStop($"Asking for vDPA parent '{typed}' (MGMTDEV_GET; a dump when the kernel names it otherwise).", c => c.FindParent(typed),
+            VdpaTargetKind.Parent);
         if (parent is not null)
         {
             SayResolved(typed, parent.Name);
+        }
+
+        return parent;
+    }
+
+    /// <summary>A literal parent name that must exist: the parent, or null after writing VdpaParentNotFound.</summary>
+    protected VdpaParent? ResolveParentOrWriteNotFound(string typed)
+    {
+        var parent = ResolveParent(typed);
+        if (parent is null)
+        {
+            WriteError(VdpaErrors.NotFound(VdpaTargetKind.Parent, typed));
         }
 
         return parent;

@@ -42,6 +42,15 @@ Describe 'Get-VdpaParent' {
         $e[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
     }
 
+    It 'asks the kernel for a literal name (MGMTDEV_GET), dumping only for another spelling or a miss' {
+        $trace = Get-VdpaParent vdpasim_net, VDPASIM_BLK -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message
+        # vdpasim_net: one MGMTDEV_GET. VDPASIM_BLK: the kernel's ENODEV for that spelling, then one dump to resolve it.
+        @($trace | Where-Object { $_ -match '^vdpa MGMTDEV_GET: sent .*received 1 reply' }) | Should -HaveCount 1
+        @($trace | Where-Object { $_ -match '^vdpa MGMTDEV_GET: sent .*failed: .*ENODEV' }) | Should -HaveCount 1
+        @($trace | Where-Object { $_ -match '^vdpa MGMTDEV_GET dump: sent' }) | Should -HaveCount 1
+        (Get-VdpaParent vdpasim_net, VDPASIM_BLK).Name | Should -Be @('vdpasim_net', 'vdpasim_blk')
+    }
+
     It 'finds the parent of a piped device' {
         try {
             New-VdpaDevice "$P-pp0" vdpasim_blk -ErrorAction Stop | Out-Null
@@ -147,6 +156,12 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
         $e[0].FullyQualifiedErrorId | Should -Be 'VdpaDeviceExists,VdpaPS.Commands.NewVdpaDeviceCommand'
         $e[0].CategoryInfo.Category | Should -Be 'ResourceExists'
         $e[0].Exception.Errno | Should -Be 17
+        # What a script catches reads as the displayed error; the kernel's own answer is inside it.
+        $caught = try { New-VdpaDevice "$P-d0" vdpasim_blk -ErrorAction Stop } catch { $_ }
+        $caught.Exception.Message | Should -Match "^A vDPA device named '$P-d0' already exists: the kernel answered EEXIST"
+        $caught.Exception.Message | Should -Be "$($e[0])"
+        $caught.Exception.InnerException.Errno | Should -Be 17
+        $caught.Exception.InnerException.Message | Should -Match '^vdpa DEV_NEW: the kernel answered EEXIST'
         (Invoke-IpVdpa dev show "$P-d0").dev["$P-d0"].mgmtdev | Should -Be 'vdpasim_net'
     }
 

@@ -102,3 +102,22 @@ Describe 'New-VdpaDevice and the core''s provisioning table' {
         (Get-Module VdpaPS).ImplementingAssembly.GetExportedTypes().Name | Should -Not -Contain 'VdpaTestHooks'
     }
 }
+
+Describe 'A kernel refusal as the ErrorRecord a user sees' {
+    It 'reads the same on the exception as on the record, and keeps the kernel''s exception inside' {
+        # EEXIST as the connection raises it for DEV_NEW (errno, no extended ack, operation): the refusal's shape, not a kernel.
+        $kernel = [VdpaPS.Netlink.Protocol.NetlinkException]::new(17, $null, $null, 'vdpa DEV_NEW', $null)
+        $spec = [VdpaPS.VdpaDeviceSpec]@{ Name = 'pst-x0'; Parent = 'vdpasim_net' }
+
+        $r = [VdpaPS.VdpaErrors]::FromNetlink($kernel, $spec, 'Device', $null)
+
+        $r.FullyQualifiedErrorId | Should -Be 'VdpaDeviceExists'
+        $r.CategoryInfo.Category | Should -Be 'ResourceExists'
+        $r.Exception.Message | Should -BeLike "A vDPA device named 'pst-x0' already exists: the kernel answered EEXIST*"
+        $r.Exception.Message | Should -BeExactly "$r"
+        $r.Exception | Should -BeOfType [VdpaPS.Netlink.Protocol.NetlinkException]
+        $r.Exception.Errno | Should -Be 17
+        [object]::ReferenceEquals($r.Exception.InnerException, $kernel) | Should -BeTrue
+        $r.ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+    }
+}

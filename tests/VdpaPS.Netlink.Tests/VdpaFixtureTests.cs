@@ -45,6 +45,35 @@ public sealed class VdpaFixtureTests
     }
 
     [Fact]
+    public void FindParentAsksForTheKernelsOwnNameWithoutADump()
+    {
+        // The recording holds one MGMTDEV_GET and no dump: the strict replay fails on any other request.
+        using var client = Replay("mgmtdev-get-vdpasim_net", out var transport);
+
+        var parent = client.FindParent("vdpasim_net");
+
+        Assert.Equal("vdpasim_net", parent?.Name);
+        Assert.Equal(0, transport.Remaining);
+    }
+
+    [Fact]
+    public void FindParentResolvesAnotherSpellingFromTheDump()
+    {
+        // The kernel's ENODEV for the name as typed, then the recorded dump: the typed name resolves against the list.
+        var recorded = NetlinkRecording.Parse(File.ReadLines(Path.Combine(AppContext.BaseDirectory, "Fixtures", "mgmtdev-dump.nlrec"))).ToList();
+        using var transport = new ReplayTransport([.. recorded.Take(3), (true, new byte[20]), (false, KernelCapabilityTests.Error(LinuxErrno.ENODEV)),
+            .. recorded.Skip(3)]) { CheckRequests = false };
+        using var client = new VdpaClient(new NetlinkConnection(transport), new GenericFamilyCache());
+
+        var parent = client.FindParent("VDPASIM_NET");
+
+        Assert.Equal("vdpasim_net", parent?.Name);
+        // After nlctrl: MGMTDEV_GET (2) for the name, then its dump (NLM_F_DUMP, 0x300, in the header's flags).
+        Assert.Equal([2, 2], transport.Sent.Skip(1).Select(d => d[16]));
+        Assert.Equal([false, true], transport.Sent.Skip(1).Select(d => (BitConverter.ToUInt16(d, 6) & 0x300) == 0x300));
+    }
+
+    [Fact]
     public void DevicesDecodeAsIproute2ShowsThem()
     {
         using var client = Replay("dev-dump", out _);

@@ -154,7 +154,7 @@ public sealed class NetlinkConnection : IDisposable
                         var (errno, extAck) = ReadError(body, flags, request.Operation, afterEcho: true);
                         if (errno != 0)
                         {
-                            throw extAck.ToException(errno, request.Operation);
+                            throw extAck.ToException(errno, request);
                         }
 
                         return new NetlinkAcknowledgement(extAck.Message, replies);
@@ -172,7 +172,7 @@ public sealed class NetlinkConnection : IDisposable
                             var (errno, extAck) = ReadError(body, flags, request.Operation, afterEcho: false);
                             if (errno != 0)
                             {
-                                throw extAck.ToException(errno, request.Operation);
+                                throw extAck.ToException(errno, request);
                             }
                         }
 
@@ -208,7 +208,8 @@ public sealed class NetlinkConnection : IDisposable
 
     private readonly record struct ExtAck(string? Message, int? Offset, int? MissingType)
     {
-        public NetlinkException ToException(int errno, string operation) => new(errno, Message, Offset, operation, MissingType);
+        public NetlinkException ToException(int errno, in GenericRequest request) =>
+            new(errno, Message, Offset, request.Operation, MissingType) { Request = request };
     }
 
     /// <summary>Reads the errno and the extended-ack attributes of an ERROR or DONE message.</summary>

@@ -20,6 +20,18 @@ public class NetlinkException : Exception
         Operation = operation;
     }
 
+    /// <summary>The same refusal said in other words: the kernel's answer stays readable here and whole as the InnerException.</summary>
+    protected NetlinkException(string message, NetlinkException kernel)
+        : base(message, kernel)
+    {
+        Errno = kernel.Errno;
+        ExtAckMessage = kernel.ExtAckMessage;
+        ExtAckOffset = kernel.ExtAckOffset;
+        MissingAttribute = kernel.MissingAttribute;
+        Operation = kernel.Operation;
+        Request = kernel.Request;
+    }
+
     /// <summary>The positive errno (ENODEV is 19).</summary>
     public int Errno { get; }
 
@@ -34,6 +46,9 @@ public class NetlinkException : Exception
 
     /// <summary>The request that failed, as "family command" (for example "vdpa DEV_NEW").</summary>
     public string Operation { get; }
+
+    /// <summary>The request that failed, typed (family, command, dump or not), where it is known: what a refusal means depends on it.</summary>
+    public GenericRequest? Request { get; init; }
 
     /// <summary>The C library's name and text for the errno, for example "ENODEV (No such device)".</summary>
     public string ErrnoDescription => Errno.DescribeErrno();

@@ -53,52 +53,33 @@ public sealed class VdpaClient : IDisposable
     /// <remarks>vdpa registers maxattr as VDPA_ATTR_MAX, the enum entry one past its last attribute (37 on 6.12, where BLK_FLUSH is 36).</remarks>
     public bool Knows(ushort attribute) => Capabilities.Knows(attribute);
 
-    public IReadOnlyList<VdpaParent> GetParents()
-    {
-        var parents = new List<VdpaParent>();
-        _connection.Dump(Request(VdpaCommand.ManagementDeviceGet, dump: true), null, parents.Clear,
-            (_, attributes) => parents.Add(VdpaDecoder.DecodeParent(attributes)));
-        return parents;
-    }
+    public IReadOnlyList<VdpaParent> GetParents() => DumpAll(VdpaCommand.ManagementDeviceGet, VdpaDecoder.DecodeParent);
 
-    public VdpaParent GetParent(string name)
-    {
-        VdpaParent? parent = null;
-        _connection.Execute(Request(VdpaCommand.ManagementDeviceGet, dump: false), w => WriteParent(w, name),
-            (_, attributes) => parent = VdpaDecoder.DecodeParent(attributes));
-        return parent ?? throw NoReply("MGMTDEV_GET");
-    }
+    public VdpaParent GetParent(string name) => GetOne(VdpaCommand.ManagementDeviceGet, w => WriteParent(w, name), VdpaDecoder.DecodeParent);
 
     /// <summary>
     /// The parent a user means: the kernel's own name, any case of it, or a bus parent's address alone (0000:00:10.0 for
     /// pci/0000:00:10.0). Null when none matches (or the address alone is ambiguous across buses).
     /// </summary>
-    public VdpaParent? FindParent(string typed) => VdpaText.ResolveParent(typed, GetParents());
-
-    public IReadOnlyList<VdpaDevice> GetDevices()
+    /// <remarks>The kernel's own name is one MGMTDEV_GET; only another spelling needs the list to resolve against.</remarks>
+    public VdpaParent? FindParent(string typed)
     {
-        var devices = new List<VdpaDevice>();
-        _connection.Dump(Request(VdpaCommand.DeviceGet, dump: true), null, devices.Clear,
-            (_, attributes) => devices.Add(VdpaDecoder.DecodeDevice(attributes)));
-        return devices;
+        try
+        {
+            return GetParent(typed);
+        }
+        catch (NetlinkException e) when (e.Errno is LinuxErrno.ENODEV or LinuxErrno.ENOENT)
+        {
+            return VdpaText.ResolveParent(typed, GetParents());
+        }
     }
 
-    public VdpaDevice GetDevice(string name)
-    {
-        VdpaDevice? device = null;
-        _connection.Execute(Request(VdpaCommand.DeviceGet, dump: false), w => w.WriteString(DeviceName, name),
-            (_, attributes) => device = VdpaDecoder.DecodeDevice(attributes));
-        return device ?? throw NoReply("DEV_GET");
-    }
+    public IReadOnlyList<VdpaDevice> GetDevices() => DumpAll(VdpaCommand.DeviceGet, VdpaDecoder.DecodeDevice);
+
+    public VdpaDevice GetDevice(string name) => GetOne(VdpaCommand.DeviceGet, w => w.WriteString(DeviceName, name), VdpaDecoder.DecodeDevice);
 
     /// <summary>The configuration dump as the kernel sent it. Linux 6.1 ends it silently at the first block device: see <see cref="GetConfigListing"/>.</summary>
-    public IReadOnlyList<VdpaDeviceConfig> GetConfigs()
-    {
-        var configs = new List<VdpaDeviceConfig>();
-        _connection.Dump(Request(VdpaCommand.DeviceConfigGet, dump: true), null, configs.Clear,
-            (_, attributes) => configs.Add(VdpaDecoder.DecodeConfig(attributes, Capabilities)));
-        return configs;
-    }
+    public IReadOnlyList<VdpaDeviceConfig> GetConfigs() => DumpAll(VdpaCommand.DeviceConfigGet, a => VdpaDecoder.DecodeConfig(a, Capabilities));
 
     /// <summary>
     /// The configuration dump, checked against the device dump taken right after it: a device the kernel left out of
@@ -116,18 +97,14 @@ public sealed class VdpaClient : IDisposable
     /// <exception cref="VdpaCapabilityException">A block device on a family without block configuration (before 6.9).</exception>
     public VdpaDeviceConfig GetConfig(string name)
     {
-        VdpaDeviceConfig? config = null;
         try
         {
-            _connection.Execute(Request(VdpaCommand.DeviceConfigGet, dump: false), w => w.WriteString(DeviceName, name),
-                (_, attributes) => config = VdpaDecoder.DecodeConfig(attributes, Capabilities));
+            return GetOne(VdpaCommand.DeviceConfigGet, w => w.WriteString(DeviceName, name), a => VdpaDecoder.DecodeConfig(a, Capabilities));
         }
         catch (NetlinkException e) when (e.Errno == LinuxErrno.EOPNOTSUPP && !Capabilities.Has(VdpaCapability.BlockConfig) && IsBlockDevice(name))
         {
             throw new VdpaCapabilityException(VdpaCapability.BlockConfig, Capabilities, e.Operation, e);
         }
-
-        return config ?? throw NoReply("DEV_CONFIG_GET");
     }
 
     private bool IsBlockDevice(string name)
@@ -142,18 +119,12 @@ public sealed class VdpaClient : IDisposable
         }
     }
 
-    public VdpaQueueStatistics GetQueueStatistics(string name, uint queueIndex)
-    {
-        VdpaQueueStatistics? stats = null;
-        _connection.Execute(Request(VdpaCommand.DeviceVendorStatsGet, dump: false),
-            w =>
-            {
-                w.WriteString(DeviceName, name);
-                w.WriteU32(QueueIndex, queueIndex);
-            },
-            (_, attributes) => stats = VdpaDecoder.DecodeQueueStatistics(attributes));
-        return stats ?? throw NoReply("DEV_VSTATS_GET");
-    }
+    public VdpaQueueStatistics GetQueueStatistics(string name, uint queueIndex) =>
+        GetOne(VdpaCommand.DeviceVendorStatsGet, w =>
+        {
+            w.WriteString(DeviceName, name);
+            w.WriteU32(QueueIndex, queueIndex);
+        }, VdpaDecoder.DecodeQueueStatistics);
 
     /// <summary>Creates a device. The kernel answers with an ACK only; read the device back to see what it applied.</summary>
     /// <remarks>Sends every attribute the spec gives; <see cref="VdpaProvisioning.ForFamily"/> leaves out what this family does not know.</remarks>
@@ -183,11 +154,32 @@ public sealed class VdpaClient : IDisposable
             w.WriteBytes(NetConfigMacAddress, macAddress);
         }, null);
 
+    /// <summary>Every object of one kind: a dump, restarted from an empty list when the kernel reports it was interrupted.</summary>
+    private List<T> DumpAll<T>(VdpaCommand command, Decode<T> decode)
+    {
+        var items = new List<T>();
+        _connection.Dump(Request(command, dump: true), null, items.Clear, (_, attributes) => items.Add(decode(attributes)));
+        return items;
+    }
+
+    /// <summary>One object, named by the attributes <paramref name="key"/> writes: the kernel answers with one reply or refuses.</summary>
+    private T GetOne<T>(VdpaCommand command, RequestAttributeWriter key, Decode<T> decode)
+        where T : class
+    {
+        var request = Request(command, dump: false);
+        T? item = null;
+        _connection.Execute(request, key, (_, attributes) => item = decode(attributes));
+        return item ?? throw new NetlinkProtocolException("The kernel acknowledged the request without a reply message.", request.Operation);
+    }
+
+    private delegate T Decode<out T>(ReadOnlySpan<byte> attributes);
+
     /// <summary>A request for a command this kernel's family offers; one it lacks fails here, before anything is sent.</summary>
     /// <remarks>nlctrl lists the family's operations with their do/dump flags, so an older kernel is told apart from a refusal.</remarks>
     private GenericRequest Request(VdpaCommand command, bool dump)
     {
         var operation = OperationName(command, dump);
+        var request = new GenericRequest(Family.Id, (byte)command, VdpaFamily.Version, dump, operation);
         if (!Family.TryGetOperation((uint)command, out var op) ||
             (dump && (op.Flags & GenericOperationFlags.Dump) == 0) ||
             (!dump && (op.Flags & GenericOperationFlags.Do) == 0))
@@ -206,10 +198,10 @@ public sealed class VdpaClient : IDisposable
 
             throw new NetlinkException(LinuxErrno.EOPNOTSUPP,
                 $"{Capabilities.Summary} has no {operation[5..]}",
-                null, operation);
+                null, operation) { Request = request };
         }
 
-        return new(Family.Id, (byte)command, VdpaFamily.Version, dump, operation);
+        return request;
     }
 
     public static string OperationName(VdpaCommand command, bool dump = false)
@@ -239,9 +231,6 @@ public sealed class VdpaClient : IDisposable
 
         w.WriteString(ManagementDeviceDeviceName, device);
     }
-
-    private static NetlinkProtocolException NoReply(string command) =>
-        new($"The kernel acknowledged {command} without a reply message.", $"vdpa {command}");
 
     public void Dispose()
     {

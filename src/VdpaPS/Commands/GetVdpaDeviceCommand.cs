@@ -36,10 +36,9 @@ public sealed class GetVdpaDeviceCommand : VdpaCmdlet
             else
             {
                 // A literal parent that does not exist is the user's mistake, not an empty answer.
-                parentName = ResolveParent(Parent)?.Name;
+                parentName = ResolveParentOrWriteNotFound(Parent)?.Name;
                 if (parentName is null)
                 {
-                    WriteError(VdpaErrors.NotFound(VdpaTargetKind.Parent, Parent));
                     return;
                 }
             }

@@ -17,24 +17,20 @@ public sealed class GetVdpaDeviceConfigCommand : VdpaCmdlet
 
     protected override void ProcessRecord()
     {
-        if (Name is { Length: > 0 } && !Array.Exists(Name, WildcardPattern.ContainsWildcardCharacters))
-        {
-            foreach (var name in Name)
-            {
-                if (TryRequest($"Reading the configuration of vDPA device '{name}' (DEV_CONFIG_GET DEV_NAME={name}).", c => c.GetConfig(name), name, VdpaTargetKind.Device, out var config))
-                {
-                    WriteObject(config);
-                }
-            }
-
-            return;
-        }
-
-        var listing = DumpOrStop("Listing the configuration of every vDPA device (DEV_CONFIG_GET dump, then DEV_GET dump to check it is complete).",
-            c => c.GetConfigListing(), VdpaTargetKind.Device);
-        foreach (var config in SelectByName(listing.Configs, c => c.Name, Name, VdpaTargetKind.Device))
+        VdpaConfigListing? listing = null;
+        foreach (var config in ResolveNames(Name, AskConfig, filter =>
+                 {
+                     listing = DumpOrStop("Listing the configuration of every vDPA device (DEV_CONFIG_GET dump, then DEV_GET dump to check it is complete).",
+                         c => c.GetConfigListing(), VdpaTargetKind.Device);
+                     return SelectByName(listing.Configs, c => c.Name, filter, VdpaTargetKind.Device);
+                 }))
         {
             WriteObject(config);
+        }
+
+        if (listing is null)
+        {
+            return;
         }
 
         // A dump the kernel ended early is no complete answer: say so, and ask for each device it left out.
@@ -48,10 +44,13 @@ public sealed class GetVdpaDeviceConfigCommand : VdpaCmdlet
         WriteWarning(VdpaErrors.DumpIncompleteWarning("DEV_CONFIG_GET", missing));
         foreach (var name in missing)
         {
-            if (TryRequest($"Reading the configuration of vDPA device '{name}' (DEV_CONFIG_GET DEV_NAME={name}).", c => c.GetConfig(name), name, VdpaTargetKind.Device, out var config))
+            if (AskConfig(name) is { } config)
             {
                 WriteObject(config);
             }
         }
     }
+
+    private VdpaDeviceConfig? AskConfig(string name) =>
+        AskOne($"Reading the configuration of vDPA device '{name}' (DEV_CONFIG_GET DEV_NAME={name}).", c => c.GetConfig(name), name, VdpaTargetKind.Device);
 }

@@ -23,11 +23,14 @@ public sealed class GetVdpaParentCommand : VdpaCmdlet
 
     protected override void ProcessRecord()
     {
-        var (parents, names) = ResolveParentNames(ParentName is null ? Name : [.. Name ?? [], ParentName]);
-        // A wildcard also matches a bus parent's address alone (0000:00:1*).
-        foreach (var parent in SelectByName(parents, p => p.Name, names, VdpaTargetKind.Parent, p => p.BusName is null ? null : p.DeviceName))
+        // Two names for one parent (any case, an address alone) give it once, as the list filtered by them would.
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var parent in ResolveParents(ParentName is null ? Name : [.. Name ?? [], ParentName]))
         {
-            WriteObject(parent);
+            if (written.Add(parent.Name))
+            {
+                WriteObject(parent);
+            }
         }
     }
 }

@@ -87,8 +87,8 @@ public sealed class SetVdpaDeviceCommand : VdpaCmdlet
         // On a device that is not net the kernel answers success with only a warning ("... device not supported").
         if (ack.Warning is not null)
         {
-            WriteError(VdpaErrors.NotApplied(
-                $"The MAC address of vDPA device '{Name}' was not changed: the kernel answered success with the warning \"{ack.Warning}\".", Name));
+            WriteNetlinkError(VdpaErrorMap.WarnedInsteadOfApplied(VdpaCommand.DeviceAttributeSet, Name, "The MAC address", ack.Warning), Name,
+                VdpaTargetKind.Device);
             return false;
         }
 
