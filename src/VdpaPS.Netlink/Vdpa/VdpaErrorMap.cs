@@ -247,7 +247,7 @@ public static partial class VdpaErrorMap
     {
         if (ParseHexMask(extAck) is not { } mask)
         {
-            var sent = spec?.ProvisioningAttributes.Select(a => VdpaKernelCatalog.ParameterOf(a)).ToList() ?? [];
+            var sent = spec?.ProvisioningAttributes.Select(a => VdpaProvisioning.ParameterOf(a)).ToList() ?? [];
             return sent.Count switch
             {
                 0 => "some of the given attributes",
@@ -261,7 +261,7 @@ public static partial class VdpaErrorMap
         {
             if ((mask & (1UL << bit)) != 0)
             {
-                names.Add(VdpaKernelCatalog.ParameterOf(bit));
+                names.Add(VdpaProvisioning.ParameterOf(bit));
             }
         }
 
