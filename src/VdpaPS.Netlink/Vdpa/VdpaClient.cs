@@ -9,10 +9,14 @@ public sealed class VdpaClient : IDisposable
     private readonly NetlinkConnection _connection;
     private readonly bool _ownsConnection;
 
+    // Null for a family given by the caller: then there is nothing to resolve again.
+    private readonly GenericFamilyCache? _cache;
+
     /// <exception cref="FamilyNotFoundException">The vdpa module is not loaded, or this is not the initial network namespace.</exception>
     public VdpaClient(NetlinkConnection connection, GenericFamilyCache? cache = null, bool ownsConnection = false)
         : this(connection, (cache ?? GenericFamilyCache.Shared).Resolve(connection, VdpaFamily.Name), ownsConnection)
     {
+        _cache = cache ?? GenericFamilyCache.Shared;
     }
 
     /// <summary>A client for a family already described (by nlctrl, or by a test standing in for an older kernel).</summary>
@@ -25,9 +29,10 @@ public sealed class VdpaClient : IDisposable
     }
 
     /// <summary>Opens a socket of its own and resolves the family (once per process).</summary>
-    public static VdpaClient Open(TimeSpan? receiveTimeout = null)
+    /// <param name="cancellation">Ends any wait for the kernel (a cmdlet's StopProcessing).</param>
+    public static VdpaClient Open(TimeSpan? receiveTimeout = null, CancellationToken cancellation = default)
     {
-        var connection = NetlinkConnection.OpenGeneric(receiveTimeout);
+        var connection = NetlinkConnection.OpenGeneric(receiveTimeout, cancellation);
         try
         {
             return new VdpaClient(connection, ownsConnection: true);
@@ -39,10 +44,11 @@ public sealed class VdpaClient : IDisposable
         }
     }
 
-    public GenericNetlinkFamily Family { get; }
+    /// <summary>The family as nlctrl described it; resolved again when its id stops answering (the vdpa module was reloaded).</summary>
+    public GenericNetlinkFamily Family { get; private set; }
 
     /// <summary>What this kernel's family can do and what its attributes mean (attribute 21 above all).</summary>
-    public VdpaFamilyCapabilities Capabilities { get; }
+    public VdpaFamilyCapabilities Capabilities { get; private set; }
 
     public NetlinkConnection Connection => _connection;
 
@@ -56,7 +62,7 @@ public sealed class VdpaClient : IDisposable
     public IReadOnlyList<VdpaParent> GetParents()
     {
         var parents = new List<VdpaParent>();
-        _connection.Dump(Request(VdpaCommand.ManagementDeviceGet, dump: true), null, parents.Clear,
+        DumpAll(VdpaCommand.ManagementDeviceGet, parents.Clear,
             (_, attributes) => parents.Add(VdpaDecoder.DecodeParent(attributes)));
         return parents;
     }
@@ -64,7 +70,7 @@ public sealed class VdpaClient : IDisposable
     public VdpaParent GetParent(string name)
     {
         VdpaParent? parent = null;
-        _connection.Execute(Request(VdpaCommand.ManagementDeviceGet, dump: false), w => WriteParent(w, name),
+        Send(VdpaCommand.ManagementDeviceGet, w => WriteParent(w, name),
             (_, attributes) => parent = VdpaDecoder.DecodeParent(attributes));
         return parent ?? throw NoReply("MGMTDEV_GET");
     }
@@ -78,7 +84,7 @@ public sealed class VdpaClient : IDisposable
     public IReadOnlyList<VdpaDevice> GetDevices()
     {
         var devices = new List<VdpaDevice>();
-        _connection.Dump(Request(VdpaCommand.DeviceGet, dump: true), null, devices.Clear,
+        DumpAll(VdpaCommand.DeviceGet, devices.Clear,
             (_, attributes) => devices.Add(VdpaDecoder.DecodeDevice(attributes)));
         return devices;
     }
@@ -86,7 +92,7 @@ public sealed class VdpaClient : IDisposable
     public VdpaDevice GetDevice(string name)
     {
         VdpaDevice? device = null;
-        _connection.Execute(Request(VdpaCommand.DeviceGet, dump: false), w => w.WriteString(DeviceName, name),
+        Send(VdpaCommand.DeviceGet, w => w.WriteString(DeviceName, name),
             (_, attributes) => device = VdpaDecoder.DecodeDevice(attributes));
         return device ?? throw NoReply("DEV_GET");
     }
@@ -95,7 +101,7 @@ public sealed class VdpaClient : IDisposable
     public IReadOnlyList<VdpaDeviceConfig> GetConfigs()
     {
         var configs = new List<VdpaDeviceConfig>();
-        _connection.Dump(Request(VdpaCommand.DeviceConfigGet, dump: true), null, configs.Clear,
+        DumpAll(VdpaCommand.DeviceConfigGet, configs.Clear,
             (_, attributes) => configs.Add(VdpaDecoder.DecodeConfig(attributes, Capabilities)));
         return configs;
     }
@@ -119,7 +125,7 @@ public sealed class VdpaClient : IDisposable
         VdpaDeviceConfig? config = null;
         try
         {
-            _connection.Execute(Request(VdpaCommand.DeviceConfigGet, dump: false), w => w.WriteString(DeviceName, name),
+            Send(VdpaCommand.DeviceConfigGet, w => w.WriteString(DeviceName, name),
                 (_, attributes) => config = VdpaDecoder.DecodeConfig(attributes, Capabilities));
         }
         catch (NetlinkException e) when (e.Errno == LinuxErrno.EOPNOTSUPP && !Capabilities.Has(VdpaCapability.BlockConfig) && IsBlockDevice(name))
@@ -145,7 +151,7 @@ public sealed class VdpaClient : IDisposable
     public VdpaQueueStatistics GetQueueStatistics(string name, uint queueIndex)
     {
         VdpaQueueStatistics? stats = null;
-        _connection.Execute(Request(VdpaCommand.DeviceVendorStatsGet, dump: false),
+        Send(VdpaCommand.DeviceVendorStatsGet,
             w =>
             {
                 w.WriteString(DeviceName, name);
@@ -157,7 +163,7 @@ public sealed class VdpaClient : IDisposable
 
     /// <summary>Creates a device. The kernel answers with an ACK only; read the device back to see what it applied.</summary>
     public NetlinkAcknowledgement CreateDevice(VdpaDeviceSpec spec) =>
-        _connection.Execute(Request(VdpaCommand.DeviceNew, dump: false), w =>
+        Send(VdpaCommand.DeviceNew, w =>
         {
             w.WriteString(DeviceName, spec.Name);
             WriteParent(w, spec.Parent);
@@ -186,16 +192,88 @@ public sealed class VdpaClient : IDisposable
     public IReadOnlyList<ushort> UnknownAttributes(VdpaDeviceSpec spec) =>
         [.. spec.ProvisioningAttributes.Where(a => !Knows(a))];
 
+    /// <summary>
+    /// After a DEV_NEW whose wait was cancelled (the kernel goes on with it: a VDUSE parent without its daemon holds it
+    /// for its message timeout): waits in the background for the kernel's answer and, when the device was created after
+    /// all, removes it over a new socket. The task owns this client and disposes it; it is true when a device was removed.
+    /// </summary>
+    public Task<bool> RemoveWhenCreated(NetlinkRequestCanceledException canceled, string name) =>
+        Task.Run(() =>
+        {
+            try
+            {
+                try
+                {
+                    _connection.Resume(canceled);
+                }
+                catch (NetlinkException)
+                {
+                    return false; // The kernel refused it: no device was made.
+                }
+
+                using var other = Open();
+                other.DeleteDevice(name);
+                return true;
+            }
+            finally
+            {
+                Dispose();
+            }
+        });
+
     public NetlinkAcknowledgement DeleteDevice(string name) =>
-        _connection.Execute(Request(VdpaCommand.DeviceDelete, dump: false), w => w.WriteString(DeviceName, name), null);
+        Send(VdpaCommand.DeviceDelete, w => w.WriteString(DeviceName, name), null);
 
     /// <summary>DEV_ATTR_SET: the MAC address is the only attribute the kernel acts on (6.12 and later).</summary>
     public NetlinkAcknowledgement SetMacAddress(string name, byte[] macAddress) =>
-        _connection.Execute(Request(VdpaCommand.DeviceAttributeSet, dump: false), w =>
+        Send(VdpaCommand.DeviceAttributeSet, w =>
         {
             w.WriteString(DeviceName, name);
             w.WriteBytes(NetConfigMacAddress, macAddress);
         }, null);
+
+    private NetlinkAcknowledgement Send(VdpaCommand command, RequestAttributeWriter? attributes, GenericReplyHandler? onReply) =>
+        WithCurrentFamily(() => _connection.Execute(Request(command, dump: false), attributes, onReply));
+
+    private NetlinkAcknowledgement DumpAll(VdpaCommand command, Action restart, GenericReplyHandler onReply) =>
+        WithCurrentFamily(() => _connection.Dump(Request(command, dump: true), null, restart, onReply));
+
+    /// <summary>
+    /// Runs a request, and once more when the family's id stopped answering: after `modprobe -r vdpa` and `modprobe vdpa`
+    /// the kernel gives the family a new id, and generic netlink answers ENOENT for the old one (the request never
+    /// reached vdpa, so sending it again is safe). A family gone altogether is a FamilyNotFoundException.
+    /// </summary>
+    private T WithCurrentFamily<T>(Func<T> request)
+    {
+        try
+        {
+            return request();
+        }
+        catch (NetlinkException e) when (e.Errno == LinuxErrno.ENOENT && e is not NetlinkProtocolException && _cache is not null)
+        {
+            if (!ResolveFamilyAgain())
+            {
+                throw;
+            }
+
+            return request();
+        }
+    }
+
+    /// <summary>True when nlctrl now gives the family another id; false when the id is the same (the ENOENT was vdpa's own).</summary>
+    private bool ResolveFamilyAgain()
+    {
+        _cache!.Forget(VdpaFamily.Name);
+        var family = _cache.Resolve(_connection, VdpaFamily.Name);
+        if (family.Id == Family.Id)
+        {
+            return false;
+        }
+
+        Family = family;
+        Capabilities = new VdpaFamilyCapabilities(family);
+        return true;
+    }
 
     /// <summary>A request for a command this kernel's family offers; one it lacks fails here, before anything is sent.</summary>
     /// <remarks>nlctrl lists the family's operations with their do/dump flags, so an older kernel is told apart from a refusal.</remarks>
