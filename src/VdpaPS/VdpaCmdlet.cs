@@ -11,6 +11,9 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
 {
     private VdpaClient? _client;
 
+    // Cancelled by StopProcessing (Ctrl+C, PowerShell.Stop()): ends every wait for the kernel.
+    private readonly CancellationTokenSource _stopping = new();
+
     /// <summary>The vdpa client, opened on first use. A missing family ends the command: nothing else could run.</summary>
     protected VdpaClient Client
     {
@@ -20,7 +23,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
             {
                 try
                 {
-                    _client = VdpaClient.Open();
+                    _client = VdpaClient.Open(cancellation: _stopping.Token);
                 }
                 catch (FamilyNotFoundException e)
                 {
@@ -30,12 +33,54 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
                 {
                     ThrowTerminatingError(VdpaErrors.FromNetlink(e, null, VdpaTargetKind.Device));
                 }
+                catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+                {
+                    throw new PipelineStoppedException();
+                }
 
                 _client!.Connection.Trace += WriteVerbose;
             }
 
             return _client;
         }
+    }
+
+    protected override void StopProcessing()
+    {
+        try
+        {
+            _stopping.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The command already ended.
+        }
+    }
+
+    /// <summary>
+    /// A request whose wait was stopped: the kernel may still carry it out. A cmdlet that can undo it overrides this
+    /// (New-VdpaDevice removes a device DEV_NEW makes after all); it may take the client with <see cref="DetachClient"/>.
+    /// </summary>
+    protected virtual void OnRequestStopped(NetlinkRequestCanceledException stopped)
+    {
+    }
+
+    /// <summary>Hands the client (and its socket, with a request still open on it) to the caller, who disposes it.</summary>
+    protected VdpaClient? DetachClient()
+    {
+        var client = _client;
+        _client = null;
+        return client;
+    }
+
+    private PipelineStoppedException Stopped(OperationCanceledException e)
+    {
+        if (e is NetlinkRequestCanceledException request)
+        {
+            OnRequestStopped(request);
+        }
+
+        return new PipelineStoppedException();
     }
 
     protected void WriteNetlinkError(NetlinkException e, object? target, VdpaTargetKind kind, VdpaParent? parent = null) =>
@@ -61,6 +106,10 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
             result = default;
             return false;
         }
+        catch (OperationCanceledException e) when (_stopping.IsCancellationRequested)
+        {
+            throw Stopped(e);
+        }
     }
 
     /// <summary>A dump: when it fails nothing else could be listed either, so the command ends.</summary>
@@ -76,6 +125,10 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         {
             ThrowTerminatingError(VdpaErrors.FromNetlink(e, null, kind));
             throw; // not reached: ThrowTerminatingError throws
+        }
+        catch (OperationCanceledException e) when (_stopping.IsCancellationRequested)
+        {
+            throw Stopped(e);
         }
     }
 
@@ -263,6 +316,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     public void Dispose()
     {
         _client?.Dispose();
+        _stopping.Dispose();
         GC.SuppressFinalize(this);
     }
 }

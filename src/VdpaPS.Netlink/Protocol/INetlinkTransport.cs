@@ -12,4 +12,12 @@ public interface INetlinkTransport : IDisposable
     /// <summary>Receives one datagram from the kernel into <paramref name="buffer"/>, growing it so nothing is cut off.</summary>
     /// <returns>The datagram's length.</returns>
     int Receive(ref byte[] buffer);
+
+    /// <summary>Receives one datagram, or gives up with <see cref="OperationCanceledException"/> when <paramref name="cancellation"/> is cancelled first.</summary>
+    /// <remarks>Transports that never wait (replays) need not override it.</remarks>
+    int Receive(ref byte[] buffer, CancellationToken cancellation)
+    {
+        cancellation.ThrowIfCancellationRequested();
+        return Receive(ref buffer);
+    }
 }

@@ -27,18 +27,22 @@ public sealed class NetlinkConnection : IDisposable
     private byte[] _receiveBuffer = new byte[InitialReceiveBuffer];
     private uint _sequence;
 
-    public NetlinkConnection(INetlinkTransport transport, uint? initialSequence = null)
+    public NetlinkConnection(INetlinkTransport transport, uint? initialSequence = null, CancellationToken cancellation = default)
     {
         _transport = transport;
+        Cancellation = cancellation;
         // A random start makes a stale reply from an earlier socket's request with the same port id unlikely to match.
         _sequence = initialSequence ?? (uint)RandomNumberGenerator.GetInt32(1, int.MaxValue);
     }
 
     /// <summary>Opens a NETLINK_GENERIC socket.</summary>
-    public static NetlinkConnection OpenGeneric(TimeSpan? receiveTimeout = null) =>
-        new(NetlinkSocket.Open(NetlinkConstants.NetlinkGeneric, receiveTimeout));
+    public static NetlinkConnection OpenGeneric(TimeSpan? receiveTimeout = null, CancellationToken cancellation = default) =>
+        new(NetlinkSocket.Open(NetlinkConstants.NetlinkGeneric, receiveTimeout), cancellation: cancellation);
 
     public uint PortId => _transport.PortId;
+
+    /// <summary>Ends every wait for the kernel when cancelled (a cmdlet's StopProcessing): Execute then throws <see cref="NetlinkRequestCanceledException"/>.</summary>
+    public CancellationToken Cancellation { get; }
 
     /// <summary>Raised after every request with a one-line description of what was sent and what came back (for -Verbose).</summary>
     public event Action<string>? Trace;
@@ -59,7 +63,7 @@ public sealed class NetlinkConnection : IDisposable
             var requestLength = _writer.Length;
             try
             {
-                var ack = ReceiveReplies(request, sequence, onReply);
+                var ack = ReceiveReplies(request, sequence, onReply, Cancellation);
                 Trace?.Invoke($"{request.Operation}: sent {requestLength} bytes (seq {sequence}{(request.Dump ? ", dump" : string.Empty)}); " +
                     $"received {ack.ReplyCount} repl{(ack.ReplyCount == 1 ? "y" : "ies")}" + (ack.Warning is null ? "." : $", warning: {ack.Warning}"));
                 return ack;
@@ -69,6 +73,24 @@ public sealed class NetlinkConnection : IDisposable
                 Trace.Invoke($"{request.Operation}: sent {requestLength} bytes (seq {sequence}); failed: {e.Message}");
                 throw;
             }
+            catch (OperationCanceledException) when (Cancellation.IsCancellationRequested)
+            {
+                // The kernel has the request and will still act on it: the caller learns which one, to finish it later.
+                throw new NetlinkRequestCanceledException(request, sequence);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits again for the answer to a request whose wait was cancelled (the kernel went on with it), up to the receive
+    /// timeout or until <paramref name="cancellation"/> is cancelled. Replies to it are not decoded: only the outcome counts.
+    /// </summary>
+    /// <exception cref="NetlinkException">The kernel refused the request after all.</exception>
+    public NetlinkAcknowledgement Resume(NetlinkRequestCanceledException canceled, CancellationToken cancellation = default)
+    {
+        lock (_gate)
+        {
+            return ReceiveReplies(canceled.Request, canceled.Sequence, null, cancellation);
         }
     }
 
@@ -99,13 +121,13 @@ public sealed class NetlinkConnection : IDisposable
         return _sequence;
     }
 
-    private NetlinkAcknowledgement ReceiveReplies(in GenericRequest request, uint sequence, GenericReplyHandler? onReply)
+    private NetlinkAcknowledgement ReceiveReplies(in GenericRequest request, uint sequence, GenericReplyHandler? onReply, CancellationToken cancellation)
     {
         var interrupted = false;
         var replies = 0;
         while (true)
         {
-            var length = _transport.Receive(ref _receiveBuffer);
+            var length = _transport.Receive(ref _receiveBuffer, cancellation);
             var datagram = new ReadOnlySpan<byte>(_receiveBuffer, 0, length);
             while (!datagram.IsEmpty)
             {

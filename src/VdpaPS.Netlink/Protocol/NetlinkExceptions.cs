@@ -97,3 +97,19 @@ public sealed class NetlinkSocketException : NetlinkException
     {
     }
 }
+
+/// <summary>The wait for the kernel's answer was cancelled after the request was sent: the kernel may still carry it out.</summary>
+/// <remarks>Pass it to <see cref="NetlinkConnection.Resume"/> to learn the outcome later, on the same connection.</remarks>
+public sealed class NetlinkRequestCanceledException : OperationCanceledException
+{
+    public NetlinkRequestCanceledException(GenericRequest request, uint sequence)
+        : base($"{request.Operation} was sent, and the wait for the kernel's answer was cancelled.")
+    {
+        Request = request;
+        Sequence = sequence;
+    }
+
+    public GenericRequest Request { get; }
+
+    public uint Sequence { get; }
+}

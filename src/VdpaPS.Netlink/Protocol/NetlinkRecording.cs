@@ -57,9 +57,11 @@ public sealed class RecordingTransport : INetlinkTransport
         _inner.Send(datagram);
     }
 
-    public int Receive(ref byte[] buffer)
+    public int Receive(ref byte[] buffer) => Receive(ref buffer, CancellationToken.None);
+
+    public int Receive(ref byte[] buffer, CancellationToken cancellation)
     {
-        var length = _inner.Receive(ref buffer);
+        var length = _inner.Receive(ref buffer, cancellation);
         _log.WriteLine(NetlinkRecording.FormatLine(false, buffer.AsSpan(0, length)));
         return length;
     }

@@ -43,11 +43,16 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport
     }
 
     private readonly NetlinkSocketHandle _handle;
+    private readonly TimeSpan _receiveTimeout;
 
-    private NetlinkSocket(NetlinkSocketHandle handle, uint portId)
+    // An eventfd that a cancellation writes to, so a receive waits in poll() on the socket and it together: no busy loop.
+    private NetlinkSocketHandle? _wake;
+
+    private NetlinkSocket(NetlinkSocketHandle handle, uint portId, TimeSpan receiveTimeout)
     {
         _handle = handle;
         PortId = portId;
+        _receiveTimeout = receiveTimeout;
     }
 
     public uint PortId { get; }
@@ -90,7 +95,7 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport
                 throw new NetlinkSocketException("getsockname", errno);
             }
 
-            return new NetlinkSocket(handle, address.PortId);
+            return new NetlinkSocket(handle, address.PortId, timeout);
         }
         catch
         {
@@ -139,13 +144,18 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport
         }
     }
 
-    public int Receive(ref byte[] buffer)
+    public int Receive(ref byte[] buffer) => Receive(ref buffer, CancellationToken.None);
+
+    /// <summary>Waits (up to the receive timeout) for a datagram, or until <paramref name="cancellation"/> is cancelled.</summary>
+    /// <exception cref="OperationCanceledException">Cancelled before a datagram arrived; nothing was read.</exception>
+    public int Receive(ref byte[] buffer, CancellationToken cancellation)
     {
         var added = false;
         _handle.DangerousAddRef(ref added);
         try
         {
             var fd = (int)_handle.DangerousGetHandle().ToInt64();
+            WaitReadable(fd, cancellation);
             // Peek first with MSG_TRUNC: it reports the datagram's full size, so the buffer can grow before the real read.
             var size = ReceiveOnce(fd, buffer, MSG_PEEK | MSG_TRUNC);
             if (size > buffer.Length)
@@ -169,6 +179,65 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport
                 _handle.DangerousRelease();
             }
         }
+    }
+
+    private void WaitReadable(int fd, CancellationToken cancellation)
+    {
+        cancellation.ThrowIfCancellationRequested();
+        var wake = cancellation.CanBeCanceled ? WakeDescriptor() : -1;
+        using var registration = cancellation.CanBeCanceled ? cancellation.Register(() => Signal(wake)) : default;
+        var deadline = Environment.TickCount64 + (long)_receiveTimeout.TotalMilliseconds;
+        var fds = stackalloc pollfd[2];
+        while (true)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var remaining = deadline - Environment.TickCount64;
+            if (remaining <= 0)
+            {
+                throw new NetlinkSocketException("receive (timed out waiting for the kernel)", LinuxErrno.ETIMEDOUT);
+            }
+
+            fds[0] = new pollfd { fd = fd, events = (short)POLLIN };
+            // poll() skips a negative descriptor: without a token only the socket is watched.
+            fds[1] = new pollfd { fd = wake, events = (short)POLLIN };
+            var ready = poll(fds, 2, (int)Math.Min(remaining, int.MaxValue));
+            if (ready < 0 && errno != LinuxErrno.EINTR)
+            {
+                throw new NetlinkSocketException("poll", errno);
+            }
+
+            if (ready > 0 && fds[0].revents != 0)
+            {
+                // Readable, or an error the receive itself reports.
+                return;
+            }
+        }
+    }
+
+    /// <summary>The eventfd, created on first use and drained, so a cancellation from an earlier token does not wake this wait.</summary>
+    private int WakeDescriptor()
+    {
+        if (_wake is null)
+        {
+            var created = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+            if (created < 0)
+            {
+                throw new NetlinkSocketException("eventfd", errno);
+            }
+
+            _wake = new NetlinkSocketHandle(created);
+        }
+
+        var wake = (int)_wake.DangerousGetHandle().ToInt64();
+        ulong count;
+        _ = read(wake, &count, sizeof(ulong));
+        return wake;
+    }
+
+    private static void Signal(int wake)
+    {
+        ulong one = 1;
+        _ = write(wake, &one, sizeof(ulong));
     }
 
     private static int ReceiveOnce(int fd, byte[] buffer, int flags)
@@ -212,5 +281,9 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport
         }
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        _handle.Dispose();
+        _wake?.Dispose();
+    }
 }

@@ -9,10 +9,14 @@ public sealed class VdpaClient : IDisposable
     private readonly NetlinkConnection _connection;
     private readonly bool _ownsConnection;
 
+    // Null for a family given by the caller: then there is nothing to resolve again.
+    private readonly GenericFamilyCache? _cache;
+
     /// <exception cref="FamilyNotFoundException">The vdpa module is not loaded, or this is not the initial network namespace.</exception>
     public VdpaClient(NetlinkConnection connection, GenericFamilyCache? cache = null, bool ownsConnection = false)
         : this(connection, (cache ?? GenericFamilyCache.Shared).Resolve(connection, VdpaFamily.Name), ownsConnection)
     {
+        _cache = cache ?? GenericFamilyCache.Shared;
     }
 
     /// <summary>A client for a family already described (by nlctrl, or by a test standing in for an older kernel).</summary>
@@ -25,9 +29,10 @@ public sealed class VdpaClient : IDisposable
     }
 
     /// <summary>Opens a socket of its own and resolves the family (once per process).</summary>
-    public static VdpaClient Open(TimeSpan? receiveTimeout = null)
+    /// <param name="cancellation">Ends any wait for the kernel (a cmdlet's StopProcessing).</param>
+    public static VdpaClient Open(TimeSpan? receiveTimeout = null, CancellationToken cancellation = default)
     {
-        var connection = NetlinkConnection.OpenGeneric(receiveTimeout);
+        var connection = NetlinkConnection.OpenGeneric(receiveTimeout, cancellation);
         try
         {
             return new VdpaClient(connection, ownsConnection: true);
@@ -39,10 +44,11 @@ public sealed class VdpaClient : IDisposable
         }
     }
 
-    public GenericNetlinkFamily Family { get; }
+    /// <summary>The family as nlctrl described it; resolved again when its id stops answering (the vdpa module was reloaded).</summary>
+    public GenericNetlinkFamily Family { get; private set; }
 
     /// <summary>What this kernel's family can do and what its attributes mean (attribute 21 above all).</summary>
-    public VdpaFamilyCapabilities Capabilities { get; }
+    public VdpaFamilyCapabilities Capabilities { get; private set; }
 
     public NetlinkConnection Connection => _connection;
 
@@ -129,7 +135,7 @@ public sealed class VdpaClient : IDisposable
     /// <summary>Creates a device. The kernel answers with an ACK only; read the device back to see what it applied.</summary>
     /// <remarks>Sends every attribute the spec gives; <see cref="VdpaProvisioning.ForFamily"/> leaves out what this family does not know.</remarks>
     public NetlinkAcknowledgement CreateDevice(VdpaDeviceSpec spec) =>
-        _connection.Execute(Request(VdpaCommand.DeviceNew, dump: false), w =>
+        Send(VdpaCommand.DeviceNew, w =>
         {
             w.WriteString(DeviceName, spec.Name);
             WriteParent(w, spec.Parent);
@@ -143,12 +149,41 @@ public sealed class VdpaClient : IDisposable
     public IReadOnlyList<ushort> UnknownAttributes(VdpaDeviceSpec spec) =>
         [.. VdpaProvisioning.UnknownTo(Capabilities, spec).Select(a => a.Id)];
 
+    /// <summary>
+    /// After a DEV_NEW whose wait was cancelled (the kernel goes on with it: a VDUSE parent without its daemon holds it
+    /// for its message timeout): waits in the background for the kernel's answer and, when the device was created after
+    /// all, removes it over a new socket. The task owns this client and disposes it; it is true when a device was removed.
+    /// </summary>
+    public Task<bool> RemoveWhenCreated(NetlinkRequestCanceledException canceled, string name) =>
+        Task.Run(() =>
+        {
+            try
+            {
+                try
+                {
+                    _connection.Resume(canceled);
+                }
+                catch (NetlinkException)
+                {
+                    return false; // The kernel refused it: no device was made.
+                }
+
+                using var other = Open();
+                other.DeleteDevice(name);
+                return true;
+            }
+            finally
+            {
+                Dispose();
+            }
+        });
+
     public NetlinkAcknowledgement DeleteDevice(string name) =>
-        _connection.Execute(Request(VdpaCommand.DeviceDelete, dump: false), w => w.WriteString(DeviceName, name), null);
+        Send(VdpaCommand.DeviceDelete, w => w.WriteString(DeviceName, name), null);
 
     /// <summary>DEV_ATTR_SET: the MAC address is the only attribute the kernel acts on (6.12 and later).</summary>
     public NetlinkAcknowledgement SetMacAddress(string name, byte[] macAddress) =>
-        _connection.Execute(Request(VdpaCommand.DeviceAttributeSet, dump: false), w =>
+        Send(VdpaCommand.DeviceAttributeSet, w =>
         {
             w.WriteString(DeviceName, name);
             w.WriteBytes(NetConfigMacAddress, macAddress);
@@ -158,7 +193,7 @@ public sealed class VdpaClient : IDisposable
     private List<T> DumpAll<T>(VdpaCommand command, Decode<T> decode)
     {
         var items = new List<T>();
-        _connection.Dump(Request(command, dump: true), null, items.Clear, (_, attributes) => items.Add(decode(attributes)));
+        WithCurrentFamily(() => _connection.Dump(Request(command, dump: true), null, items.Clear, (_, attributes) => items.Add(decode(attributes))));
         return items;
     }
 
@@ -166,13 +201,52 @@ public sealed class VdpaClient : IDisposable
     private T GetOne<T>(VdpaCommand command, RequestAttributeWriter key, Decode<T> decode)
         where T : class
     {
-        var request = Request(command, dump: false);
         T? item = null;
-        _connection.Execute(request, key, (_, attributes) => item = decode(attributes));
-        return item ?? throw new NetlinkProtocolException("The kernel acknowledged the request without a reply message.", request.Operation);
+        Send(command, key, (_, attributes) => item = decode(attributes));
+        return item ?? throw new NetlinkProtocolException("The kernel acknowledged the request without a reply message.", OperationName(command));
     }
 
     private delegate T Decode<out T>(ReadOnlySpan<byte> attributes);
+
+    private NetlinkAcknowledgement Send(VdpaCommand command, RequestAttributeWriter? attributes, GenericReplyHandler? onReply) =>
+        WithCurrentFamily(() => _connection.Execute(Request(command, dump: false), attributes, onReply));
+
+    /// <summary>
+    /// Runs a request, and once more when the family's id stopped answering: after `modprobe -r vdpa` and `modprobe vdpa`
+    /// the kernel gives the family a new id, and generic netlink answers ENOENT for the old one (the request never
+    /// reached vdpa, so sending it again is safe). A family gone altogether is a FamilyNotFoundException.
+    /// </summary>
+    private T WithCurrentFamily<T>(Func<T> request)
+    {
+        try
+        {
+            return request();
+        }
+        catch (NetlinkException e) when (e.Errno == LinuxErrno.ENOENT && e is not NetlinkProtocolException && _cache is not null)
+        {
+            if (!ResolveFamilyAgain())
+            {
+                throw;
+            }
+
+            return request();
+        }
+    }
+
+    /// <summary>True when nlctrl now gives the family another id; false when the id is the same (the ENOENT was vdpa's own).</summary>
+    private bool ResolveFamilyAgain()
+    {
+        _cache!.Forget(VdpaFamily.Name);
+        var family = _cache.Resolve(_connection, VdpaFamily.Name);
+        if (family.Id == Family.Id)
+        {
+            return false;
+        }
+
+        Family = family;
+        Capabilities = new VdpaFamilyCapabilities(family);
+        return true;
+    }
 
     /// <summary>A request for a command this kernel's family offers; one it lacks fails here, before anything is sent.</summary>
     /// <remarks>nlctrl lists the family's operations with their do/dump flags, so an older kernel is told apart from a refusal.</remarks>

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using VdpaPS.Netlink.Protocol;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Commands;
@@ -162,6 +163,18 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
             {
                 WriteError(VdpaErrors.NotApplied(finding.Message, device));
             }
+        }
+    }
+
+    /// <summary>
+    /// Stopped while the kernel still works on DEV_NEW (a VDUSE parent without its daemon holds it for its message
+    /// timeout): the kernel may yet create the device, so a background task waits for its answer and removes it then.
+    /// </summary>
+    protected override void OnRequestStopped(NetlinkRequestCanceledException stopped)
+    {
+        if (stopped.Request.Command == (byte)VdpaCommand.DeviceNew && DetachClient() is { } client)
+        {
+            _ = client.RemoveWhenCreated(stopped, Name);
         }
     }
 

@@ -26,6 +26,10 @@ public sealed class RemoveVdpaDeviceCommand : VdpaCmdlet
     [ValidateNotNull]
     public VdpaDevice[] InputObject { get; set; } = [];
 
+    /// <summary>Remove a device even when something uses it (a process has its char device or disk open, its disk is mounted): the call then waits until every holder closes it.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     /// <summary>Emit each removed device.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -35,13 +39,20 @@ public sealed class RemoveVdpaDeviceCommand : VdpaCmdlet
         var devices = ParameterSetName == NameSet ? ResolveDevices(Name) : InputObject;
         foreach (var device in devices)
         {
-            // The target is resolved first, so -WhatIf and -Confirm name the real device.
-            var target = $"vDPA device '{device.Name}' ({device.Type.ToString().ToLowerInvariant()} on parent '{device.Parent}')";
+            // Users are looked for before anything is sent: the kernel's removal would wait for them without end.
+            if (CheckUsage(WithSysfs(device), "removed", Force, out var users) is not { } usage)
+            {
+                continue;
+            }
+
+            // The target is resolved first, so -WhatIf and -Confirm name the real device and what uses it.
+            var target = $"vDPA device '{device.Name}' ({device.Type.ToString().ToLowerInvariant()} on parent '{device.Parent}'){users}";
             if (!ShouldProcess(target, "Remove"))
             {
                 continue;
             }
 
+            WarnAboutUsers(device, usage);
             if (TryRequest($"Removing vDPA device '{device.Name}' (DEV_DEL DEV_NAME={device.Name}).", c => c.DeleteDevice(device.Name), device, VdpaTargetKind.Device, out _)
                 && PassThru)
             {

@@ -30,6 +30,10 @@ public sealed class SetVdpaDeviceCommand : VdpaCmdlet
     [ValidateSet(VdpaSysfs.VhostDriver, VdpaSysfs.VirtioDriver, DriverNames.None, IgnoreCase = true)]
     public string? Driver { get; set; }
 
+    /// <summary>Change the driver even when something uses the device (a process has its char device or disk open, its disk is mounted): unbinding then waits until every holder closes it.</summary>
+    [Parameter(ParameterSetName = DriverSet)]
+    public SwitchParameter Force { get; set; }
+
     /// <summary>Emit what was changed as read back: the configuration after -MacAddress, the device after -Driver.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -47,9 +51,32 @@ public sealed class SetVdpaDeviceCommand : VdpaCmdlet
         }
 
         var target = DriverNames.ToSysfs(Driver);
-        if (RefuseInput(VdpaText.CheckDeviceName(Name), VdpaErrors.InvalidName, Name) ||
-            !ShouldProcess($"vDPA device '{Name}'", target is null ? "Unbind from its driver" : $"Bind to {target}") ||
-            !TryBindDriver(Name, Driver))
+        if (RefuseInput(VdpaText.CheckDeviceName(Name), VdpaErrors.InvalidName, Name))
+        {
+            return;
+        }
+
+        // Unbinding takes away what the device became (its char device, netdev or disk), as removal does.
+        var current = WithSysfs(new VdpaDevice { Name = Name });
+        VdpaDeviceUsageReport? usage = null;
+        var users = string.Empty;
+        if (current.Driver is { } bound && bound != target &&
+            (usage = CheckUsage(current, $"unbound from {bound}", Force, out users)) is null)
+        {
+            return;
+        }
+
+        if (!ShouldProcess($"vDPA device '{Name}'{users}", target is null ? "Unbind from its driver" : $"Bind to {target}"))
+        {
+            return;
+        }
+
+        if (usage is not null)
+        {
+            WarnAboutUsers(current, usage);
+        }
+
+        if (!TryBindDriver(Name, Driver))
         {
             return;
         }

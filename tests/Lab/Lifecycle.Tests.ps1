@@ -1,0 +1,254 @@
+# Safe lifecycle (issue 13): a device in use is refused before anything reaches the kernel, Ctrl+C ends a wait for
+# the kernel, and a reload of the vdpa module does not break the pwsh that used it. Both vdpa bus drivers are loaded
+# with autoprobe off (virtio_vdpa registered first), so bindings are the tests' own.
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'LabHelpers.ps1')
+    Import-VdpaModule
+    . (Join-Path $PSScriptRoot 'LabKernel.ps1')
+    Add-Type -Path (Join-Path $PSScriptRoot '../../out/testtools/VdpaPS.TestTools.dll')
+    $script:P = 'plc'
+    Enable-LabVirtioDriver
+    Invoke-LabModprobe vhost_vdpa
+
+    # A bounded hold: should a check let a removal through, the kernel's wait for the holder ends with it.
+    function Start-LabHolder([string] $Path, [int] $Seconds = 120) {
+        # bash opens the file and execs sleep with it as stdin: the holder is `sleep`, another process than this pwsh.
+        $p = [System.Diagnostics.Process]::Start('bash', [string[]]@('-c', "exec sleep $Seconds < '$Path'"))
+        Wait-LabCondition { @(Get-ChildItem "/proc/$($p.Id)/fd" -ErrorAction SilentlyContinue | Where-Object LinkTarget -EQ $Path).Count -gt 0 } "sleep (pid $($p.Id)) to hold $Path"
+        return $p
+    }
+
+    function Stop-LabHolder($Process) {
+        if ($Process -and -not $Process.HasExited) { $Process.Kill(); $Process.WaitForExit() }
+    }
+
+    function Assert-InUse($ErrorRecords, [string] $Command, [string] $Pattern) {
+        @($ErrorRecords) | Should -HaveCount 1
+        $ErrorRecords[0].FullyQualifiedErrorId | Should -Be "VdpaDeviceInUse,VdpaPS.Commands.$Command"
+        $ErrorRecords[0].CategoryInfo.Category | Should -Be 'ResourceBusy'
+        "$($ErrorRecords[0])" | Should -Match $Pattern
+        "$($ErrorRecords[0])" | Should -Match 'nothing was sent to the kernel'
+    }
+
+    function Get-WhatIfText([scriptblock] $Command) {
+        # -WhatIf writes to the host, not to a stream: a transcript keeps what the host showed.
+        $file = Join-Path ([System.IO.Path]::GetTempPath()) "$P-whatif-$([guid]::NewGuid()).txt"
+        Start-Transcript -Path $file | Out-Null
+        try { & $Command } finally { Stop-Transcript | Out-Null }
+        # A long line may be wrapped at the host's width: the lines are joined again.
+        try { return (Get-Content -Raw $file) -replace '\r?\n', '' } finally { Remove-Item $file }
+    }
+}
+
+AfterAll {
+    try {
+        Remove-LabDevice "$P-*"
+    } finally {
+        try { Remove-LabModule vhost_vdpa } finally { Disable-LabVirtioDriver }
+    }
+}
+
+Describe 'A process holds /dev/vhost-vdpa-N' {
+    BeforeAll {
+        $script:Vhost = (New-VdpaDevice "$P-h0" vdpasim_net -Driver vhost_vdpa -ErrorAction Stop).VhostDevicePath
+        Wait-LabCondition { Test-Path $Vhost } "$Vhost to appear"
+        $script:Holder = Start-LabHolder $Vhost
+        $script:Said = "sleep \(pid $($Holder.Id), user root\) has $([regex]::Escape($Vhost)) open"
+        # The first call of each cmdlet compiles it (seconds under emulation); the timed calls below measure the check itself.
+        Get-VdpaDevice "$P-h0" | Out-Null
+        Remove-VdpaDevice "$P-h0" -Confirm:$false -ErrorAction SilentlyContinue
+        Set-VdpaDevice "$P-h0" -Driver None -ErrorAction SilentlyContinue
+    }
+    AfterAll {
+        Stop-LabHolder $Holder
+        Remove-LabDevice "$P-h*"
+    }
+
+    It 'Remove-VdpaDevice refuses within a second with VdpaDeviceInUse naming the pid and command; the device stays' {
+        $watch = [System.Diagnostics.Stopwatch]::StartNew()
+        Remove-VdpaDevice "$P-h0" -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan 1
+        Assert-InUse $e 'RemoveVdpaDeviceCommand' $Said
+        $e[0].Exception.Users[0].ProcessId | Should -Be $Holder.Id
+        Get-LabDeviceNames | Should -Contain "$P-h0"
+        $Holder.HasExited | Should -BeFalse
+    }
+
+    It 'Set-VdpaDevice -Driver None refuses the same way; the device stays bound' {
+        $watch = [System.Diagnostics.Stopwatch]::StartNew()
+        Set-VdpaDevice "$P-h0" -Driver None -ErrorVariable e -ErrorAction SilentlyContinue
+        $watch.Elapsed.TotalSeconds | Should -BeLessThan 1
+        Assert-InUse $e 'SetVdpaDeviceCommand' $Said
+        Split-Path -Leaf (Get-Item "/sys/bus/vdpa/devices/$P-h0/driver").LinkTarget | Should -Be 'vhost_vdpa'
+    }
+
+    It 'both succeed after the holder exits' {
+        Stop-LabHolder $Holder
+        Set-VdpaDevice "$P-h0" -Driver None -ErrorAction Stop
+        Test-Path "/sys/bus/vdpa/devices/$P-h0/driver" | Should -BeFalse
+        Remove-VdpaDevice "$P-h0" -Confirm:$false -ErrorAction Stop
+        Get-LabDeviceNames | Should -Not -Contain "$P-h0"
+    }
+
+    It '-Force goes ahead with a warning, and the removal waits until the holder closes the device' {
+        $d = New-VdpaDevice "$P-h1" vdpasim_net -Driver vhost_vdpa -ErrorAction Stop
+        Wait-LabCondition { Test-Path $d.VhostDevicePath } "$($d.VhostDevicePath) to appear"
+        $short = Start-LabHolder $d.VhostDevicePath -Seconds 10
+        try {
+            Remove-VdpaDevice "$P-h1" -Force -Confirm:$false -WarningVariable w -WarningAction SilentlyContinue -ErrorAction Stop
+            $short.WaitForExit(5000) | Should -BeTrue -Because 'the kernel removes a vhost-vdpa device only once its holder has closed it'
+            "$w" | Should -Match "sleep \(pid $($short.Id)"
+            "$w" | Should -Match 'waits until the holders close the device'
+            Get-LabDeviceNames | Should -Not -Contain "$P-h1"
+        } finally { Stop-LabHolder $short }
+    }
+}
+
+Describe 'A vdpasim_blk disk bound to virtio_vdpa' {
+    BeforeAll {
+        Invoke-LabModprobe ext4
+        $script:Mount = "/tmp/$P-mnt"
+        New-Item -ItemType Directory -Force $Mount | Out-Null
+        function New-LabDisk([string] $Name) {
+            New-VdpaDevice $Name vdpasim_blk -Driver virtio_vdpa -ErrorAction Stop | Out-Null
+            Wait-LabCondition { (Get-VdpaDevice $Name).BlockDevice } "the disk of $Name"
+            $disk = (Get-VdpaDevice $Name).BlockDevice
+            Wait-LabCondition { Test-Path $disk } "$disk to appear"
+            return $disk
+        }
+    }
+    AfterAll {
+        & umount $Mount 2>$null
+        Remove-LabDevice "$P-b*"
+    }
+
+    It 'is refused while a filesystem on it is mounted, naming the mount point; removed once unmounted' {
+        $disk = New-LabDisk "$P-b0"
+        & mkfs.ext4 -q -F $disk 2>&1 | Out-Null
+        $LASTEXITCODE | Should -Be 0
+        & mount $disk $Mount
+        $LASTEXITCODE | Should -Be 0
+        Remove-VdpaDevice "$P-b0" -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
+        Assert-InUse $e 'RemoveVdpaDeviceCommand' "$([regex]::Escape($disk)) is mounted on $([regex]::Escape($Mount))"
+        Set-VdpaDevice "$P-b0" -Driver None -ErrorVariable e2 -ErrorAction SilentlyContinue
+        Assert-InUse $e2 'SetVdpaDeviceCommand' "is mounted on $([regex]::Escape($Mount))"
+        Get-LabDeviceNames | Should -Contain "$P-b0"
+        & umount $Mount
+        $LASTEXITCODE | Should -Be 0
+        Remove-VdpaDevice "$P-b0" -Confirm:$false -ErrorAction Stop
+        Get-LabDeviceNames | Should -Not -Contain "$P-b0"
+    }
+
+    It 'is refused while a process has the disk open' {
+        $disk = New-LabDisk "$P-b1"
+        $holder = Start-LabHolder $disk
+        try {
+            Remove-VdpaDevice "$P-b1" -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
+            Assert-InUse $e 'RemoveVdpaDeviceCommand' "sleep \(pid $($holder.Id), user root\) has $([regex]::Escape($disk)) open"
+            Get-LabDeviceNames | Should -Contain "$P-b1"
+        } finally { Stop-LabHolder $holder }
+        Remove-VdpaDevice "$P-b1" -Confirm:$false -ErrorAction Stop
+        Get-LabDeviceNames | Should -Not -Contain "$P-b1"
+    }
+}
+
+Describe 'A vdpasim_net device bound to virtio_vdpa, its interface up' {
+    BeforeAll {
+        # A unicast MAC: an all-zero one (the simulator's default) cannot be brought up.
+        New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:13:01 -Driver virtio_vdpa -ErrorAction Stop | Out-Null
+        Wait-LabCondition { (Get-VdpaDevice "$P-n0").NetworkInterface } "the netdev of $P-n0"
+        $script:Netdev = (Get-VdpaDevice "$P-n0").NetworkInterface
+        & ip link set dev $Netdev up
+        if ($LASTEXITCODE -ne 0) { throw "ip link set dev $Netdev up failed" }
+        & ip addr add 192.0.2.13/24 dev $Netdev
+        if ($LASTEXITCODE -ne 0) { throw "ip addr add failed" }
+    }
+    AfterAll { Remove-LabDevice "$P-n*" }
+
+    It '-WhatIf says so, and nothing is refused or removed' {
+        $text = Get-WhatIfText { Remove-VdpaDevice "$P-n0" -WhatIf -ErrorVariable e -ErrorAction SilentlyContinue; $script:WhatIfErrors = $e }
+        $text | Should -Match "What if: .*$P-n0.*interface $([regex]::Escape($Netdev)) is up with [^]]*192\.0\.2\.13/24"
+        $WhatIfErrors | Should -BeNullOrEmpty
+        Get-LabDeviceNames | Should -Contain "$P-n0"
+    }
+}
+
+Describe 'Ctrl+C' {
+    BeforeAll {
+        # VDUSE devices nobody serves, with autoprobe on: virtio_vdpa's probe inside DEV_NEW waits for the missing daemon
+        # for the message timeout (10 s here), and the kernel holds DEV_NEW until then.
+        $script:Vduse = @(foreach ($n in 'u0', 'u1') { [VdpaPS.TestTools.VduseDevice]::Create("$P-$n", 'blk', '02:00:00:00:00:01', 1500, 10) })
+        Set-Content /sys/bus/vdpa/drivers_autoprobe 1 -ErrorAction Stop
+
+        function Stop-LabNewDevice([string] $Name) {
+            # New-VdpaDevice in its own PowerShell instance, stopped (as Ctrl+C does) one second after DEV_NEW reached the
+            # kernel; returns how long the stop took.
+            $ps = [powershell]::Create()
+            try {
+                $null = $ps.AddScript("Import-Module '$(Join-Path $env:VDPAPS_MODULE_PATH 'VdpaPS.psd1')'; New-VdpaDevice '$Name' vduse -ErrorAction Stop")
+                $async = $ps.BeginInvoke()
+                # DEV_NEW has reached the kernel once the device is on the bus (its probe is what waits).
+                Wait-LabCondition { Test-Path "/sys/bus/vdpa/devices/$Name" } "DEV_NEW of $Name to reach the kernel" -TimeoutSec 60
+                Start-Sleep -Seconds 1
+                $ps.InvocationStateInfo.State | Should -Be 'Running' -Because 'the kernel still holds DEV_NEW'
+                $watch = [System.Diagnostics.Stopwatch]::StartNew()
+                $ps.Stop()
+                $watch.Stop()
+                $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+                $async.IsCompleted | Should -BeTrue
+                Write-Host "stopping New-VdpaDevice $Name took $($watch.Elapsed.TotalSeconds) s"
+                return $watch.Elapsed.TotalSeconds
+            } finally { $ps.Dispose() }
+        }
+    }
+    AfterAll {
+        try {
+            Set-Content /sys/bus/vdpa/drivers_autoprobe 0
+            Remove-LabDevice "$P-u*"
+        } finally {
+            $failed = @(foreach ($v in $Vduse) { $v.Dispose(); if ($v.DisposeError) { "$($v.Name): $($v.DisposeError)" } })
+            if ($failed) { throw "VDUSE cleanup failed: $($failed -join '; ')" }
+        }
+    }
+
+    It 'stops New-VdpaDevice on a vduse parent with no VDUSE daemon within two seconds, and the device made later is removed' {
+        # The first stop in a process compiles the stop path, which takes seconds under the lab's emulation: it is
+        # checked for its cleanup, and the second one is timed.
+        Stop-LabNewDevice "$P-u1" | Out-Null
+        Stop-LabNewDevice "$P-u0" | Should -BeLessThan 2
+        # The kernel finishes DEV_NEW after the message timeout; the stopped command's background task then removes it.
+        foreach ($n in 'u1', 'u0') {
+            Wait-LabCondition { -not (Test-Path "/sys/bus/vdpa/devices/$P-$n") } "the device DEV_NEW made after the stop ($P-$n) to be removed" -TimeoutSec 90
+        }
+        Get-LabDeviceNames | Should -Not -Contain "$P-u0"
+    }
+}
+
+Describe 'After vdpa and its parents are unloaded and loaded again' {
+    It 'Get-VdpaParent, New-VdpaDevice and Get-VdpaDevice work in the same pwsh' {
+        Get-VdpaParent vdpasim_net -ErrorAction Stop | Out-Null
+        function Get-FamilyId {
+            $c = [VdpaPS.Netlink.Protocol.NetlinkConnection]::OpenGeneric()
+            try { return [VdpaPS.Netlink.Protocol.GenericNetlinkController]::GetFamily($c, 'vdpa').Id } finally { $c.Dispose() }
+        }
+        $before = Get-FamilyId
+        # Everything that uses vdpa, in an order modprobe -r can take; what the lab loaded (vp_vdpa with -m pci) comes back.
+        $users = @('vdpa_sim_net', 'vdpa_sim_blk', 'vdpa_sim', 'vduse', 'vhost_vdpa', 'virtio_vdpa', 'vp_vdpa') | Where-Object { Test-Path "/sys/module/$_" }
+        $pciParents = @(Get-VdpaParent | Where-Object BusName -EQ 'pci').Count
+        foreach ($m in $users + 'vdpa') { Remove-LabModule $m }
+        Test-Path /sys/module/vdpa | Should -BeFalse
+        Invoke-LabModprobe vdpa
+        foreach ($m in $users[($users.Count - 1)..0]) { Invoke-LabModprobe $m }
+        Set-Content /sys/bus/vdpa/drivers_autoprobe 0
+        Get-FamilyId | Should -Not -Be $before -Because 'the kernel gives a reloaded family a new id'
+
+        $parents = Get-VdpaParent -ErrorAction Stop
+        $parents.Name | Should -Contain 'vdpasim_net'
+        @($parents | Where-Object BusName -EQ 'pci').Count | Should -Be $pciParents
+        $d = New-VdpaDevice "$P-r0" vdpasim_net -ErrorAction Stop
+        $d.Name | Should -Be "$P-r0"
+        (Get-VdpaDevice "$P-r0" -ErrorAction Stop).Parent | Should -Be 'vdpasim_net'
+        Remove-VdpaDevice "$P-r0" -Confirm:$false -ErrorAction Stop
+        Get-LabDeviceNames | Should -Not -Contain "$P-r0"
+    }
+}
