@@ -51,36 +51,21 @@ scenario() {
 echo 0 > /sys/bus/vdpa/drivers_autoprobe
 mp vhost_vdpa; mp virtio_vdpa; mp virtio_net; mp virtio_blk
 
-net_vhost() {
-  vdpa dev add name ev-n0 mgmtdev vdpasim_net; settle
-  echo ev-n0 > /sys/bus/vdpa/drivers/vhost_vdpa/bind; settle
-  echo ev-n0 > /sys/bus/vdpa/drivers/vhost_vdpa/unbind; settle
-  vdpa dev del ev-n0
-}
-net_virtio() {
-  vdpa dev add name ev-n1 mgmtdev vdpasim_net; settle
-  echo ev-n1 > /sys/bus/vdpa/drivers/virtio_vdpa/bind; settle
-  echo ev-n1 > /sys/bus/vdpa/drivers/virtio_vdpa/unbind; settle
-  vdpa dev del ev-n1
-}
-blk_virtio() {
-  vdpa dev add name ev-b0 mgmtdev vdpasim_blk; settle
-  echo ev-b0 > /sys/bus/vdpa/drivers/virtio_vdpa/bind; settle
-  echo ev-b0 > /sys/bus/vdpa/drivers/virtio_vdpa/unbind; settle
-  vdpa dev del ev-b0
-}
-blk_bound_removed() {
-  # Removed while bound: the kernel unbinds on the way out.
-  vdpa dev add name ev-b1 mgmtdev vdpasim_blk; settle
-  echo ev-b1 > /sys/bus/vdpa/drivers/virtio_vdpa/bind; settle
-  vdpa dev del ev-b1
+# A device's whole life with a driver: add, bind, unbind, remove; with -k it is removed while still bound.
+lifecycle() {
+  local name=$1 parent=$2 driver=$3 keep=${4:-}
+  vdpa dev add name "$name" mgmtdev "$parent"; settle
+  echo "$name" > "/sys/bus/vdpa/drivers/$driver/bind"; settle
+  if [ "$keep" != -k ]; then echo "$name" > "/sys/bus/vdpa/drivers/$driver/unbind"; settle; fi
+  vdpa dev del "$name"
 }
 parent_module() {
   modprobe -C /dev/null -d "$mods" -r vdpa_sim_blk; settle
   mp vdpa_sim_blk
 }
-scenario uevents-net-vhost net_vhost
-scenario uevents-net-virtio net_virtio
-scenario uevents-blk-virtio blk_virtio
-scenario uevents-blk-bound-removed blk_bound_removed
+scenario uevents-net-vhost lifecycle ev-n0 vdpasim_net vhost_vdpa
+scenario uevents-net-virtio lifecycle ev-n1 vdpasim_net virtio_vdpa
+scenario uevents-blk-virtio lifecycle ev-b0 vdpasim_blk virtio_vdpa
+# Removed while bound: the kernel unbinds on the way out.
+scenario uevents-blk-bound-removed lifecycle ev-b1 vdpasim_blk virtio_vdpa -k
 scenario uevents-parent-module parent_module
