@@ -162,6 +162,25 @@ Describe 'Watch-VdpaDevice' {
     }
 }
 
+Describe 'Completion of the new cmdlets' {
+    It 'completes device names, parent names, states and drivers' {
+        & vdpa dev add name "$P-c0" mgmtdev vdpasim_net
+        try {
+            foreach ($line in "Wait-VdpaDevice $P-c", "Watch-VdpaDevice -Name $P-c") {
+                (TabExpansion2 $line $line.Length).CompletionMatches.CompletionText | Should -Be "$P-c0" -Because $line
+            }
+            $line = 'Wait-VdpaParent vdpasim_'
+            (TabExpansion2 $line $line.Length).CompletionMatches.CompletionText | Sort-Object | Should -Be @('vdpasim_blk', 'vdpasim_net')
+            $line = 'Wait-VdpaDevice x -State '
+            (TabExpansion2 $line $line.Length).CompletionMatches.CompletionText | Should -Be @('Present', 'Bound', 'Absent')
+            $line = 'Wait-VdpaDevice x -Driver v'
+            (TabExpansion2 $line $line.Length).CompletionMatches.CompletionText | Should -Be @('vhost_vdpa', 'virtio_vdpa')
+        } finally {
+            Remove-LabDevice "$P-c0"
+        }
+    }
+}
+
 Describe 'Wait-VdpaParent' {
     It 'returns the parent when another process loads its module' {
         Get-LabDeviceNames | Where-Object { $_ -like "$P-*" } | Should -BeNullOrEmpty
@@ -172,7 +191,7 @@ Describe 'Wait-VdpaParent' {
         Wait-LabShell $shell
         $parent | Should -BeOfType VdpaPS.VdpaParent
         $parent.Name | Should -Be 'vdpasim_blk'
-        $parent.SupportedClasses | Should -Be 'Block'
+        "$($parent.SupportedClasses)" | Should -Be 'Block'
     }
 
     It 'returns a PCI parent, named by its address alone, when another process binds vp-vdpa to its function' {
