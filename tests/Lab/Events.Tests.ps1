@@ -172,7 +172,7 @@ Describe 'Completion of the new cmdlets' {
             $line = 'Wait-VdpaParent vdpasim_'
             (TabExpansion2 $line $line.Length).CompletionMatches.CompletionText | Sort-Object | Should -Be @('vdpasim_blk', 'vdpasim_net')
             $line = 'Wait-VdpaDevice x -State '
-            (TabExpansion2 $line $line.Length).CompletionMatches.CompletionText | Should -Be @('Present', 'Bound', 'Absent')
+            (TabExpansion2 $line $line.Length).CompletionMatches.CompletionText | Sort-Object | Should -Be @('Absent', 'Bound', 'Present')
             $line = 'Wait-VdpaDevice x -Driver v'
             (TabExpansion2 $line $line.Length).CompletionMatches.CompletionText | Should -Be @('vhost_vdpa', 'virtio_vdpa')
         } finally {
