@@ -87,7 +87,9 @@ public sealed class WaitVdpaDeviceCommand : VdpaEventCmdlet
             {
                 return WithSysfs(client.GetDevice(name));
             }
-            catch (NetlinkException e) when (e.Errno is LinuxErrno.ENODEV or LinuxErrno.ENOENT && e is not NetlinkProtocolException)
+            // DEV_GET of a missing device is ENODEV (recorded on 6.12 and 6.1); ENOENT is a family id gone stale after the
+            // vdpa module was reloaded, which says nothing about the device and must not end a wait for Absent.
+            catch (NetlinkException e) when (e.Errno == LinuxErrno.ENODEV && e is not NetlinkProtocolException)
             {
                 // A device no management device created is only in sysfs, as Get-VdpaDevice lists it.
                 return VdpaSysfs.Default.Exists(name) ? WithSysfs(new VdpaDevice { Name = name, IsManaged = false }) : null;
