@@ -21,6 +21,9 @@
         'Set-VdpaDevice'
         'Get-VdpaDeviceConfig'
         'Get-VdpaStats'
+        'Wait-VdpaDevice'
+        'Wait-VdpaParent'
+        'Watch-VdpaDevice'
     )
     FunctionsToExport = @()
     VariablesToExport = @()

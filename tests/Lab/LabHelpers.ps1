@@ -129,3 +129,39 @@ function Connect-LabVirtioDriver {
     [System.IO.File]::WriteAllText('/sys/bus/vdpa/drivers/virtio_vdpa/bind', $Name)
     Wait-LabCondition { Test-Path "/sys/bus/vdpa/drivers/virtio_vdpa/$Name" } "virtio_vdpa to bind $Name"
 }
+
+function Get-LabUeventListenerCount {
+    # Sockets subscribed to the kernel's uevents (/proc/net/netlink: protocol 15, groups 00000001): how a test
+    # knows a Wait or Watch cmdlet has subscribed before another process changes anything.
+    return @(Get-Content /proc/net/netlink | Where-Object { ($_ -split '\s+')[1] -eq '15' -and ($_ -split '\s+')[3] -eq '00000001' }).Count
+}
+
+function Start-LabShell {
+    # Runs a bash script in another process (not this pwsh), with the lab's modprobe as `mp`. With -AfterSubscribe
+    # it first waits (up to 60 s, else exit 90) until one more uevent listener than now is there, so what the
+    # script does happens while the cmdlet under test waits. Returns the process; Wait-LabShell collects it.
+    param([Parameter(Mandatory)] [string] $Script, [switch] $AfterSubscribe)
+    $prelude = "mp() { modprobe -C /dev/null -d '$script:LabModRoot' `"`$@`"; }`n"
+    if ($AfterSubscribe) {
+        $base = Get-LabUeventListenerCount
+        $prelude += "n=0; until [ `$(awk '`$2 == 15 && `$4 == `"00000001`"' /proc/net/netlink | wc -l) -gt $base ]; do " +
+            "n=`$((n + 1)); [ `$n -gt 1200 ] && exit 90; sleep 0.05; done`n"
+    }
+    $info = [System.Diagnostics.ProcessStartInfo]::new('bash')
+    $info.ArgumentList.Add('-c')
+    $info.ArgumentList.Add($prelude + "set -e`n" + $Script)
+    $info.RedirectStandardOutput = $true
+    $info.RedirectStandardError = $true
+    return [System.Diagnostics.Process]::Start($info)
+}
+
+function Wait-LabShell {
+    # The script's end, bounded; a script that failed or did not end is an error with its output.
+    param([Parameter(Mandatory)] [System.Diagnostics.Process] $Process, [int] $TimeoutSec = 60)
+    if (-not $Process.WaitForExit($TimeoutSec * 1000)) {
+        $Process.Kill($true)
+        throw "The background script did not end within $TimeoutSec s."
+    }
+    $output = $Process.StandardOutput.ReadToEnd() + $Process.StandardError.ReadToEnd()
+    if ($Process.ExitCode -ne 0) { throw "The background script exited $($Process.ExitCode): $output" }
+}

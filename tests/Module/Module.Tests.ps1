@@ -74,6 +74,22 @@ Describe 'On a kernel without the vdpa family' -Skip:(Test-Path /sys/module/vdpa
         }
     }
 
+    It 'Wait-VdpaParent and Wait-VdpaDevice end with it when no modprobe can help, and wait (bounded) when one can' {
+        # Waiting for a module that this kernel cannot load would never end; a module not loaded yet may still come.
+        foreach ($wait in { Wait-VdpaParent vdpasim_net -TimeoutSec 1 }, { Wait-VdpaDevice vdpa0 -TimeoutSec 1 }) {
+            $err = $null
+            $watch = [System.Diagnostics.Stopwatch]::StartNew()
+            try { & $wait -ErrorAction SilentlyContinue -ErrorVariable written } catch { $err = $_ }
+            if ($Expected -eq 'VdpaNotInKernel') {
+                $err.FullyQualifiedErrorId | Should -BeLike "$Expected,VdpaPS.Commands.Wait*"
+                $watch.Elapsed.TotalSeconds | Should -BeLessThan 1 -Because 'nothing is waited for'
+            } else {
+                $err | Should -BeNullOrEmpty
+                $written[0].FullyQualifiedErrorId | Should -BeLike 'VdpaWaitTimeout,*'
+            }
+        }
+    }
+
     It 'is a terminating error: the rest of the pipeline and of the statement list does not run' {
         # -ErrorAction Continue: only a terminating error (ThrowTerminatingError) reaches the catch; a
         # non-terminating one would be written to the error stream and the script would go on to $after.

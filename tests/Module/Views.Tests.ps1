@@ -63,6 +63,10 @@ BeforeDiscovery {
         @{ View = 'counters, default (table)'; Set = 'Counters'; Format = 'default'; Kind = 'table'
             Labels = 'Name', 'Value'
             Values = 'rx packets', 'rx bytes', 'rx overruns', '98765432109', '18446744073709551615' }
+        @{ View = 'device events, default (table)'; Set = 'Events'; Format = 'default'; Kind = 'table'
+            Labels = 'Time', 'Action', 'Name', 'Driver'
+            Values = '2026-12-01', '14:05:09.123', '23:59:59.999', 'Added', 'Bound', 'Unbound', 'Removed', 'vdpa-tenant-42', 'blk-scratch0',
+                'vhost_vdpa', 'virtio_vdpa' }
     )
     $script:Data = @{ NetFeatureBits = $NetFeatureBits; BridgedPath = $bridgedPath }
     $script:RenderCases = foreach ($case in $Cases) { foreach ($width in $Widths) { $case + @{ Width = $width } } }
@@ -132,6 +136,15 @@ Describe 'VdpaPS views' -ForEach @($Data) {
                 }
             )
             Counters = $simRx + $hardwareCounters
+            Events = @(
+                foreach ($e in @(
+                        @('2026-12-01T14:05:09.123', 'Added', 'vdpa-tenant-42', $null), @('2026-12-01T14:05:09.500', 'Bound', 'vdpa-tenant-42', 'vhost_vdpa'),
+                        @('2026-12-01T14:05:10.000', 'Unbound', 'vdpa-tenant-42', 'vhost_vdpa'), @('2026-12-01T23:59:59.999', 'Removed', 'vdpa-tenant-42', $null),
+                        @('2026-12-02T00:00:00.000', 'Bound', 'blk-scratch0', 'virtio_vdpa'))) {
+                    [VdpaPS.VdpaDeviceEvent]@{ Time = [datetime]::Parse($e[0], [cultureinfo]::InvariantCulture); Action = $e[1]; Name = $e[2]; Driver = $e[3]
+                        DevicePath = "$BridgedPath/$($e[2])"; SequenceNumber = [uint64]::MaxValue }
+                }
+            )
         }
 
         function Show-View {
@@ -227,6 +240,13 @@ Describe 'VdpaPS views' -ForEach @($Data) {
             $value.Count | Should -BeGreaterThan 1 -Because 'the path is longer than a line of the list'
             foreach ($part in $value) { $part | Should -Match '^/' }
             $value -join '' | Should -Be $BridgedPath
+        }
+
+        It 'shows a device event as its time to the millisecond, the action, the device and the driver' {
+            $table = Show-View $Samples.Events 'default' -Width 80
+            $table | Should -Match '(?m)^2026-12-01 14:05:09\.123\s+Added\s+vdpa-tenant-42$'
+            $table | Should -Match '(?m)^2026-12-01 14:05:10\.000\s+Unbound\s+vdpa-tenant-42\s+vhost_vdpa$'
+            $table | Should -Match '(?m)^2026-12-02 00:00:00\.000\s+Bound\s+blk-scratch0\s+virtio_vdpa$'
         }
 
         It 'shows statistics as one table per device, a row per queue with its counters' {

@@ -4,6 +4,10 @@ namespace VdpaPS.Netlink.Protocol;
 public static class NetlinkConstants
 {
     public const int NetlinkGeneric = 16;
+    /// <summary>NETLINK_KOBJECT_UEVENT: the kernel's device events (uevents).</summary>
+    public const int NetlinkKobjectUevent = 15;
+    /// <summary>The multicast group of NETLINK_KOBJECT_UEVENT the kernel sends to (udev re-sends on group 2).</summary>
+    public const uint UeventKernelGroup = 1;
     public const int SolNetlink = 270;
     public const int NetlinkCapAck = 10;
     public const int NetlinkExtAck = 11;

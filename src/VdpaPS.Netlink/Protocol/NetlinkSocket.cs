@@ -24,7 +24,7 @@ public sealed class NetlinkSocketHandle : SafeHandle
 }
 
 /// <summary>A NETLINK_GENERIC socket with extended acks on, bound to a kernel-assigned port id.</summary>
-public sealed unsafe class NetlinkSocket : INetlinkTransport
+public sealed unsafe partial class NetlinkSocket : INetlinkTransport
 {
     [StructLayout(LayoutKind.Sequential)]
     private struct SockaddrNetlink
@@ -61,7 +61,8 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport
 
     /// <summary>Opens and binds a socket of the given netlink protocol (NETLINK_GENERIC by default).</summary>
     /// <param name="receiveTimeout">How long one receive may wait for the kernel; a VDUSE device without its daemon can hold DEV_NEW for 30 s.</param>
-    public static NetlinkSocket Open(int protocol = NetlinkConstants.NetlinkGeneric, TimeSpan? receiveTimeout = null)
+    /// <param name="multicastGroups">The multicast groups to join at bind, as the bitmask of sockaddr_nl (1 is the kernel's uevents on NETLINK_KOBJECT_UEVENT).</param>
+    public static NetlinkSocket Open(int protocol = NetlinkConstants.NetlinkGeneric, TimeSpan? receiveTimeout = null, uint multicastGroups = 0)
     {
         var fd = socket((ushort)AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
         if (fd < 0)
@@ -83,7 +84,7 @@ public sealed unsafe class NetlinkSocket : INetlinkTransport
                 throw new NetlinkSocketException("setsockopt(SO_RCVTIMEO)", errno);
             }
 
-            var address = new SockaddrNetlink { Family = (ushort)AF_NETLINK };
+            var address = new SockaddrNetlink { Family = (ushort)AF_NETLINK, Groups = multicastGroups };
             if (bind(fd, (sockaddr*)&address, sizeof(SockaddrNetlink)) != 0)
             {
                 throw new NetlinkSocketException("bind", errno);

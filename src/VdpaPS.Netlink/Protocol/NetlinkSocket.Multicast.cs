@@ -1,0 +1,188 @@
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
+namespace VdpaPS.Netlink.Protocol;
+
+/// <summary>What a non-blocking receive found.</summary>
+public enum MulticastReceiveResult
+{
+    /// <summary>A datagram was read.</summary>
+    Datagram,
+
+    /// <summary>Nothing is waiting.</summary>
+    Empty,
+
+    /// <summary>The kernel dropped messages because the socket's buffer was full (ENOBUFS): some were lost.</summary>
+    Overrun,
+}
+
+/// <summary>Receiving from multicast groups: waiting with poll() for a deadline or a cancellation, and reading what waits without blocking.</summary>
+public sealed unsafe partial class NetlinkSocket
+{
+    /// <summary>Asks for a receive buffer of <paramref name="bytes"/>: above rmem_max where the caller may (root), else as much as allowed.</summary>
+    /// <remarks>A burst of events (a module load binding many devices) must not overflow the default buffer and lose events.</remarks>
+    public void SetReceiveBufferSize(int bytes)
+    {
+        var fd = (int)_handle.DangerousGetHandle().ToInt64();
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(int)) != 0)
+        {
+            SetOption(fd, SOL_SOCKET, SO_RCVBUF, bytes, required: false);
+        }
+    }
+
+    /// <summary>
+    /// Waits until a datagram can be read, at most <paramref name="timeout"/> (null: without a limit). One poll() on the socket and an
+    /// eventfd that the cancellation writes, so the wait ends at once on Ctrl+C and costs nothing while nothing happens.
+    /// </summary>
+    /// <returns>True when a datagram waits; false when the timeout passed first.</returns>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    public bool WaitForDatagram(TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var deadline = timeout is { } t ? Environment.TickCount64 + (long)Math.Ceiling(t.TotalMilliseconds) : (long?)null;
+        var wakeup = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (wakeup < 0)
+        {
+            throw new NetlinkSocketException("eventfd", errno);
+        }
+
+        var added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            // Disposing the registration waits for a callback already running, so the eventfd is never written after close.
+            using (cancellationToken.Register(() => Signal(wakeup)))
+            {
+                var fds = stackalloc pollfd[2];
+                fds[0] = new pollfd { fd = (int)_handle.DangerousGetHandle().ToInt64(), events = POLLIN };
+                fds[1] = new pollfd { fd = wakeup, events = POLLIN };
+                while (true)
+                {
+                    var wait = deadline is { } d ? (int)Math.Clamp(d - Environment.TickCount64, 0, int.MaxValue) : -1;
+                    fds[0].revents = 0;
+                    fds[1].revents = 0;
+                    var ready = poll(fds, 2, wait);
+                    if (ready < 0)
+                    {
+                        var error = errno;
+                        if (error == LinuxErrno.EINTR)
+                        {
+                            continue;
+                        }
+
+                        throw new NetlinkSocketException("poll", error);
+                    }
+
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (ready == 0)
+                    {
+                        return false;
+                    }
+
+                    if ((fds[0].revents & (POLLIN | POLLERR)) != 0)
+                    {
+                        // POLLERR is a pending ENOBUFS: the next receive reports it as an overrun.
+                        return true;
+                    }
+
+                    if ((fds[0].revents & (POLLNVAL | POLLHUP)) != 0)
+                    {
+                        throw new NetlinkSocketException("poll (the socket was closed)", EBADF);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+
+            close(wakeup);
+        }
+    }
+
+    /// <summary>Reads one datagram if one waits, without blocking, growing the buffer so nothing is cut off.</summary>
+    /// <param name="senderPortId">Who sent it: 0 is the kernel; anything else is another process.</param>
+    public MulticastReceiveResult ReceiveWaiting(ref byte[] buffer, out int length, out uint senderPortId)
+    {
+        var added = false;
+        _handle.DangerousAddRef(ref added);
+        try
+        {
+            var fd = (int)_handle.DangerousGetHandle().ToInt64();
+            var result = ReceiveNow(fd, buffer, MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC, out length, out _);
+            if (result != MulticastReceiveResult.Datagram)
+            {
+                senderPortId = 0;
+                return result;
+            }
+
+            if (length > buffer.Length)
+            {
+                buffer = new byte[Math.Max(length, buffer.Length * 2)];
+            }
+
+            result = ReceiveNow(fd, buffer, MSG_DONTWAIT | MSG_TRUNC, out length, out senderPortId);
+            if (result == MulticastReceiveResult.Datagram && length > buffer.Length)
+            {
+                throw new NetlinkProtocolException($"A {length}-byte netlink datagram did not fit the {buffer.Length}-byte buffer.");
+            }
+
+            return result;
+        }
+        finally
+        {
+            if (added)
+            {
+                _handle.DangerousRelease();
+            }
+        }
+    }
+
+    private static MulticastReceiveResult ReceiveNow(int fd, byte[] buffer, int flags, out int length, out uint senderPortId)
+    {
+        fixed (byte* data = buffer)
+        {
+            while (true)
+            {
+                var sender = default(SockaddrNetlink);
+                var addressLength = (socklen_t)sizeof(SockaddrNetlink);
+                var received = (long)recvfrom(fd, data, buffer.Length, flags, (sockaddr*)&sender, &addressLength);
+                if (received >= 0)
+                {
+                    length = checked((int)received);
+                    senderPortId = sender.PortId;
+                    return MulticastReceiveResult.Datagram;
+                }
+
+                var error = errno;
+                length = 0;
+                senderPortId = 0;
+                if (error == LinuxErrno.EINTR)
+                {
+                    continue;
+                }
+
+                if (error == LinuxErrno.EAGAIN)
+                {
+                    return MulticastReceiveResult.Empty;
+                }
+
+                if (error == ENOBUFS)
+                {
+                    return MulticastReceiveResult.Overrun;
+                }
+
+                throw new NetlinkSocketException("receive", error);
+            }
+        }
+    }
+
+    private static void Signal(int eventFd)
+    {
+        var one = 1UL;
+        _ = write(eventFd, &one, sizeof(ulong));
+    }
+}
