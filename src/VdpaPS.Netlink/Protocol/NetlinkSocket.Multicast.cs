@@ -38,59 +38,12 @@ public sealed unsafe partial class NetlinkSocket
     /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
     public bool WaitForDatagram(TimeSpan? timeout, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
         var deadline = timeout is { } t ? Environment.TickCount64 + (long)Math.Ceiling(t.TotalMilliseconds) : (long?)null;
-        var wakeup = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (wakeup < 0)
-        {
-            throw new NetlinkSocketException("eventfd", errno);
-        }
-
         var added = false;
         _handle.DangerousAddRef(ref added);
         try
         {
-            // Disposing the registration waits for a callback already running, so the eventfd is never written after close.
-            using (cancellationToken.Register(() => Signal(wakeup)))
-            {
-                var fds = stackalloc pollfd[2];
-                fds[0] = new pollfd { fd = (int)_handle.DangerousGetHandle().ToInt64(), events = POLLIN };
-                fds[1] = new pollfd { fd = wakeup, events = POLLIN };
-                while (true)
-                {
-                    var wait = deadline is { } d ? (int)Math.Clamp(d - Environment.TickCount64, 0, int.MaxValue) : -1;
-                    fds[0].revents = 0;
-                    fds[1].revents = 0;
-                    var ready = poll(fds, 2, wait);
-                    if (ready < 0)
-                    {
-                        var error = errno;
-                        if (error == LinuxErrno.EINTR)
-                        {
-                            continue;
-                        }
-
-                        throw new NetlinkSocketException("poll", error);
-                    }
-
-                    cancellationToken.ThrowIfCancellationRequested();
-                    if (ready == 0)
-                    {
-                        return false;
-                    }
-
-                    if ((fds[0].revents & (POLLIN | POLLERR)) != 0)
-                    {
-                        // POLLERR is a pending ENOBUFS: the next receive reports it as an overrun.
-                        return true;
-                    }
-
-                    if ((fds[0].revents & (POLLNVAL | POLLHUP)) != 0)
-                    {
-                        throw new NetlinkSocketException("poll (the socket was closed)", EBADF);
-                    }
-                }
-            }
+            return WaitReadable((int)_handle.DangerousGetHandle().ToInt64(), deadline, cancellationToken);
         }
         finally
         {
@@ -98,8 +51,6 @@ public sealed unsafe partial class NetlinkSocket
             {
                 _handle.DangerousRelease();
             }
-
-            close(wakeup);
         }
     }
 
@@ -178,11 +129,5 @@ public sealed unsafe partial class NetlinkSocket
                 throw new NetlinkSocketException("receive", error);
             }
         }
-    }
-
-    private static void Signal(int eventFd)
-    {
-        var one = 1UL;
-        _ = write(eventFd, &one, sizeof(ulong));
     }
 }

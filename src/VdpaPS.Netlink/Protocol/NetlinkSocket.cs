@@ -184,33 +184,58 @@ public sealed unsafe partial class NetlinkSocket : INetlinkTransport
 
     private void WaitReadable(int fd, CancellationToken cancellation)
     {
+        if (!WaitReadable(fd, Environment.TickCount64 + (long)_receiveTimeout.TotalMilliseconds, cancellation))
+        {
+            throw new NetlinkSocketException("receive (timed out waiting for the kernel)", LinuxErrno.ETIMEDOUT);
+        }
+    }
+
+    /// <summary>
+    /// Waits until a datagram (or an error the next receive reports) waits, until <paramref name="deadline"/> (TickCount64; null:
+    /// without a limit). One poll() on the socket and an eventfd the cancellation writes: no busy loop, Ctrl+C ends it at once.
+    /// </summary>
+    /// <returns>False when the deadline passed first.</returns>
+    /// <exception cref="OperationCanceledException">Cancelled first; nothing was read.</exception>
+    private bool WaitReadable(int fd, long? deadline, CancellationToken cancellation)
+    {
         cancellation.ThrowIfCancellationRequested();
         var wake = cancellation.CanBeCanceled ? WakeDescriptor() : -1;
+        // Disposing the registration waits for a callback already running, so the eventfd is never written after close.
         using var registration = cancellation.CanBeCanceled ? cancellation.Register(() => Signal(wake)) : default;
-        var deadline = Environment.TickCount64 + (long)_receiveTimeout.TotalMilliseconds;
         var fds = stackalloc pollfd[2];
         while (true)
         {
             cancellation.ThrowIfCancellationRequested();
-            var remaining = deadline - Environment.TickCount64;
-            if (remaining <= 0)
-            {
-                throw new NetlinkSocketException("receive (timed out waiting for the kernel)", LinuxErrno.ETIMEDOUT);
-            }
-
+            var wait = deadline is { } d ? (int)Math.Clamp(d - Environment.TickCount64, 0, int.MaxValue) : -1;
             fds[0] = new pollfd { fd = fd, events = (short)POLLIN };
             // poll() skips a negative descriptor: without a token only the socket is watched.
             fds[1] = new pollfd { fd = wake, events = (short)POLLIN };
-            var ready = poll(fds, 2, (int)Math.Min(remaining, int.MaxValue));
-            if (ready < 0 && errno != LinuxErrno.EINTR)
+            var ready = poll(fds, 2, wait);
+            if (ready < 0)
             {
+                if (errno == LinuxErrno.EINTR)
+                {
+                    continue;
+                }
+
                 throw new NetlinkSocketException("poll", errno);
             }
 
-            if (ready > 0 && fds[0].revents != 0)
+            cancellation.ThrowIfCancellationRequested();
+            if (ready == 0)
             {
-                // Readable, or an error the receive itself reports.
-                return;
+                return false;
+            }
+
+            if ((fds[0].revents & POLLNVAL) != 0)
+            {
+                throw new NetlinkSocketException("poll (the socket was closed)", EBADF);
+            }
+
+            if (fds[0].revents != 0)
+            {
+                // Readable, or an error (POLLERR: a multicast overrun's ENOBUFS) the receive itself reports.
+                return true;
             }
         }
     }
