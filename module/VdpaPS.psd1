@@ -21,6 +21,9 @@
         'Set-VdpaDevice'
         'Get-VdpaDeviceConfig'
         'Get-VdpaStats'
+        'Export-VdpaConfiguration'
+        'Compare-VdpaConfiguration'
+        'Sync-VdpaConfiguration'
     )
     FunctionsToExport = @()
     VariablesToExport = @()

@@ -63,6 +63,17 @@ BeforeDiscovery {
         @{ View = 'counters, default (table)'; Set = 'Counters'; Format = 'default'; Kind = 'table'
             Labels = 'Name', 'Value'
             Values = 'rx packets', 'rx bytes', 'rx overruns', '98765432109', '18446744073709551615' }
+        @{ View = 'configuration differences, default (table)'; Set = 'Differences'; Format = 'default'; Kind = 'table'
+            Labels = 'Device', 'Change', 'Attribute', 'Actual', 'Desired'
+            Values = 'vdpa-tenant-42', 'vdpa-tenant-43', 'blk-scratch0', 'MacAddress', 'Driver', 'Recreate', 'Create', 'Extra',
+                'maxQueuePairs', 'features', '02:00:00:00:00:99', '02:00:00:00:00:01', 'virtio_vdpa', 'none', 'CTRL_GUEST_OFFLOADS,',
+                'NOTIFICATION_DATA', 'pci/0000:03:00.2,', '9000' }
+        @{ View = 'device definitions, default (table)'; Set = 'Definitions'; Format = 'default'; Kind = 'table'
+            Labels = 'Name', 'Parent', 'MacAddress', 'Mtu', 'Driver'
+            Values = 'vdpa-tenant-42', 'blk-scratch0', 'pci/0000:03:00.2', 'vdpasim_blk', '02:00:00:00:00:01', '9000', 'vhost_vdpa', 'none' }
+        @{ View = 'device definitions, list'; Set = 'Definitions'; Format = 'list'; Kind = 'list'
+            Labels = 'Name', 'Parent', 'MacAddress', 'Mtu', 'MaxQueuePairs', 'Features', 'Driver'
+            Values = @('vdpa-tenant-42', 'pci/0000:03:00.2', '02:00:00:00:00:01', '9000', '128', 'vhost_vdpa') + $allFeatures }
     )
     $script:Data = @{ NetFeatureBits = $NetFeatureBits; BridgedPath = $bridgedPath }
     $script:RenderCases = foreach ($case in $Cases) { foreach ($width in $Widths) { $case + @{ Width = $width } } }
@@ -132,6 +143,20 @@ Describe 'VdpaPS views' -ForEach @($Data) {
                 }
             )
             Counters = $simRx + $hardwareCounters
+            Differences = @(
+                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'vdpa-tenant-42'; Change = 'MacAddress'; Attribute = 'mac'; Actual = '02:00:00:00:00:99'; Desired = '02:00:00:00:00:01' }
+                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'vdpa-tenant-43'; Change = 'Driver'; Attribute = 'driver'; Actual = 'none'; Desired = 'virtio_vdpa' }
+                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'vdpa-tenant-42'; Change = 'Recreate'; Attribute = 'maxQueuePairs'; Actual = '1'; Desired = '128' }
+                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'vdpa-tenant-42'; Change = 'Recreate'; Attribute = 'features'
+                    Actual = ($features[0..10] -join ', '); Desired = ($features -join ', ') }
+                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'blk-scratch0'; Change = 'Create'; Desired = 'on pci/0000:03:00.2, mac 02:00:00:00:00:01, mtu 9000, 128 queue pairs, vhost_vdpa' }
+                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'blk-scratch0'; Change = 'Extra'; Actual = 'on vdpasim_blk, none' }
+            )
+            Definitions = @(
+                [VdpaPS.VdpaDeviceDefinition]@{ Name = 'vdpa-tenant-42'; Parent = 'pci/0000:03:00.2'; MacAddress = '02:00:00:00:00:01'; Mtu = 9000
+                    MaxQueuePairs = 128; Features = $features; Driver = 'vhost_vdpa' }
+                [VdpaPS.VdpaDeviceDefinition]@{ Name = 'blk-scratch0'; Parent = 'vdpasim_blk'; Features = @('VERSION_1', 'FLUSH'); Driver = 'none' }
+            )
         }
 
         function Show-View {

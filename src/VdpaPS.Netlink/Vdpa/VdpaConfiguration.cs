@@ -4,7 +4,7 @@ namespace VdpaPS;
 
 /// <summary>One device of a configuration file: what Export-VdpaConfiguration writes and Sync-VdpaConfiguration converges to.</summary>
 /// <remarks>An attribute left out (null) is not managed: the file says nothing about it and no difference is reported for it.</remarks>
-public sealed class VdpaDeviceDefinition
+public sealed record VdpaDeviceDefinition
 {
     [JsonPropertyName("name")]
     public string Name { get; init; } = string.Empty;

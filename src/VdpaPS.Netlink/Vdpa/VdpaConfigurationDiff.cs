@@ -215,3 +215,13 @@ public static class VdpaConfigurationDiff
 
     private static string? Text(int? value) => value?.ToString(CultureInfo.InvariantCulture);
 }
+
+/// <summary>Which device class feature names mean on a parent.</summary>
+public static class VdpaProvisioning
+{
+    /// <summary>A parent of one class: that class; of several: net when net attributes are given (or the kernel names no class), else only transport names are known.</summary>
+    public static VirtioDeviceClass FeatureClass(VdpaParent parent, bool netAttributes) =>
+        parent.SupportedClasses.Length == 1 ? parent.SupportedClasses[0]
+        : netAttributes || parent.SupportedClasses.Length == 0 ? VirtioDeviceClass.Net
+        : VirtioDeviceClass.Unknown;
+}

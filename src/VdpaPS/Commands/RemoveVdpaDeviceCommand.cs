@@ -42,8 +42,7 @@ public sealed class RemoveVdpaDeviceCommand : VdpaCmdlet
                 continue;
             }
 
-            if (TryRequest($"Removing vDPA device '{device.Name}' (DEV_DEL DEV_NAME={device.Name}).", c => c.DeleteDevice(device.Name), device, VdpaTargetKind.Device, out _)
-                && PassThru)
+            if (TryRemoveDevice(device) && PassThru)
             {
                 WriteObject(device);
             }
