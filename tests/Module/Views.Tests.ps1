@@ -66,8 +66,8 @@ BeforeDiscovery {
         @{ View = 'configuration differences, default (table)'; Set = 'Differences'; Format = 'default'; Kind = 'table'
             Labels = 'Device', 'Change', 'Attribute', 'Actual', 'Desired'
             Values = 'vdpa-tenant-42', 'vdpa-tenant-43', 'blk-scratch0', 'MacAddress', 'Driver', 'Recreate', 'Create', 'Extra',
-                'maxQueuePairs', 'features', '02:00:00:00:00:99', '02:00:00:00:00:01', 'virtio_vdpa', 'none', 'CTRL_GUEST_OFFLOADS,',
-                'NOTIFICATION_DATA', 'pci/0000:03:00.2,', '9000' }
+                'maxQueuePairs', 'features', '02:00:00:00:00:99', '02:00:00:00:00:01', 'virtio_vdpa', 'none', 'CTRL_GUEST_OFFLOADS',
+                'pci/0000:03:00.2', '128' }
         @{ View = 'device definitions, default (table)'; Set = 'Definitions'; Format = 'default'; Kind = 'table'
             Labels = 'Name', 'Parent', 'MacAddress', 'Mtu', 'Driver'
             Values = 'vdpa-tenant-42', 'blk-scratch0', 'pci/0000:03:00.2', 'vdpasim_blk', '02:00:00:00:00:01', '9000', 'vhost_vdpa', 'none' }
