@@ -225,11 +225,14 @@ public class VdpaConfigurationTests
         var device = new VdpaDevice { Name = "n", Parent = "vdpasim_net", Type = VirtioDeviceClass.Net, Driver = null };
         var config = new VdpaNetDeviceConfig { Name = "n", Type = VirtioDeviceClass.Net, MacAddress = "02:00:00:00:00:05", Mtu = 9000, DeviceFeatureMask = MacMtuVersion1 };
         var state = VdpaDeviceState.FromDevice(device, config);
-        Assert.Equal(("none", 1), (state.Definition.Driver, state.Definition.MaxQueuePairs!.Value));
+        Assert.Equal(("none", (int?)null), (state.Definition.Driver, state.Definition.MaxQueuePairs));
         Assert.Equal(["MTU", "MAC", "VERSION_1"], state.Definition.Features!);
         var written = VdpaConfigurationWriter.Serialize(new VdpaConfiguration { Devices = [state.Definition] });
         var read = VdpaConfigurationReader.Parse(written, "export.json");
         Assert.Empty(VdpaConfigurationDiff.Compute(read, [state], macSettable: true));
+        // Without MQ the device has one pair: a file that says 1 matches, one that says 2 does not.
+        Assert.Empty(VdpaConfigurationDiff.Compute(Desired(read.Devices[0] with { MaxQueuePairs = 1 }), [state], true));
+        Assert.Single(VdpaConfigurationDiff.Compute(Desired(read.Devices[0] with { MaxQueuePairs = 2 }), [state], true));
     }
 }
 

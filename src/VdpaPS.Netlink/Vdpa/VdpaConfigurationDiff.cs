@@ -79,8 +79,9 @@ public sealed class VdpaDeviceState
                 Parent = device.Parent,
                 MacAddress = net?.MacAddress,
                 Mtu = net?.Mtu,
-                // The kernel shows MAX_VQP only with MQ; without it a net device has exactly one pair.
-                MaxQueuePairs = net is null ? null : net.MaxQueuePairs ?? 1,
+                // The kernel shows MAX_VQP only with MQ (or RSS); without it the device has one pair, and the file leaves the
+                // attribute out: parents that cannot provision it (vdpasim_net) would refuse a DEV_NEW that sends it.
+                MaxQueuePairs = net?.MaxQueuePairs,
                 Features = features is { } mask ? VirtioFeatures.GetNames(mask, device.Type) : null,
                 Driver = device.Driver ?? VdpaConfigurationReader.DriverNone,
             },
@@ -141,9 +142,11 @@ public static class VdpaConfigurationDiff
             list.Add(Difference(VdpaConfigurationChange.Recreate, "mtu", Text(mtu), Text(actual.Mtu)));
         }
 
-        if (wanted.MaxQueuePairs is { } pairs && actual.MaxQueuePairs != pairs)
+        // A net device the kernel shows no MAX_VQP for (no MQ) has exactly one pair.
+        var actualPairs = actual.MaxQueuePairs ?? (state.Type == VirtioDeviceClass.Net ? 1 : null);
+        if (wanted.MaxQueuePairs is { } pairs && actualPairs != pairs)
         {
-            list.Add(Difference(VdpaConfigurationChange.Recreate, "maxQueuePairs", Text(pairs), Text(actual.MaxQueuePairs)));
+            list.Add(Difference(VdpaConfigurationChange.Recreate, "maxQueuePairs", Text(pairs), Text(actualPairs)));
         }
 
         // Features are compared as bits (names have aliases); where the kernel does not report them nothing can be said.

@@ -178,6 +178,13 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
             }
         }
 
+        // A device created without features gets its parent's: the same features are not sent, since parents that cannot
+        // provision features (vdpasim_blk, vduse) refuse the attribute. The read-back below checks what the device got.
+        if (features == parent.SupportedFeatureMask)
+        {
+            features = null;
+        }
+
         var spec = new VdpaDeviceSpec
         {
             Name = wanted.Name,
