@@ -30,7 +30,7 @@ Describe 'The vdpaps-sync.service unit' {
 
     It 'runs Sync-VdpaConfiguration on /etc/vdpaps/devices.json once, and fails when the sync does' {
         (Get-UnitSetting 'Type') | Should -Be 'oneshot'
-        $exec = Get-UnitSetting 'ExecStart'
+        $exec = @(Get-UnitSetting 'ExecStart')
         $exec.Count | Should -Be 1
         $exec[0] | Should -Match 'Sync-VdpaConfiguration -Path /etc/vdpaps/devices\.json'
         $exec[0] | Should -Match 'exit \[int\]\(-not \$\$\?\)' -Because 'the exit status tells systemd (and the journal) whether every device converged'
