@@ -98,10 +98,12 @@ Describe 'Drift: a MAC changed, a device unbound, one removed, one added by hand
         Export-VdpaConfiguration -Path $File -Name 'cfg-d*' -ErrorAction Stop
         & chmod 644 $File
 
-        # The drift, by hand (iproute2 and sysfs), not by the module. 6.1 has no `vdpa dev set`: there the MAC changes
+        # The drift, by hand (iproute2, sysfs and the core client), not by the cmdlets. 6.1 has no `vdpa dev set`: there the MAC changes
         # by recreating the device with another one, and the kernel cannot set it back on the live device.
         if ($CanSetMac) {
-            & vdpa dev set dev cfg-d0 mac 02:00:00:00:d0:99
+            # DEV_ATTR_SET through the core client: the host's iproute2 has no `vdpa dev set`.
+            $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+            try { $client.SetMacAddress('cfg-d0', [byte[]](2, 0, 0, 0, 0xd0, 0x99)) | Out-Null } finally { $client.Dispose() }
         } else {
             & vdpa dev del cfg-d0
             & vdpa dev add name cfg-d0 mgmtdev vdpasim_net mac 02:00:00:00:d0:99 mtu 1500 device_features 0x100000028
@@ -118,7 +120,7 @@ Describe 'Drift: a MAC changed, a device unbound, one removed, one added by hand
     }
 
     It 'Compare lists exactly those four' {
-        $drift = Get-Drift
+        $drift = @(Get-Drift)
         $drift | Should -HaveCount 4
         $drift[0] | Should -Be "cfg-d0 $MacChange mac 02:00:00:00:d0:99 -> 02:00:00:00:d0:00"
         $drift[1] | Should -Be 'cfg-d1 Driver driver none -> vhost_vdpa'
@@ -134,7 +136,7 @@ Describe 'Drift: a MAC changed, a device unbound, one removed, one added by hand
 
     It 'Sync fixes the MAC, the binding and the removed device, and leaves the extra one' {
         Sync-VdpaConfiguration -Path $File -ErrorVariable errors -ErrorAction SilentlyContinue
-        $left = Get-Drift
+        $left = @(Get-Drift)
         if ($CanSetMac) {
             $errors | Should -BeNullOrEmpty
             $left | Should -HaveCount 1
@@ -246,9 +248,11 @@ Describe 'A bad file changes nothing' {
 Describe 'The boot unit''s ExecStart converges the host' {
     BeforeAll {
         $unit = Get-Content -Raw (Join-Path $env:VDPAPS_MODULE_PATH 'vdpaps-sync.service')
-        # systemd's own unescaping of the line: $$ is a literal $. The command runs as systemd would run it, through
-        # /usr/bin/env pwsh, with the module where root's pwsh finds installed modules (here: PSModulePath).
-        $script:ExecStart = ([regex]::Match($unit, '(?m)^ExecStart=(.*)$').Groups[1].Value).Replace('$$', '$')
+        # The line as systemd runs it, without a shell: words split at blanks, a double-quoted part one word, $$ a literal $.
+        # It runs through /usr/bin/env pwsh, with the module where root's pwsh finds installed modules (here: PSModulePath).
+        $script:ExecStart = [regex]::Match($unit, '(?m)^ExecStart=(.*)$').Groups[1].Value
+        $script:Argv = @([regex]::Matches($ExecStart, '"([^"]*)"|(\S+)') | ForEach-Object {
+                $(if ($_.Groups[1].Success) { $_.Groups[1].Value } else { $_.Groups[2].Value }).Replace('$$', '$') })
         $script:ModuleRoot = Split-Path (Split-Path $env:VDPAPS_MODULE_PATH)
         New-Item -ItemType Directory -Force /etc/vdpaps | Out-Null
         & chmod 755 /etc/vdpaps
@@ -258,7 +262,7 @@ Describe 'The boot unit''s ExecStart converges the host' {
         & chmod 644 /etc/vdpaps/devices.json
         function Invoke-ExecStart {
             $env:PSModulePath = "$ModuleRoot$([System.IO.Path]::PathSeparator)$env:PSModulePath"
-            $output = & bash -c $ExecStart 2>&1
+            $output = & $Argv[0] $Argv[1..($Argv.Count - 1)] 2>&1
             return [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = "$output" }
         }
     }
@@ -268,7 +272,8 @@ Describe 'The boot unit''s ExecStart converges the host' {
     }
 
     It 'creates and binds the file''s devices, exits 0, and a second run says nothing changed' {
-        $ExecStart | Should -Match '^/usr/bin/env pwsh .*Sync-VdpaConfiguration -Path /etc/vdpaps/devices\.json'
+        $Argv[0..1] | Should -Be '/usr/bin/env', 'pwsh'
+        $Argv[-1] | Should -Match '^Sync-VdpaConfiguration -Path /etc/vdpaps/devices\.json .*; exit \[int\]\(-not \$\?\)$'
         $first = Invoke-ExecStart
         $first.ExitCode | Should -Be 0 -Because $first.Output
         $first.Output | Should -Match '2 created'

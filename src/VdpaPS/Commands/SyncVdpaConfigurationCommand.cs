@@ -178,9 +178,9 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
             }
         }
 
-        // A device created without features gets its parent's: the same features are not sent, since parents that cannot
-        // provision features (vdpasim_blk, vduse) refuse the attribute. The read-back below checks what the device got.
-        if (features == parent.SupportedFeatureMask)
+        // A device created without features gets its parent's. Those are not sent, nor any to a parent that names none it
+        // could provision: such parents (vdpasim_blk, vduse) refuse the attribute. The read-back below checks what the device got.
+        if (parent.SupportedFeatureMask is not { } offered || offered == 0 || features == offered)
         {
             features = null;
         }
