@@ -199,9 +199,14 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
             return false;
         }
 
-        // What the kernel applied is known only by reading the device back: what still differs was not applied.
-        var config = TryRequest($"Reading back the configuration of '{wanted.Name}' (DEV_CONFIG_GET).", c => c.GetConfig(wanted.Name), wanted.Name,
-            VdpaTargetKind.Device, out var read) ? read : null;
+        // What the kernel applied is known only by reading the device back: what still differs was not applied. A block
+        // device's configuration cannot be read before 6.9, and a file describes nothing of it but its features then.
+        VdpaDeviceConfig? config = null;
+        if (device.Type != VirtioDeviceClass.Block || Client.Capabilities.Has(VdpaCapability.BlockConfig))
+        {
+            config = TryRequest($"Reading back the configuration of '{wanted.Name}' (DEV_CONFIG_GET).", c => c.GetConfig(wanted.Name), wanted.Name,
+                VdpaTargetKind.Device, out var read) ? read : null;
+        }
         var state = VdpaDeviceState.FromDevice(WithSysfs(device), config);
         var unapplied = VdpaConfigurationDiff.CompareDevice(wanted with { Driver = null }, state, macSettable: false).ToList();
         foreach (var difference in unapplied)
