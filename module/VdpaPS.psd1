@@ -24,6 +24,9 @@
         'Wait-VdpaDevice'
         'Wait-VdpaParent'
         'Watch-VdpaDevice'
+        'Export-VdpaConfiguration'
+        'Compare-VdpaConfiguration'
+        'Sync-VdpaConfiguration'
     )
     FunctionsToExport = @()
     VariablesToExport = @()

@@ -67,6 +67,17 @@ BeforeDiscovery {
             Labels = 'Time', 'Action', 'Name', 'Driver'
             Values = '2026-12-01', '14:05:09.123', '23:59:59.999', 'Added', 'Bound', 'Unbound', 'Removed', 'vdpa-tenant-42', 'blk-scratch0',
                 'vhost_vdpa', 'virtio_vdpa' }
+        @{ View = 'configuration differences, default (table)'; Set = 'Differences'; Format = 'default'; Kind = 'table'
+            Labels = 'Device', 'Change', 'Attribute', 'Actual', 'Desired'
+            Values = 'vdpa-tenant-42', 'vdpa-tenant-43', 'blk-scratch0', 'MacAddress', 'Driver', 'Recreate', 'Create', 'Extra',
+                'maxQueuePairs', 'features', '02:00:00:00:00:99', '02:00:00:00:00:01', 'virtio_vdpa', 'none', 'CTRL_GUEST_OFFLOADS',
+                'pci/0000:03:00.2', '128' }
+        @{ View = 'device definitions, default (table)'; Set = 'Definitions'; Format = 'default'; Kind = 'table'
+            Labels = 'Name', 'Parent', 'MacAddress', 'Mtu', 'Driver'
+            Values = 'vdpa-tenant-42', 'blk-scratch0', 'pci/0000:03:00.2', 'vdpasim_blk', '02:00:00:00:00:01', '9000', 'vhost_vdpa', 'none' }
+        @{ View = 'device definitions, list'; Set = 'Definitions'; Format = 'list'; Kind = 'list'
+            Labels = 'Name', 'Parent', 'MacAddress', 'Mtu', 'MaxQueuePairs', 'Features', 'Driver'
+            Values = @('vdpa-tenant-42', 'pci/0000:03:00.2', '02:00:00:00:00:01', '9000', '128', 'vhost_vdpa') + $allFeatures }
     )
     $script:Data = @{ NetFeatureBits = $NetFeatureBits; BridgedPath = $bridgedPath }
     $script:RenderCases = foreach ($case in $Cases) { foreach ($width in $Widths) { $case + @{ Width = $width } } }
@@ -144,6 +155,20 @@ Describe 'VdpaPS views' -ForEach @($Data) {
                     [VdpaPS.VdpaDeviceEvent]@{ Time = [datetime]::Parse($e[0], [cultureinfo]::InvariantCulture); Action = $e[1]; Name = $e[2]; Driver = $e[3]
                         DevicePath = "$BridgedPath/$($e[2])"; SequenceNumber = [uint64]::MaxValue }
                 }
+            )
+            Differences = @(
+                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'vdpa-tenant-42'; Change = 'MacAddress'; Attribute = 'mac'; Actual = '02:00:00:00:00:99'; Desired = '02:00:00:00:00:01' }
+                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'vdpa-tenant-43'; Change = 'Driver'; Attribute = 'driver'; Actual = 'none'; Desired = 'virtio_vdpa' }
+                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'vdpa-tenant-42'; Change = 'Recreate'; Attribute = 'maxQueuePairs'; Actual = '1'; Desired = '128' }
+                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'vdpa-tenant-42'; Change = 'Recreate'; Attribute = 'features'
+                    Actual = ($features[0..10] -join ', '); Desired = ($features -join ', ') }
+                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'blk-scratch0'; Change = 'Create'; Desired = 'on pci/0000:03:00.2, mac 02:00:00:00:00:01, mtu 9000, 128 queue pairs, vhost_vdpa' }
+                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'blk-scratch0'; Change = 'Extra'; Actual = 'on vdpasim_blk, none' }
+            )
+            Definitions = @(
+                [VdpaPS.VdpaDeviceDefinition]@{ Name = 'vdpa-tenant-42'; Parent = 'pci/0000:03:00.2'; MacAddress = '02:00:00:00:00:01'; Mtu = 9000
+                    MaxQueuePairs = 128; Features = $features; Driver = 'vhost_vdpa' }
+                [VdpaPS.VdpaDeviceDefinition]@{ Name = 'blk-scratch0'; Parent = 'vdpasim_blk'; Features = @('VERSION_1', 'FLUSH'); Driver = 'none' }
             )
         }
 

@@ -168,4 +168,10 @@ public static class VdpaProvisioning
     private static string? Text(ushort? value) => value?.ToString(CultureInfo.InvariantCulture);
 
     private static string? Hex(ulong? mask) => mask is { } m ? $"0x{m.ToString("x", CultureInfo.InvariantCulture)}" : null;
+
+    /// <summary>Which device class feature names mean on a parent: a parent of one class, that class; of several, net when net attributes are given (or the kernel names no class), else only transport names are known.</summary>
+    public static VirtioDeviceClass FeatureClass(VdpaParent parent, bool netAttributes) =>
+        parent.SupportedClasses.Length == 1 ? parent.SupportedClasses[0]
+        : netAttributes || parent.SupportedClasses.Length == 0 ? VirtioDeviceClass.Net
+        : VirtioDeviceClass.Unknown;
 }

@@ -65,19 +65,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
 
         var sent = VdpaProvisioning.ForFamily(Client.Capabilities, spec);
         if (!ShouldProcess($"vDPA device '{Name}' on parent '{spec.Parent}'{VdpaProvisioning.DescribeValues(spec)}", "Create") ||
-            (parent is not null && !CheckParentHasRoom(parent)) ||
-            !TryRequest($"Creating vDPA device '{Name}' (DEV_NEW: {VdpaProvisioning.DescribeRequest(sent)}).", c => c.CreateDevice(sent), spec,
-                VdpaTargetKind.Device, out var ack, parent))
-        {
-            return;
-        }
-
-        if (ack.Warning is not null)
-        {
-            WriteWarning($"The kernel created '{Name}' with a warning: {ack.Warning}");
-        }
-
-        if (!TryRequest($"Reading back vDPA device '{Name}' (DEV_GET).", c => c.GetDevice(Name), Name, VdpaTargetKind.Device, out var device))
+            TryCreateDevice(spec, sent, parent) is not { } device)
         {
             return;
         }
@@ -178,32 +166,6 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
         }
     }
 
-    /// <summary>
-    /// vp_vdpa keeps one device per parent but accepts a second DEV_NEW, which corrupts the parent: a second device is
-    /// refused here, before anything is sent. False when this item failed.
-    /// </summary>
-    private bool CheckParentHasRoom(VdpaParent parent)
-    {
-        if (!VdpaSysfs.Default.KeepsOneDevice(parent))
-        {
-            return true;
-        }
-
-        WriteVerbose($"Parent '{parent.Name}' is driven by {VdpaSysfs.VirtioPciParentDriver}, which keeps one device per parent: checking for one (DEV_GET dump).");
-        if (!TryRequest("Listing vDPA devices (DEV_GET dump).", c => c.GetDevices(), Name, VdpaTargetKind.Device, out var devices))
-        {
-            return false;
-        }
-
-        if (devices.FirstOrDefault(d => d.Parent == parent.Name) is { } existing)
-        {
-            WriteError(VdpaErrors.ParentFull(parent.Name, existing.Name, VdpaSysfs.VirtioPciParentDriver, Name));
-            return false;
-        }
-
-        return true;
-    }
-
     /// <summary>Feature names belong to a device class; the parent tells which (a multi-class parent: net when net attributes are given).</summary>
     private bool TryParseFeatures(VdpaParent? parent, out ulong mask)
     {
@@ -219,9 +181,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
             }
 
             var netAttributes = MacAddress is not null || Mtu is not null || MaxQueuePairs is not null;
-            deviceClass = parent.SupportedClasses.Length == 1 ? parent.SupportedClasses[0]
-                : netAttributes || parent.SupportedClasses.Length == 0 ? VirtioDeviceClass.Net
-                : VirtioDeviceClass.Unknown;
+            deviceClass = VdpaProvisioning.FeatureClass(parent, netAttributes);
         }
 
         try

@@ -52,9 +52,7 @@ public sealed class RemoveVdpaDeviceCommand : VdpaCmdlet
                 continue;
             }
 
-            WarnAboutUsers(device, usage);
-            if (TryRequest($"Removing vDPA device '{device.Name}' (DEV_DEL DEV_NAME={device.Name}).", c => c.DeleteDevice(device.Name), device, VdpaTargetKind.Device, out _)
-                && PassThru)
+            if (TryRemoveDevice(device, usage) && PassThru)
             {
                 WriteObject(device);
             }

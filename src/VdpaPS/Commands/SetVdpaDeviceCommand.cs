@@ -103,32 +103,8 @@ public sealed class SetVdpaDeviceCommand : VdpaCmdlet
             return false;
         }
 
-        // A kernel without DEV_ATTR_SET (before 6.12) is refused in the core before anything is sent: this item's
-        // error, naming the release that added it, and only when the change is really attempted (not under -WhatIf).
-        if (!TryRequest($"Setting the MAC address of vDPA device '{Name}' (DEV_ATTR_SET DEV_NAME={Name} DEV_NET_CFG_MACADDR={text}).",
-                c => c.SetMacAddress(Name, mac!), Name, VdpaTargetKind.Device, out var ack))
+        if (TrySetMacAddress(Name, mac!) is not { } config)
         {
-            return false;
-        }
-
-        // On a device that is not net the kernel answers success with only a warning ("... device not supported").
-        if (ack.Warning is not null)
-        {
-            WriteNetlinkError(VdpaErrorMap.WarnedInsteadOfApplied(VdpaCommand.DeviceAttributeSet, Name, "The MAC address", ack.Warning), Name,
-                VdpaTargetKind.Device);
-            return false;
-        }
-
-        if (!TryRequest($"Reading back the configuration of '{Name}' (DEV_CONFIG_GET).", c => c.GetConfig(Name), Name, VdpaTargetKind.Device, out var config))
-        {
-            return false;
-        }
-
-        var net = config as VdpaNetDeviceConfig;
-        if (!string.Equals(net?.MacAddress, text, StringComparison.OrdinalIgnoreCase))
-        {
-            WriteError(VdpaErrors.NotApplied(
-                $"The kernel accepted the new MAC address {text} for vDPA device '{Name}', but the device shows {net?.MacAddress ?? "none"}.", Name));
             return false;
         }
 

@@ -1,0 +1,47 @@
+using System.Management.Automation;
+using VdpaPS.Netlink.Vdpa;
+
+namespace VdpaPS.Commands;
+
+/// <summary>The host's vDPA devices as they are, in the configuration file format: written to a file, or emitted as objects.</summary>
+[Cmdlet(VerbsData.Export, "VdpaConfiguration", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(VdpaDeviceDefinition))]
+public sealed class ExportVdpaConfigurationCommand : VdpaConfigurationCmdlet
+{
+    /// <summary>The file to write (replaced if it exists). Without it the devices are emitted as objects.</summary>
+    [Parameter(Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string? Path { get; set; }
+
+    /// <summary>Only these devices; wildcards allowed.</summary>
+    [Parameter]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(DeviceNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[]? Name { get; set; }
+
+    protected override void EndProcessing()
+    {
+        var devices = SelectByName(ReadHost(), s => s.Definition.Name, Name, VdpaTargetKind.Device).Select(s => s.Definition).ToList();
+        if (Path is null)
+        {
+            WriteObject(devices, enumerateCollection: true);
+            return;
+        }
+
+        var file = ResolveFilePath(Path);
+        if (!ShouldProcess(file, $"Write the configuration of {devices.Count} vDPA device(s)"))
+        {
+            return;
+        }
+
+        try
+        {
+            File.WriteAllText(file, VdpaConfigurationWriter.Serialize(new VdpaConfiguration { Devices = devices }));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            ThrowTerminatingError(new ErrorRecord(e, "VdpaConfigurationWriteFailed", ErrorCategory.WriteError, file));
+        }
+    }
+}

@@ -1,0 +1,312 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Management.Automation;
+using VdpaPS.Netlink.Vdpa;
+
+namespace VdpaPS.Commands;
+
+/// <summary>
+/// Makes the host match a configuration file: creates missing devices (with their driver), sets MAC addresses, rebinds
+/// drivers; recreates a device whose unchangeable attributes differ only with -Force; removes devices the file does not
+/// name only with -Prune. A failure on one device is that device's error; the others still converge.
+/// </summary>
+[Cmdlet(VerbsData.Sync, "VdpaConfiguration", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(VdpaDevice))]
+public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
+{
+    /// <summary>The configuration file. Run as root, it must be root's alone (no other user may write it or a folder above it).</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName")]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = string.Empty;
+
+    /// <summary>Remove devices the file does not name.</summary>
+    [Parameter]
+    public SwitchParameter Prune { get; set; }
+
+    /// <summary>Remove and recreate a device whose parent, MTU, queue pairs or features differ (the kernel cannot change them on a live device).</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    /// <summary>Emit each device of the file as it is after the sync.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    /// <summary>Wait up to this many seconds for parents the file names that are not there yet (at boot, drivers may load late).</summary>
+    [Parameter]
+    [ValidateRange(0, 3600)]
+    public int WaitForParentSec { get; set; }
+
+    private const string Activity = "Sync-VdpaConfiguration";
+
+    private readonly Dictionary<string, int> _done = new(StringComparer.Ordinal);
+    private int _failed;
+
+    protected override void ProcessRecord()
+    {
+        var file = ResolveFilePath(Path);
+        CheckFileIsRootsAlone(file);
+        var configuration = ReadConfiguration(file);
+
+        var parents = WaitForParents(configuration);
+        var host = ReadHost();
+        var differences = VdpaConfigurationDiff.Compute(configuration, host, MacSettable);
+        var byName = host.ToDictionary(s => s.Definition.Name, StringComparer.Ordinal);
+
+        // Removals first: they free a parent that keeps one device for the device the file wants on it.
+        var extras = differences.Where(d => d.Change == VdpaConfigurationChange.Extra).ToList();
+        var groups = differences.Where(d => d.Change != VdpaConfigurationChange.Extra).GroupBy(d => d.Device, StringComparer.Ordinal).ToList();
+        var total = (Prune ? extras.Count : 0) + groups.Count;
+        var step = 0;
+        foreach (var extra in extras)
+        {
+            if (!Prune)
+            {
+                Count("extra left (not in the file; -Prune removes)"); // the summary names these apart
+                WriteVerbose($"vDPA device '{extra.Device}' is not in {file}; it stays (use -Prune to remove it).");
+                continue;
+            }
+
+            Progress(ref step, total, $"Removing '{extra.Device}' (not in the file)");
+            if (ShouldProcess($"vDPA device '{extra.Device}' (not in {file})", "Remove"))
+            {
+                Tally(RemoveForSync(byName[extra.Device].Device), "removed");
+            }
+        }
+
+        foreach (var group in groups)
+        {
+            Progress(ref step, total, $"Converging '{group.Key}'");
+            SyncDevice(group.ToList(), byName.GetValueOrDefault(group.Key), parents);
+        }
+
+        WriteProgress(new ProgressRecord(0, Activity, "Done") { RecordType = ProgressRecordType.Completed });
+        WriteSummary(file, differences.Count);
+
+        if (PassThru)
+        {
+            foreach (var wanted in configuration.Devices)
+            {
+                if (TryRequest($"Reading vDPA device '{wanted.Name}' (DEV_GET).", c => c.GetDevice(wanted.Name), wanted.Name, VdpaTargetKind.Device, out var device))
+                {
+                    WriteObject(WithSysfs(device));
+                }
+            }
+        }
+    }
+
+    /// <summary>One device's differences, in the order the diff gives them: a recreation (or its refusal), then MAC, then driver.</summary>
+    private void SyncDevice(List<VdpaConfigurationDifference> changes, VdpaDeviceState? current, IReadOnlyList<VdpaParent> parents)
+    {
+        var wanted = changes[0].Definition!;
+        if (changes[0].Change == VdpaConfigurationChange.Create)
+        {
+            if (ShouldProcess($"vDPA device '{wanted.Name}' ({VdpaConfigurationDiff.Summarize(wanted)})", "Create"))
+            {
+                Tally(CreateFromDefinition(wanted, parents), "created");
+            }
+
+            return;
+        }
+
+        var recreate = changes.Where(d => d.Change == VdpaConfigurationChange.Recreate).ToList();
+        if (recreate.Count > 0)
+        {
+            if (!Force)
+            {
+                WriteError(VdpaErrors.NeedsRecreate(wanted.Name, recreate));
+                _failed++;
+            }
+            else
+            {
+                var what = string.Join(", ", recreate.Select(d => $"{d.Attribute} {d.Actual} -> {d.Desired}"));
+                if (ShouldProcess($"vDPA device '{wanted.Name}' ({what})", "Remove and recreate"))
+                {
+                    // A recreated device gets its MAC and driver with it: nothing else is left to do for it.
+                    Tally(RemoveForSync(current!.Device) && CreateFromDefinition(wanted, parents), "recreated");
+                }
+
+                return;
+            }
+        }
+
+        foreach (var change in changes.Where(d => d.Change != VdpaConfigurationChange.Recreate))
+        {
+            if (change.Change == VdpaConfigurationChange.MacAddress)
+            {
+                if (ShouldProcess($"vDPA device '{wanted.Name}'", $"Set MAC address {change.Actual} -> {change.Desired}"))
+                {
+                    var mac = VdpaText.ParseMacAddress(change.Desired, out _)!;
+                    Tally(TrySetMacAddress(wanted.Name, mac) is not null, "MAC address set");
+                }
+            }
+            else if (change.Change == VdpaConfigurationChange.Driver)
+            {
+                var target = DriverNames.ToSysfs(change.Desired!);
+                if (ShouldProcess($"vDPA device '{wanted.Name}'", target is null ? $"Unbind from {change.Actual}" : $"Bind to {target} (now {change.Actual})"))
+                {
+                    // Unbinding waits for the char device's or disk's holders, as removal does: never while the device is in use.
+                    var device = current is null ? null : WithSysfs(current.Device);
+                    var free = device?.Driver is not { } bound || CheckUsage(device, $"unbound from {bound}", force: false, out _) is not null;
+                    Tally(free && TryBindDriver(wanted.Name, change.Desired!), "driver bound");
+                }
+            }
+        }
+    }
+
+    /// <summary>DEV_NEW as the file describes the device, checked by comparing the device read back with the file, then its driver.</summary>
+    private bool CreateFromDefinition(VdpaDeviceDefinition wanted, IReadOnlyList<VdpaParent> parents)
+    {
+        var parent = VdpaText.ResolveParent(wanted.Parent, parents);
+        if (parent is null)
+        {
+            WriteError(VdpaErrors.ParentAbsent(wanted.Parent, wanted.Name, WaitForParentSec));
+            return false;
+        }
+
+        ulong? features = null;
+        if (wanted.Features is { } names)
+        {
+            var netAttributes = wanted.MacAddress is not null || wanted.Mtu is not null || wanted.MaxQueuePairs is not null;
+            var deviceClass = VdpaProvisioning.FeatureClass(parent, netAttributes);
+            try
+            {
+                features = VirtioFeatures.ParseMask(names, deviceClass);
+            }
+            catch (ArgumentException e)
+            {
+                WriteError(VdpaErrors.InvalidInput(VdpaErrors.UnknownFeature,
+                    $"vDPA device '{wanted.Name}' was not created: {e.Message.Split(" (Parameter")[0]} (parent '{parent.Name}').", wanted.Name));
+                return false;
+            }
+        }
+
+        // A device created without features gets its parent's. Those are not sent, nor any to a parent that names none it
+        // could provision: such parents (vdpasim_blk, vduse) refuse the attribute. The read-back below checks what the device got.
+        if (parent.SupportedFeatureMask is not { } offered || offered == 0 || features == offered)
+        {
+            features = null;
+        }
+
+        var spec = new VdpaDeviceSpec
+        {
+            Name = wanted.Name,
+            Parent = parent.Name,
+            MacAddress = wanted.MacAddress is null ? null : VdpaText.ParseMacAddress(wanted.MacAddress, out _),
+            Mtu = (ushort?)wanted.Mtu,
+            MaxQueuePairs = (ushort?)wanted.MaxQueuePairs,
+            Features = features,
+        };
+        if (TryCreateDevice(spec, spec, parent) is not { } device)
+        {
+            return false;
+        }
+
+        // What the kernel applied is known only by reading the device back: what still differs was not applied. A block
+        // device's configuration cannot be read before 6.9, and a file describes nothing of it but its features then.
+        VdpaDeviceConfig? config = null;
+        if (device.Type != VirtioDeviceClass.Block || Client.Capabilities.Has(VdpaCapability.BlockConfig))
+        {
+            config = TryRequest($"Reading back the configuration of '{wanted.Name}' (DEV_CONFIG_GET).", c => c.GetConfig(wanted.Name), wanted.Name,
+                VdpaTargetKind.Device, out var read) ? read : null;
+        }
+        var state = VdpaDeviceState.FromDevice(WithSysfs(device), config);
+        var unapplied = VdpaConfigurationDiff.CompareDevice(wanted with { Driver = null }, state, macSettable: false).ToList();
+        foreach (var difference in unapplied)
+        {
+            WriteError(VdpaErrors.NotApplied(
+                $"vDPA device '{wanted.Name}' was created, but its {difference.Attribute} is {difference.Actual}, not {difference.Desired} as the file says: " +
+                "the kernel accepted the request without applying it.", wanted.Name));
+        }
+
+        return (wanted.Driver is null || TryBindDriver(wanted.Name, wanted.Driver)) && unapplied.Count == 0;
+    }
+
+    /// <summary>
+    /// Every removal Sync makes (-Prune, and -Force's recreation) goes through here, so a device in use is never removed.
+    /// </summary>
+    /// <remarks>-Force recreates a device whose attributes differ, but never one in use: the usage check runs without it.</remarks>
+    private bool RemoveForSync(VdpaDevice device) =>
+        CheckUsage(WithSysfs(device), "removed", force: false, out _) is { } usage && TryRemoveDevice(device, usage);
+
+    /// <summary>
+    /// The parents the file names, waiting up to -WaitForParentSec for any not there yet. A bounded poll of the parent list
+    /// for now; TODO(Wait-VdpaParent): use the core's uevent-based wait once it is merged.
+    /// </summary>
+    private IReadOnlyList<VdpaParent> WaitForParents(VdpaConfiguration configuration)
+    {
+        var parents = DumpOrStop("Listing vDPA parents (MGMTDEV_GET dump).", c => c.GetParents(), VdpaTargetKind.Parent);
+        bool Missing(IReadOnlyList<VdpaParent> list) => configuration.Devices.Any(d => VdpaText.ResolveParent(d.Parent, list) is null);
+        if (WaitForParentSec <= 0 || !Missing(parents))
+        {
+            return parents;
+        }
+
+        WriteVerbose($"Waiting up to {WaitForParentSec} s for the parents the file names.");
+        var watch = Stopwatch.StartNew();
+        while (Missing(parents) && watch.Elapsed.TotalSeconds < WaitForParentSec)
+        {
+            WriteProgress(new ProgressRecord(0, Activity, "Waiting for parents") { StatusDescription = $"{watch.Elapsed.TotalSeconds:N0} of {WaitForParentSec} s" });
+            Thread.Sleep(250);
+            parents = DumpOrStop("Listing vDPA parents (MGMTDEV_GET dump).", c => c.GetParents(), VdpaTargetKind.Parent);
+        }
+
+        return parents;
+    }
+
+    /// <summary>As root the file decides which devices exist and what they bind to: it must be root's alone.</summary>
+    private void CheckFileIsRootsAlone(string file)
+    {
+        if (!VdpaConfigurationFileCheck.RunningAsRoot)
+        {
+            return;
+        }
+
+        if (File.Exists(file) && VdpaConfigurationFileCheck.FindUnsafePath(file) is { } found)
+        {
+            ThrowTerminatingError(VdpaErrors.ConfigurationNotSecure(file, found));
+        }
+    }
+
+    private void Progress(ref int step, int total, string status)
+    {
+        WriteProgress(new ProgressRecord(0, Activity, status) { PercentComplete = total == 0 ? 100 : step * 100 / total });
+        step++;
+    }
+
+    private void Tally(bool succeeded, string what)
+    {
+        if (succeeded)
+        {
+            Count(what);
+        }
+        else
+        {
+            _failed++;
+        }
+    }
+
+    private void Count(string what) => _done[what] = _done.GetValueOrDefault(what) + 1;
+
+    /// <summary>What the run did, as one line on the host (the journal, at boot); the same as information for scripts.</summary>
+    private void WriteSummary(string file, int differences)
+    {
+        const string ExtraLeft = "extra left (not in the file; -Prune removes)";
+        var changes = _done.Where(p => p.Key != ExtraLeft).Select(p => $"{p.Value.ToString(CultureInfo.InvariantCulture)} {p.Key}").ToList();
+        if (_failed > 0)
+        {
+            changes.Add($"{_failed.ToString(CultureInfo.InvariantCulture)} failed");
+        }
+
+        var text = differences == 0 ? "the host already matches the file; nothing was changed"
+            : changes.Count == 0 ? "nothing was changed"
+            : string.Join(", ", changes);
+        if (_done.GetValueOrDefault(ExtraLeft) is > 0 and var extra)
+        {
+            text += $"; {extra.ToString(CultureInfo.InvariantCulture)} device(s) not in the file left as they are (-Prune removes them)";
+        }
+
+        text = $"{file}: {text}.";
+        WriteInformation(new HostInformationMessage { Message = $"Sync-VdpaConfiguration: {text}" }, ["PSHOST", "VdpaSyncSummary"]);
+    }
+}

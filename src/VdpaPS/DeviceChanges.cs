@@ -1,0 +1,103 @@
+using System.Management.Automation;
+using VdpaPS.Netlink.Vdpa;
+
+namespace VdpaPS;
+
+/// <summary>The changes several cmdlets make to one device (create, remove, set its MAC): one path each, so New, Set, Remove and Sync behave alike.</summary>
+public abstract partial class VdpaCmdlet
+{
+    /// <summary>
+    /// DEV_NEW, then the device read back (DEV_NEW is answered with a bare ACK). A parent whose driver keeps one device is
+    /// checked first. Null when this item failed (the error is written).
+    /// </summary>
+    protected VdpaDevice? TryCreateDevice(VdpaDeviceSpec spec, VdpaDeviceSpec sent, VdpaParent? parent)
+    {
+        if ((parent is not null && !CheckParentHasRoom(parent, spec.Name)) ||
+            !TryRequest($"Creating vDPA device '{spec.Name}' (DEV_NEW: {VdpaProvisioning.DescribeRequest(sent)}).", c => c.CreateDevice(sent), spec,
+                VdpaTargetKind.Device, out var ack, parent))
+        {
+            return null;
+        }
+
+        if (ack.Warning is not null)
+        {
+            WriteWarning($"The kernel created '{spec.Name}' with a warning: {ack.Warning}");
+        }
+
+        return TryRequest($"Reading back vDPA device '{spec.Name}' (DEV_GET).", c => c.GetDevice(spec.Name), spec.Name, VdpaTargetKind.Device, out var device)
+            ? device
+            : null;
+    }
+
+    /// <summary>
+    /// vp_vdpa keeps one device per parent but accepts a second DEV_NEW, which corrupts the parent: a second device is
+    /// refused here, before anything is sent. False when this item failed.
+    /// </summary>
+    protected bool CheckParentHasRoom(VdpaParent parent, string name)
+    {
+        if (!VdpaSysfs.Default.KeepsOneDevice(parent))
+        {
+            return true;
+        }
+
+        WriteVerbose($"Parent '{parent.Name}' is driven by {VdpaSysfs.VirtioPciParentDriver}, which keeps one device per parent: checking for one (DEV_GET dump).");
+        if (!TryRequest("Listing vDPA devices (DEV_GET dump).", c => c.GetDevices(), name, VdpaTargetKind.Device, out var devices))
+        {
+            return false;
+        }
+
+        if (devices.FirstOrDefault(d => d.Parent == parent.Name) is { } existing)
+        {
+            WriteError(VdpaErrors.ParentFull(parent.Name, existing.Name, VdpaSysfs.VirtioPciParentDriver, name));
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>DEV_DEL for one device whose users were looked for (<see cref="CheckUsage"/>); false when this item failed (the error is written).</summary>
+    /// <remarks>Every removal (Remove-VdpaDevice, Sync-VdpaConfiguration -Prune and -Force) goes through here.</remarks>
+    protected bool TryRemoveDevice(VdpaDevice device, VdpaDeviceUsageReport usage)
+    {
+        WarnAboutUsers(device, usage);
+        return TryRequest($"Removing vDPA device '{device.Name}' (DEV_DEL DEV_NAME={device.Name}).", c => c.DeleteDevice(device.Name), device,
+            VdpaTargetKind.Device, out _);
+    }
+
+    /// <summary>DEV_ATTR_SET, checked by reading the configuration back; null when this item failed (the error is written).</summary>
+    protected VdpaDeviceConfig? TrySetMacAddress(string name, byte[] mac)
+    {
+        var text = VdpaText.FormatMacAddress(mac);
+
+        // A kernel without DEV_ATTR_SET (before 6.12) is refused in the core before anything is sent: this item's
+        // error, naming the release that added it, and only when the change is really attempted (not under -WhatIf).
+        if (!TryRequest($"Setting the MAC address of vDPA device '{name}' (DEV_ATTR_SET DEV_NAME={name} DEV_NET_CFG_MACADDR={text}).",
+                c => c.SetMacAddress(name, mac), name, VdpaTargetKind.Device, out var ack))
+        {
+            return null;
+        }
+
+        // On a device that is not net the kernel answers success with only a warning ("... device not supported").
+        if (ack.Warning is not null)
+        {
+            WriteNetlinkError(VdpaErrorMap.WarnedInsteadOfApplied(VdpaCommand.DeviceAttributeSet, name, "The MAC address", ack.Warning), name,
+                VdpaTargetKind.Device);
+            return null;
+        }
+
+        if (!TryRequest($"Reading back the configuration of '{name}' (DEV_CONFIG_GET).", c => c.GetConfig(name), name, VdpaTargetKind.Device, out var config))
+        {
+            return null;
+        }
+
+        var net = config as VdpaNetDeviceConfig;
+        if (!string.Equals(net?.MacAddress, text, StringComparison.OrdinalIgnoreCase))
+        {
+            WriteError(VdpaErrors.NotApplied(
+                $"The kernel accepted the new MAC address {text} for vDPA device '{name}', but the device shows {net?.MacAddress ?? "none"}.", name));
+            return null;
+        }
+
+        return config;
+    }
+}

@@ -1,0 +1,46 @@
+using System.Management.Automation;
+using VdpaPS.Netlink.Vdpa;
+
+namespace VdpaPS;
+
+/// <summary>What Export, Compare and Sync-VdpaConfiguration share: reading the file, and the host as the file would describe it.</summary>
+public abstract class VdpaConfigurationCmdlet : VdpaCmdlet
+{
+    /// <summary>
+    /// The file, validated. A file with problems ends the command before any device is touched: each problem is its own
+    /// error (file, property path, line), the last one terminating.
+    /// </summary>
+    protected VdpaConfiguration ReadConfiguration(string file)
+    {
+        WriteVerbose($"Reading the configuration file {file}.");
+        try
+        {
+            return VdpaConfigurationReader.ReadFile(file);
+        }
+        catch (VdpaConfigurationException e)
+        {
+            for (var i = 0; i < e.Problems.Count - 1; i++)
+            {
+                WriteError(VdpaErrors.FromConfigurationProblem(e.Problems[i]));
+            }
+
+            ThrowTerminatingError(VdpaErrors.FromConfigurationProblem(e.Problems[^1]));
+            throw; // not reached
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            ThrowTerminatingError(VdpaErrors.ConfigurationFileMissing(file, e));
+            throw; // not reached
+        }
+    }
+
+    /// <summary>Every device of the host as a file would describe it; a failed dump ends the command (nothing could be compared).</summary>
+    protected IReadOnlyList<VdpaDeviceState> ReadHost() =>
+        DumpOrStop("Reading the host's vDPA devices (DEV_GET and DEV_CONFIG_GET dumps, drivers from sysfs).",
+            c => VdpaDeviceState.ReadHost(c, VdpaSysfs.Default), VdpaTargetKind.Device);
+
+    /// <summary>Whether this kernel changes a live device's MAC address (DEV_ATTR_SET, 6.12); if not, a MAC difference needs a recreation.</summary>
+    protected bool MacSettable => Client.Capabilities.Has(VdpaCapability.SetAttributes);
+
+    protected string ResolveFilePath(string path) => GetUnresolvedProviderPathFromPSPath(path);
+}

@@ -1,0 +1,263 @@
+using System.Text.Json.Nodes;
+using Json.Schema;
+using VdpaPS.Netlink.Vdpa;
+
+namespace VdpaPS.Netlink.Tests;
+
+public class VdpaConfigurationTests
+{
+    private static readonly string SampleDirectory = Path.Combine(AppContext.BaseDirectory, "Fixtures", "configuration");
+
+    private static string RepositoryFile(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, relative);
+            if (File.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "VdpaPS.sln")))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException($"{relative} was not found above {AppContext.BaseDirectory}.");
+    }
+
+    private static IEnumerable<string> SampleFiles() =>
+        Directory.GetFiles(SampleDirectory, "*.json").Order().Append(RepositoryFile("docs/examples/devices.json"));
+
+    [Theory]
+    [InlineData("bad-json.json", VdpaConfigurationProblemKind.InvalidJson, "$", 3)]
+    [InlineData("bad-unknown-property.json", VdpaConfigurationProblemKind.UnknownProperty, "$.devices[1].macaddress", 4)]
+    [InlineData("bad-schema-mtu.json", VdpaConfigurationProblemKind.SchemaViolation, "$.devices[0].mtu", 3)]
+    [InlineData("bad-schema-type.json", VdpaConfigurationProblemKind.SchemaViolation, "$.devices[0].maxQueuePairs", 3)]
+    [InlineData("bad-schema-missing-parent.json", VdpaConfigurationProblemKind.SchemaViolation, "$.devices[0]", 3)]
+    [InlineData("bad-driver.json", VdpaConfigurationProblemKind.UnknownDriver, "$.devices[0].driver", 3)]
+    [InlineData("bad-feature.json", VdpaConfigurationProblemKind.UnknownFeature, "$.devices[0].features[2]", 4)]
+    [InlineData("bad-mac.json", VdpaConfigurationProblemKind.InvalidMacAddress, "$.devices[2].mac", 5)]
+    [InlineData("bad-mac-multicast.json", VdpaConfigurationProblemKind.InvalidMacAddress, "$.devices[0].mac", 3)]
+    [InlineData("bad-duplicate.json", VdpaConfigurationProblemKind.DuplicateDeviceName, "$.devices[2].name", 5)]
+    [InlineData("bad-name.json", VdpaConfigurationProblemKind.SchemaViolation, "$.devices[0].name", 3)]
+    public void EachBadFileIsReportedWithItsKindPathAndLine(string file, VdpaConfigurationProblemKind kind, string path, int line)
+    {
+        var full = Path.Combine(SampleDirectory, file);
+        var e = Assert.Throws<VdpaConfigurationException>(() => VdpaConfigurationReader.ReadFile(full));
+        var problem = Assert.Single(e.Problems);
+        Assert.Equal(kind, problem.Kind);
+        Assert.Equal(path, problem.Path);
+        Assert.Equal(line, problem.Line);
+        Assert.Equal(full, problem.File);
+        Assert.Contains(full, problem.Message, StringComparison.Ordinal);
+        Assert.Contains(path, problem.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EveryProblemOfAFileIsReportedAtOnce()
+    {
+        const string json = """
+            {"devices": [
+              {"name": "a", "parent": "vdpasim_net", "mac": "zz", "driver": "kvm"},
+              {"name": "a", "parent": "vdpasim_net", "features": ["NOPE"]}
+            ]}
+            """;
+        var e = Assert.Throws<VdpaConfigurationException>(() => VdpaConfigurationReader.Parse(json, "x.json"));
+        Assert.Equal(
+            [VdpaConfigurationProblemKind.InvalidMacAddress, VdpaConfigurationProblemKind.UnknownDriver,
+             VdpaConfigurationProblemKind.UnknownFeature, VdpaConfigurationProblemKind.DuplicateDeviceName],
+            e.Problems.Select(p => p.Kind));
+    }
+
+    [Fact]
+    public void AValidFileIsReadAsWritten()
+    {
+        var configuration = VdpaConfigurationReader.ReadFile(Path.Combine(SampleDirectory, "valid-full.json"));
+        Assert.Equal(["net0", "blk0", "vf0"], configuration.Devices.Select(d => d.Name));
+        var net = configuration.Devices[0];
+        Assert.Equal("02:aa:bb:00:00:01", net.MacAddress);
+        Assert.Equal(68, net.Mtu);
+        Assert.Equal(32768, net.MaxQueuePairs);
+        Assert.Equal(["MAC", "MTU", "VERSION_1", "bit_40"], net.Features!);
+        Assert.Equal("vhost_vdpa", net.Driver);
+        Assert.Null(configuration.Devices[1].MacAddress);
+    }
+
+    /// <summary>The published schema and the validator accept and refuse the same files; only duplicate names are beyond JSON Schema.</summary>
+    [Fact]
+    public void SchemaAndValidatorAgreeOnTheSampleFiles()
+    {
+        var schema = JsonSchema.FromText(File.ReadAllText(RepositoryFile("docs/vdpa-configuration.schema.json")));
+        var files = SampleFiles().ToList();
+        Assert.True(files.Count >= 10);
+        foreach (var file in files)
+        {
+            var problems = VdpaConfigurationReader.Validate(File.ReadAllBytes(file), file, out _);
+            bool schemaValid;
+            try
+            {
+                schemaValid = schema.Evaluate(JsonNode.Parse(File.ReadAllText(file))).IsValid;
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                schemaValid = false;
+            }
+
+            if (problems.Any(p => p.Kind == VdpaConfigurationProblemKind.DuplicateDeviceName))
+            {
+                Assert.True(schemaValid, $"{file}: the schema cannot see duplicate names, so it should accept the file otherwise");
+                continue;
+            }
+
+            Assert.True(schemaValid == (problems.Count == 0),
+                $"{Path.GetFileName(file)}: schema says {(schemaValid ? "valid" : "invalid")}, validator says {string.Join("; ", problems.Select(p => p.Message))}");
+        }
+    }
+
+    [Fact]
+    public void SchemaListsTheFeatureNamesAndDriversTheValidatorKnows()
+    {
+        var schema = JsonNode.Parse(File.ReadAllText(RepositoryFile("docs/vdpa-configuration.schema.json")))!;
+        var device = schema["$defs"]!["device"]!["properties"]!;
+        var names = device["features"]!["items"]!["anyOf"]![0]!["enum"]!.AsArray().Select(n => n!.GetValue<string>());
+        Assert.Equal(VdpaConfigurationReader.FeatureNames.Order(), names.Order());
+        Assert.Equal(VdpaConfigurationReader.Drivers.Order(), device["driver"]!["enum"]!.AsArray().Select(n => n!.GetValue<string>()).Order());
+    }
+
+    private static VdpaDeviceState Host(string name, string parent = "vdpasim_net", string? mac = "02:00:00:00:00:01", int? mtu = 1500,
+        int? pairs = 1, ulong? features = null, string driver = "vhost_vdpa", VirtioDeviceClass type = VirtioDeviceClass.Net) =>
+        new()
+        {
+            Type = type,
+            FeatureMask = features,
+            Device = new VdpaDevice { Name = name, Parent = parent, Type = type },
+            Definition = new VdpaDeviceDefinition
+            {
+                Name = name, Parent = parent, MacAddress = mac, Mtu = mtu, MaxQueuePairs = pairs, Driver = driver,
+                Features = features is { } f ? VirtioFeatures.GetNames(f, type) : null,
+            },
+        };
+
+    private static VdpaConfiguration Desired(params VdpaDeviceDefinition[] devices) => new() { Devices = devices };
+
+    private const ulong MacMtuVersion1 = (1UL << 5) | (1UL << 3) | (1UL << 32);
+
+    [Fact]
+    public void AHostThatMatchesHasNoDifference()
+    {
+        var host = new[] { Host("a", features: MacMtuVersion1), Host("b", mac: null, mtu: null, pairs: null, driver: "none", type: VirtioDeviceClass.Block, parent: "vdpasim_blk") };
+        var file = Desired(
+            new() { Name = "a", Parent = "VDPASIM_NET", MacAddress = "02-00-00-00-00-01", Mtu = 1500, MaxQueuePairs = 1, Features = ["VERSION_1", "MTU", "MAC"], Driver = "vhost_vdpa" },
+            new() { Name = "b", Parent = "vdpasim_blk", Driver = "none" });
+        Assert.Empty(VdpaConfigurationDiff.Compute(file, host, macSettable: true));
+    }
+
+    [Fact]
+    public void UnmanagedAttributesAreNotCompared()
+    {
+        var file = Desired(new VdpaDeviceDefinition { Name = "a", Parent = "vdpasim_net" });
+        Assert.Empty(VdpaConfigurationDiff.Compute(file, [Host("a", driver: "none", features: 1)], macSettable: true));
+    }
+
+    [Fact]
+    public void TheDriftCasesAreEachOneDifference()
+    {
+        var host = new[]
+        {
+            Host("mac", mac: "02:00:00:00:00:99"),
+            Host("unbound", driver: "none"),
+            Host("extra"),
+        };
+        var file = Desired(
+            new() { Name = "mac", Parent = "vdpasim_net", MacAddress = "02:00:00:00:00:01" },
+            new() { Name = "unbound", Parent = "vdpasim_net", Driver = "virtio_vdpa" },
+            new() { Name = "gone", Parent = "vdpasim_net", Driver = "vhost_vdpa" });
+        var differences = VdpaConfigurationDiff.Compute(file, host, macSettable: true);
+        Assert.Collection(differences,
+            d => Assert.Equal(("mac", VdpaConfigurationChange.MacAddress, "mac", "02:00:00:00:00:01", "02:00:00:00:00:99"), (d.Device, d.Change, d.Attribute, d.Desired, d.Actual)),
+            d => Assert.Equal(("unbound", VdpaConfigurationChange.Driver, "driver", "virtio_vdpa", "none"), (d.Device, d.Change, d.Attribute, d.Desired, d.Actual)),
+            d => Assert.Equal(("gone", VdpaConfigurationChange.Create), (d.Device, d.Change)),
+            d => Assert.Equal(("extra", VdpaConfigurationChange.Extra), (d.Device, d.Change)));
+        Assert.Same(file.Devices[2], differences[2].Definition);
+        Assert.Equal("extra", differences[3].Current!.Name);
+    }
+
+    [Fact]
+    public void UnchangeableAttributesNeedARecreationWithBothValues()
+    {
+        var host = new[] { Host("a", parent: "pci/0000:00:04.0", mtu: 1500, pairs: 2, features: MacMtuVersion1) };
+        var file = Desired(new VdpaDeviceDefinition
+        {
+            Name = "a", Parent = "vdpasim_net", Mtu = 9000, MaxQueuePairs = 4, Features = ["MAC", "MTU", "VERSION_1", "MQ"],
+        });
+        var differences = VdpaConfigurationDiff.Compute(file, host, macSettable: true);
+        Assert.All(differences, d => Assert.Equal(VdpaConfigurationChange.Recreate, d.Change));
+        Assert.Equal(
+            [("parent", "vdpasim_net", "pci/0000:00:04.0"), ("mtu", "9000", "1500"), ("maxQueuePairs", "4", "2"), ("features", "MAC, MTU, VERSION_1, MQ", "MTU, MAC, VERSION_1")],
+            differences.Select(d => (d.Attribute!, d.Desired, d.Actual)));
+    }
+
+    [Fact]
+    public void ABusParentMayBeNamedByItsAddressAlone()
+    {
+        var host = new[] { Host("a", parent: "pci/0000:00:04.0") };
+        Assert.Empty(VdpaConfigurationDiff.Compute(Desired(new VdpaDeviceDefinition { Name = "a", Parent = "0000:00:04.0" }), host, true));
+        Assert.NotEmpty(VdpaConfigurationDiff.Compute(Desired(new VdpaDeviceDefinition { Name = "a", Parent = "0000:00:05.0" }), host, true));
+    }
+
+    [Fact]
+    public void AMacTheKernelCannotSetNeedsARecreation()
+    {
+        var file = Desired(new VdpaDeviceDefinition { Name = "a", Parent = "vdpasim_net", MacAddress = "02:00:00:00:00:02" });
+        var d = Assert.Single(VdpaConfigurationDiff.Compute(file, [Host("a")], macSettable: false));
+        Assert.Equal((VdpaConfigurationChange.Recreate, "mac"), (d.Change, d.Attribute));
+    }
+
+    [Fact]
+    public void AFeatureOfAnotherClassIsADifference()
+    {
+        var file = Desired(new VdpaDeviceDefinition { Name = "b", Parent = "vdpasim_blk", Features = ["MAC"] });
+        var host = new[] { Host("b", parent: "vdpasim_blk", type: VirtioDeviceClass.Block, features: 1UL << 32) };
+        var d = Assert.Single(VdpaConfigurationDiff.Compute(file, host, true));
+        Assert.Equal(("features", "MAC", "VERSION_1"), (d.Attribute, d.Desired, d.Actual));
+    }
+
+    [Fact]
+    public void AnExportedDeviceReadsBackWithoutDifference()
+    {
+        var device = new VdpaDevice { Name = "n", Parent = "vdpasim_net", Type = VirtioDeviceClass.Net, Driver = null };
+        var config = new VdpaNetDeviceConfig { Name = "n", Type = VirtioDeviceClass.Net, MacAddress = "02:00:00:00:00:05", Mtu = 9000, DeviceFeatureMask = MacMtuVersion1 };
+        var state = VdpaDeviceState.FromDevice(device, config);
+        Assert.Equal(("none", (int?)null), (state.Definition.Driver, state.Definition.MaxQueuePairs));
+        Assert.Equal(["MTU", "MAC", "VERSION_1"], state.Definition.Features!);
+        var written = VdpaConfigurationWriter.Serialize(new VdpaConfiguration { Devices = [state.Definition] });
+        var read = VdpaConfigurationReader.Parse(written, "export.json");
+        Assert.Empty(VdpaConfigurationDiff.Compute(read, [state], macSettable: true));
+        // Without MQ the device has one pair: a file that says 1 matches, one that says 2 does not.
+        Assert.Empty(VdpaConfigurationDiff.Compute(Desired(read.Devices[0] with { MaxQueuePairs = 1 }), [state], true));
+        Assert.Single(VdpaConfigurationDiff.Compute(Desired(read.Devices[0] with { MaxQueuePairs = 2 }), [state], true));
+    }
+}
+
+public class VdpaConfigurationFileCheckTests
+{
+    private static Func<string, (uint Uid, uint Mode)?> Tree(params (string Path, uint Uid, string Mode)[] entries) =>
+        path => entries.FirstOrDefault(e => e.Path == path) is { Path: not null } e ? (e.Uid, Convert.ToUInt32(e.Mode, 8)) : null;
+
+    private static readonly (string, uint, string)[] RootTree = [("/", 0, "40755"), ("/etc", 0, "40755"), ("/etc/vdpaps", 0, "40755"), ("/etc/vdpaps/devices.json", 0, "100644")];
+
+    [Fact]
+    public void ARootOwnedTreeIsAccepted() => Assert.Null(VdpaConfigurationFileCheck.FindUnsafePath("/etc/vdpaps/devices.json", Tree(RootTree)));
+
+    [Theory]
+    [InlineData("/etc/vdpaps/devices.json", 0u, "100664", "writable by its group")]
+    [InlineData("/etc/vdpaps/devices.json", 0u, "100646", "writable by every user")]
+    [InlineData("/etc/vdpaps/devices.json", 1000u, "100644", "owned by user id 1000")]
+    [InlineData("/etc/vdpaps", 0u, "40777", "a folder above the file is writable by every user")]
+    [InlineData("/etc/vdpaps", 1000u, "40755", "a folder above the file is owned by user id 1000")]
+    public void AnotherUsersWriteAccessIsRefused(string path, uint uid, string mode, string reason)
+    {
+        var tree = RootTree.Select(e => e.Item1 == path ? (path, uid, mode) : e).ToArray();
+        var found = VdpaConfigurationFileCheck.FindUnsafePath("/etc/vdpaps/devices.json", Tree(tree));
+        Assert.NotNull(found);
+        Assert.Equal(path, found.Path);
+        Assert.Contains(reason, found.Reason, StringComparison.Ordinal);
+    }
+}
