@@ -21,6 +21,7 @@
         'Set-VdpaDevice'
         'Get-VdpaDeviceConfig'
         'Get-VdpaStats'
+        'Get-VdpaCommonFeature'
     )
     FunctionsToExport = @()
     VariablesToExport = @()
