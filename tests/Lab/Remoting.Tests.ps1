@@ -163,11 +163,12 @@ Describe 'Common features of vdpasim_net and the PCI net parents, across two hos
         $common = $RemoteParents | Get-VdpaCommonFeature
         $features = $common.Features
         # Piped (Features binds to -Feature by property name) on one host, as -Feature on the other.
-        $a = Invoke-Command -Session $A { $using:common | New-VdpaDevice -Name rmt-c0 -Parent vdpasim_net } -ErrorVariable ea -WarningVariable wa
-        $b = Invoke-Command -Session $B { New-VdpaDevice -Name rmt-c1 -Parent pci/0000:00:11.0 -Feature $using:features } -ErrorVariable eb -WarningVariable wb
+        # (Not $a and $b: PowerShell's names ignore case, and $A and $B are the sessions.)
+        $onA = Invoke-Command -Session $A { $using:common | New-VdpaDevice -Name rmt-c0 -Parent vdpasim_net } -ErrorVariable ea -WarningVariable wa
+        $onB = Invoke-Command -Session $B { New-VdpaDevice -Name rmt-c1 -Parent pci/0000:00:11.0 -Feature $using:features } -ErrorVariable eb -WarningVariable wb
         @($ea) + @($eb) | Should -HaveCount 0
         @($wa) + @($wb) | Should -HaveCount 0
-        $a.Name, $b.Name | Should -Be 'rmt-c0', 'rmt-c1'
+        $onA.Name, $onB.Name | Should -Be 'rmt-c0', 'rmt-c1'
         foreach ($n in 'rmt-c0', 'rmt-c1') {
             # The kernel's DEV_CONFIG_GET, through the core client: the device's offered feature bits.
             $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
