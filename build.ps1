@@ -40,7 +40,7 @@ param(
     # lab: the shell command to run as root in the guest, in the repository's directory.
     [string] $Command,
 
-    # lab: kernel modules to load, comma-separated: vduse, sim, virtio, vhost, noprobe, pci.
+    # lab: kernel modules to load, comma-separated: vduse, sim, virtio, vhost, noprobe, pci (and ssh: sshd for remoting).
     [string] $Modules = 'vduse,sim',
 
     # lab, demo, record: the lab kernel series to boot (default 6.12). test: the series to run the end-to-end
@@ -182,7 +182,7 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
         $e2eResult = Join-Path $results "lab-$kernel.json"
         $selfResult = Join-Path $results "selftest-$kernel.json"
         # One boot per kernel: the e2e suite with every parent type (vduse, the simulator, PCI functions
-        # under vp_vdpa), then the lab's own checks (selftest.sh), which also need virtio_vdpa and vhost_vdpa.
+        # under vp_vdpa; sshd for the remoting tests), then the lab's own checks (selftest.sh), which also need virtio_vdpa and vhost_vdpa.
         # `pwsh` in the guest is the lab's direct command for the pinned PowerShell: no SDK tool lookup under emulation.
         $guestCommand = "pwsh -NoProfile -NonInteractive -File $(Format-ShellWord $runner) " +
             "-PesterPath $(Format-ShellWord $pester) -ModulePath $(Format-ShellWord (Get-ModuleOutputPath)) " +
@@ -193,7 +193,7 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
         try {
             # A boot runs the whole suite and the self-test: give it more than a single command's default limit.
             if (-not $TimeoutGiven) { $script:TimeoutSec = 2700 }
-            $labExit = Invoke-Lab -LabCommand $guestCommand -LabModules 'vduse,sim,pci' -LabOutput $results -LabKernel $kernel
+            $labExit = Invoke-Lab -LabCommand $guestCommand -LabModules 'vduse,sim,pci,ssh' -LabOutput $results -LabKernel $kernel
         } catch {
             # This kernel's lab could not be set up: both of its suites failed; the other kernel still runs.
             Write-Host "lab ${kernel}: $($_.Exception.Message)" -ForegroundColor Red

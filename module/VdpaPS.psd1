@@ -27,6 +27,7 @@
         'Export-VdpaConfiguration'
         'Compare-VdpaConfiguration'
         'Sync-VdpaConfiguration'
+        'Get-VdpaCommonFeature'
     )
     FunctionsToExport = @()
     VariablesToExport = @()

@@ -263,6 +263,7 @@ Describe 'about_VdpaPS' {
         @{ Topic = 'privilege'; Pattern = 'CAP_NET_ADMIN' }
         @{ Topic = 'errors'; Pattern = 'VdpaPermissionDenied' }
         @{ Topic = 'the runbook'; Pattern = 'Runbook' }
+        @{ Topic = 'fleets'; Pattern = 'Get-VdpaCommonFeature' }
     ) {
         $About | Should -Match ([regex]::Escape($Pattern))
     }

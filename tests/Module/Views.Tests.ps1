@@ -20,6 +20,11 @@ BeforeDiscovery {
     $mask = [uint64]0
     foreach ($bit in $NetFeatureBits.Values) { $mask = $mask -bor ([uint64]1 -shl $bit) }
     $fullMask = '0x{0:x}' -f $mask
+    # Common features: the first 21 names; one parent has the other 14 beyond them.
+    $common = [uint64]0
+    foreach ($name in $allFeatures[0..20]) { $common = $common -bor ([uint64]1 -shl $NetFeatureBits[$name]) }
+    $commonMask = '0x{0:x}' -f $common
+    $extraMask = '0x{0:x}' -f ($mask -bxor $common)
     $bridgedPath = '/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:00.0/0000:03:00.2'
 
     # One case per view. Set names a set of samples built in BeforeAll; Format is how it is shown (Out-String alone is the
@@ -78,6 +83,15 @@ BeforeDiscovery {
         @{ View = 'device definitions, list'; Set = 'Definitions'; Format = 'list'; Kind = 'list'
             Labels = 'Name', 'Parent', 'MacAddress', 'Mtu', 'MaxQueuePairs', 'Features', 'Driver'
             Values = @('vdpa-tenant-42', 'pci/0000:03:00.2', '02:00:00:00:00:01', '9000', '128', 'vhost_vdpa') + $allFeatures }
+        @{ View = 'common features, default (list)'; Set = 'Common'; Format = 'default'; Kind = 'list'
+            Labels = 'DeviceClass', 'Features', 'FeatureMask', 'Parents'
+            Values = @('Net', $commonMask, 'pci/0000:03:00.2', 'compute-rack12-node07.example.net', 'vdpasim_net', 'nothing more') + $allFeatures }
+        @{ View = 'parents beyond common features, default (table)'; Set = 'CommonParents'; Format = 'default'; Kind = 'table'
+            Labels = 'ComputerName', 'Parent', 'ExtraFeatures'
+            Values = 'compute-rack12-node07.example.net', 'pci/0000:03:00.2', 'vdpasim_net', '14', '0' }
+        @{ View = 'parents beyond common features, list'; Set = 'CommonParents'; Format = 'list'; Kind = 'list'
+            Labels = 'ComputerName', 'Parent', 'ExtraFeatures', 'ExtraFeatureMask', 'SupportedFeatureMask'
+            Values = @('compute-rack12-node07.example.net', 'pci/0000:03:00.2', 'vdpasim_net', $fullMask, $commonMask, $extraMask) + $allFeatures[21..34] }
     )
     $script:Data = @{ NetFeatureBits = $NetFeatureBits; BridgedPath = $bridgedPath }
     $script:RenderCases = foreach ($case in $Cases) { foreach ($width in $Widths) { $case + @{ Width = $width } } }
@@ -170,6 +184,20 @@ Describe 'VdpaPS views' -ForEach @($Data) {
                     MaxQueuePairs = 128; Features = $features; Driver = 'vhost_vdpa' }
                 [VdpaPS.VdpaDeviceDefinition]@{ Name = 'blk-scratch0'; Parent = 'vdpasim_blk'; Features = @('VERSION_1', 'FLUSH'); Driver = 'none' }
             )
+            Common = @(
+                [VdpaPS.VdpaCommonFeatures]@{ DeviceClass = 'Net'; Features = $features[0..20]; FeatureMask = $negotiatedMask
+                    Parents = [VdpaPS.VdpaParentExtraFeatures[]]@(
+                        [VdpaPS.VdpaParentExtraFeatures]@{ ComputerName = 'compute-rack12-node07.example.net'; Parent = 'pci/0000:03:00.2'
+                            SupportedFeatureMask = $mask; ExtraFeatures = $features[21..34]; ExtraFeatureMask = $mask -bxor $negotiatedMask }
+                        [VdpaPS.VdpaParentExtraFeatures]@{ Parent = 'vdpasim_net'; SupportedFeatureMask = $negotiatedMask; ExtraFeatures = @()
+                            ExtraFeatureMask = 0 }) }
+            )
+            CommonParents = @(
+                [VdpaPS.VdpaParentExtraFeatures]@{ ComputerName = 'compute-rack12-node07.example.net'; Parent = 'pci/0000:03:00.2'
+                    SupportedFeatureMask = $mask; ExtraFeatures = $features[21..34]; ExtraFeatureMask = $mask -bxor $negotiatedMask }
+                [VdpaPS.VdpaParentExtraFeatures]@{ ComputerName = 'compute-rack12-node07.example.net'; Parent = 'vdpasim_net'
+                    SupportedFeatureMask = $negotiatedMask; ExtraFeatures = @(); ExtraFeatureMask = 0 }
+            )
         }
 
         function Show-View {
@@ -254,6 +282,14 @@ Describe 'VdpaPS views' -ForEach @($Data) {
             $table | Should -Not -Match 'VERSION_1'
             $list = Show-View $Samples.Parents[0] 'list' -Width 80
             foreach ($name in $NetFeatureBits.Keys) { Test-Whole $list $name | Should -BeTrue -Because "$name is a supported feature" }
+        }
+
+        It 'shows the common features, then each parent with what it has beyond them, indented under it' {
+            $list = Show-View $Samples.Common 'default' -Width 80
+            $list | Should -Match '(?m)^DeviceClass\s+: Net$'
+            $list | Should -Match '(?m)^Features\s+: CSUM GUEST_CSUM CTRL_GUEST_OFFLOADS MTU MAC'
+            $list | Should -Match '(?m)^Parents\s+: pci/0000:03:00\.2 on compute-rack12-node07\.example\.net also has:\n\s+CTRL_MAC_ADDR NOTIFY_ON_EMPTY ANY_LAYOUT'
+            $list | Should -Match '(?m)^\s+SPEED_DUPLEX\n\s+vdpasim_net also has:\n\s+nothing more$'
         }
 
         It 'wraps a long sysfs path before a ''/'', so each line is whole path components' {

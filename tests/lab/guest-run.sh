@@ -67,6 +67,7 @@ for m in "${modlist[@]}"; do
     vhost) load vhost_vdpa ;;                             # /dev/vhost-vdpa-N when bound
     noprobe) load vdpa; echo 0 > /sys/bus/vdpa/drivers_autoprobe ;;
     pci) pci_parents ;;                                   # mgmtdevs pci/<address> (vp_vdpa)
+    ssh) ;;                                               # sshd for PowerShell remoting: start_sshd, below
     *) load "$m" ;;
   esac
 done
@@ -101,6 +102,46 @@ if [ -s "$L/env" ]; then
   mapfile -d '' -t extra < "$L/env"
   envv+=("${extra[@]}")
 fi
+
+# -m ...,ssh: PowerShell remoting over SSH to this guest (tests open sessions to 127.0.0.1 and to localhost,
+# two names standing for two hosts). The host's sshd binary (lab.sh setup installs openssh-server) runs with
+# its own config; host keys, the client key and known_hosts are made now in the guest's tmpfs, so nothing
+# lasts beyond the boot or touches the host's /etc/ssh. The powershell subsystem is the guest's pwsh (the
+# pinned one). The command gets the client key's path in VDPAPS_LAB_SSH_KEY.
+start_sshd() {
+  local S=/run/lab-ssh pw e
+  pw=$(command -v pwsh) || lab_fail "-m ssh: no pwsh in the guest for the powershell subsystem (dotnet tool restore on the host)"
+  [ -x /usr/sbin/sshd ] || lab_fail "-m ssh: /usr/sbin/sshd is missing on the host (lab.sh setup installs openssh-server)"
+  mkdir -p -m 700 "$S" /root/.ssh && mkdir -p -m 755 /run/sshd || lab_fail "-m ssh: cannot create $S"
+  ssh-keygen -q -t ed25519 -N '' -C lab-host -f "$S/host_ed25519" &&
+    ssh-keygen -q -t ed25519 -N '' -C lab-client -f "$S/client_ed25519" || lab_fail "-m ssh: ssh-keygen failed"
+  cp "$S/client_ed25519.pub" "$S/authorized_keys"
+  # Both names the tests use, so the client never asks whether to trust the key.
+  echo "127.0.0.1,localhost $(cut -d' ' -f1,2 "$S/host_ed25519.pub")" > /root/.ssh/known_hosts
+  {
+    echo "ListenAddress 127.0.0.1"
+    echo "HostKey $S/host_ed25519"
+    echo "AuthorizedKeysFile $S/authorized_keys"
+    echo "PidFile $S/sshd.pid"
+    echo "PermitRootLogin prohibit-password"
+    echo "PasswordAuthentication no"
+    echo "KbdInteractiveAuthentication no"
+    echo "UsePAM no"
+    # Remote pwsh gets the lab's environment (telemetry off, VDPAPS_LAB_*), as the command does.
+    for e in "${envv[@]}"; do
+      case "$e" in PATH=*|HOME=*|USER=*|LOGNAME=*|SHELL=*|*\"*|*' '*) ;; *) echo "SetEnv \"$e\"" ;; esac
+    done
+    echo "Subsystem powershell $pw -sshs -NoLogo"
+  } > "$S/sshd_config"
+  /usr/sbin/sshd -f "$S/sshd_config" -E "$S/sshd.log" || lab_fail "-m ssh: sshd did not start: $(tail -3 "$S/sshd.log" 2>/dev/null)"
+  for _ in $(seq 100); do
+    (: < /dev/tcp/127.0.0.1/22) 2>/dev/null && break
+    sleep 0.1
+  done
+  (: < /dev/tcp/127.0.0.1/22) 2>/dev/null || lab_fail "-m ssh: sshd does not listen on 127.0.0.1:22: $(tail -3 "$S/sshd.log" 2>/dev/null)"
+  envv+=("VDPAPS_LAB_SSH_KEY=$S/client_ed25519")
+}
+[[ ",$mods," != *,ssh,* ]] || start_sshd
 
 # The command writes into a pipe, as under CI, not into the tty. A reader copies it to ttyS1; it is
 # not waited for forever, because a daemon the command left behind may hold the pipe open.

@@ -30,6 +30,8 @@
 #                pci      vp_vdpa on qemu virtio-pci functions: mgmtdevs pci/0000:00:10.0 (net, mq),
 #                         pci/0000:00:11.0 (net), pci/0000:00:12.0 (block), pci/0000:21:00.0 (net,
 #                         behind a PCI expander bridge on NUMA node 1; the guest gets two nodes)
+#                ssh      no module: sshd on 127.0.0.1 with pwsh as its powershell subsystem (PowerShell
+#                         remoting; keys made per boot; the client key's path in VDPAPS_LAB_SSH_KEY)
 #                NAME     any other module of the kernel package, with its dependencies
 #       -t SECS  stop the guest after SECS seconds: exit 124 (default 1800)
 #       -o DIR   host folder the guest can write to, mounted at the same absolute path
@@ -90,7 +92,8 @@ recorded_kpkg() {
 missing_host_packages() {
   # busybox-static is not installed: it conflicts with the busybox package that initramfs-tools
   # uses on a normal Debian box, so it is downloaded and unpacked into the cache instead.
-  local want=(qemu-system-x86 gcc-12 make binutils xz-utils kmod iproute2 util-linux) p have
+  # openssh-server: its sshd runs in the guest only (-m ssh, PowerShell remoting), from the host's root.
+  local want=(qemu-system-x86 gcc-12 make binutils xz-utils kmod iproute2 util-linux openssh-server) p have
   # One dpkg-query for all: it is the bulk of a warm setup's time otherwise.
   have=" $(dpkg-query -W -f='${Package}:${db:Status-Status} ' "${want[@]}" 2>/dev/null || true)"
   for p in "${want[@]}"; do
@@ -106,6 +109,13 @@ host_packages() {
   STEP="installing ${need[*]} with apt-get"
   log "apt-get install ${need[*]} (--no-install-recommends)"
   local t0; t0=$(now)
+  if [[ " ${need[*]} " == *" openssh-server "* ]] && [ ! -e /etc/ssh/sshd_not_to_be_run ]; then
+    # The lab wants the sshd binary, not an SSH service on this host: Debian's ssh unit and init script start
+    # nothing while this file exists, neither at the install nor at a later boot. Remove it to run sshd here.
+    mkdir -p /etc/ssh
+    echo "lab.sh (VdpaPS) installed openssh-server for its guest only; sshd is not to run on this host." > /etc/ssh/sshd_not_to_be_run
+    log "openssh-server is for the lab guest only: /etc/ssh/sshd_not_to_be_run keeps sshd from starting on this host"
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >&2 || {
     log "apt-get install failed; updating the package lists and trying once more"
     apt-get update -q >&2
@@ -538,6 +548,7 @@ run() {
   V=$(version_dir "${kpkg:-none}")
   [ -n "$kpkg" ] && [ -f "$V/ready" ] || die "the $KSERIES lab is not set up in $CACHE: run 'bash $0 setup -k $KSERIES' first"
   command -v qemu-system-x86_64 > /dev/null || die "qemu-system-x86_64 is missing: run 'bash $0 setup'"
+  [[ ",$mods," != *,ssh,* ]] || [ -x /usr/sbin/sshd ] || die "-m ssh needs /usr/sbin/sshd (openssh-server): run 'bash $0 setup'"
 
   if [ -n "$outdir" ]; then
     mkdir -p "$outdir" || die "cannot create the -o folder $outdir"

@@ -38,9 +38,9 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
     [Parameter]
     public int? MaxQueuePairs { get; set; }
 
-    /// <summary>Device features to offer: virtio names (MAC, MTU, VERSION_1...), bit_N, bit numbers or a hex mask (0x300010020).</summary>
-    [Parameter]
-    [Alias("DeviceFeatures")]
+    /// <summary>Device features to offer: virtio names (MAC, MTU, VERSION_1...), bit_N, bit numbers or a hex mask (0x300010020); bound from a piped Get-VdpaCommonFeature result's Features.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("DeviceFeatures", "Features")]
     [ArgumentCompleter(typeof(FeatureNameCompleter))]
     [ValidateNotNullOrEmpty]
     public string[]? Feature { get; set; }
