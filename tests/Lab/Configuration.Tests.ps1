@@ -105,9 +105,9 @@ Describe 'Drift: a MAC changed, a device unbound, one removed, one added by hand
             $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
             try { $client.SetMacAddress('cfg-d0', [byte[]](2, 0, 0, 0, 0xd0, 0x99)) | Out-Null } finally { $client.Dispose() }
         } else {
+            # (The host's iproute2 has no device_features either: New-VdpaDevice makes the drifted device.)
             & vdpa dev del cfg-d0
-            & vdpa dev add name cfg-d0 mgmtdev vdpasim_net mac 02:00:00:00:d0:99 mtu 1500 device_features 0x100000028
-            [System.IO.File]::WriteAllText('/sys/bus/vdpa/drivers/vhost_vdpa/bind', 'cfg-d0')
+            New-VdpaDevice cfg-d0 vdpasim_net -MacAddress 02:00:00:00:d0:99 -Mtu 1500 -Feature MAC, MTU, VERSION_1 -Driver vhost_vdpa -ErrorAction Stop | Out-Null
         }
         [System.IO.File]::WriteAllText('/sys/bus/vdpa/drivers/vhost_vdpa/unbind', 'cfg-d1')
         & vdpa dev del cfg-d2
