@@ -45,6 +45,9 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>Cancelled by StopProcessing: for waits of a cmdlet's own (uevents), as the client's requests use it.</summary>
+    protected CancellationToken StopToken => _stopping.Token;
+
     protected override void StopProcessing()
     {
         try

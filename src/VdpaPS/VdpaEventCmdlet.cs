@@ -11,21 +11,11 @@ namespace VdpaPS;
 /// </summary>
 public abstract class VdpaEventCmdlet : VdpaCmdlet
 {
-    private readonly CancellationTokenSource _stopping = new();
-
     /// <summary>Seconds to wait at most; without it the command waits until the change or Ctrl+C.</summary>
     [Parameter]
     [Alias("Timeout")]
     [ValidateRange(0, int.MaxValue)]
     public int? TimeoutSec { get; set; }
-
-    protected CancellationToken StopToken => _stopping.Token;
-
-    protected override void StopProcessing()
-    {
-        _stopping.Cancel();
-        base.StopProcessing();
-    }
 
     /// <summary>Subscribes to the kernel's uevents; without them nothing can run, so a failure ends the command.</summary>
     protected UeventMonitor Subscribe()
@@ -114,7 +104,7 @@ public abstract class VdpaEventCmdlet : VdpaCmdlet
         VdpaClient client;
         try
         {
-            client = VdpaClient.Open();
+            client = VdpaClient.Open(cancellation: StopToken);
         }
         catch (FamilyNotFoundException e)
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Management.Automation;
+using VdpaPS.Netlink.Protocol;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Commands;
@@ -230,25 +231,40 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
         CheckUsage(WithSysfs(device), "removed", force: false, out _) is { } usage && TryRemoveDevice(device, usage);
 
     /// <summary>
-    /// The parents the file names, waiting up to -WaitForParentSec for any not there yet. A bounded poll of the parent list
-    /// for now; TODO(Wait-VdpaParent): use the core's uevent-based wait once it is merged.
+    /// The parents the file names, waiting up to -WaitForParentSec for any not there yet: subscribed to the kernel's uevents
+    /// first, then checked, then checked again on each event that can bring a parent (a module's add, a driver's bind).
     /// </summary>
     private IReadOnlyList<VdpaParent> WaitForParents(VdpaConfiguration configuration)
     {
-        var parents = DumpOrStop("Listing vDPA parents (MGMTDEV_GET dump).", c => c.GetParents(), VdpaTargetKind.Parent);
+        IReadOnlyList<VdpaParent> ListParents() => DumpOrStop("Listing vDPA parents (MGMTDEV_GET dump).", c => c.GetParents(), VdpaTargetKind.Parent);
         bool Missing(IReadOnlyList<VdpaParent> list) => configuration.Devices.Any(d => VdpaText.ResolveParent(d.Parent, list) is null);
+        var parents = ListParents();
         if (WaitForParentSec <= 0 || !Missing(parents))
         {
             return parents;
         }
 
-        WriteVerbose($"Waiting up to {WaitForParentSec} s for the parents the file names.");
+        WriteVerbose($"Waiting up to {WaitForParentSec} s for the parents the file names (kernel uevents).");
+        using var monitor = UeventMonitor.Open();
         var watch = Stopwatch.StartNew();
-        while (Missing(parents) && watch.Elapsed.TotalSeconds < WaitForParentSec)
+        var limit = TimeSpan.FromSeconds(WaitForParentSec);
+        for (parents = ListParents(); Missing(parents) && watch.Elapsed < limit; )
         {
             WriteProgress(new ProgressRecord(0, Activity, "Waiting for parents") { StatusDescription = $"{watch.Elapsed.TotalSeconds:N0} of {WaitForParentSec} s" });
-            Thread.Sleep(250);
-            parents = DumpOrStop("Listing vDPA parents (MGMTDEV_GET dump).", c => c.GetParents(), VdpaTargetKind.Parent);
+            UeventBatch? batch;
+            try
+            {
+                batch = monitor.Receive(limit - watch.Elapsed, StopToken);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new PipelineStoppedException();
+            }
+
+            if (batch is not null && (batch.Overrun || batch.Events.Any(VdpaUevents.MayAddParent)))
+            {
+                parents = ListParents();
+            }
         }
 
         return parents;
