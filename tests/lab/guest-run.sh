@@ -127,6 +127,9 @@ start_sshd() {
     echo "PasswordAuthentication no"
     echo "KbdInteractiveAuthentication no"
     echo "UsePAM no"
+    # Under emulation on a loaded machine a login can take longer than sshd's default 120 s grace: seen as
+    # "Connection reset by 127.0.0.1 port 22" while a session opened. Only this guest's loopback reaches it.
+    echo "LoginGraceTime 0"
     # Remote pwsh gets the lab's environment (telemetry off, VDPAPS_LAB_*), as the command does.
     for e in "${envv[@]}"; do
       case "$e" in PATH=*|HOME=*|USER=*|LOGNAME=*|SHELL=*|*\"*|*' '*) ;; *) echo "SetEnv \"$e\"" ;; esac
