@@ -224,6 +224,7 @@ function Write-SetupPlan([string[]] $Kernels) {
     })
     $plan = [System.Collections.Generic.List[string]]::new()
     if ($missing) { $plan.Add("restore NuGet packages into ${nugetRoot}: $($missing -join ', ') (and what they depend on)") }
+    if (-not (Get-Command systemd-analyze -ErrorAction Ignore)) { $plan.Add('install systemd with apt-get (systemd-analyze checks the boot unit)') }
     foreach ($k in $Kernels) {
         foreach ($line in (& bash (Join-Path $Root 'tests/lab/lab.sh') plan -k $k)) { if ($line -and -not $plan.Contains($line)) { $plan.Add($line) } }
     }
