@@ -80,6 +80,32 @@ public sealed class CancellationTests
         Assert.Equal(LinuxErrno.EEXIST, Assert.Throws<NetlinkException>(() => connection.Resume(e)).Errno);
     }
 
+    [Fact]
+    public async Task ARequestTheKernelHoldsInsideSendIsStoppedPromptlyAndResumedAfterTheSendReturns()
+    {
+        // Netlink runs a do request's handler in the sender's send(): a VDUSE parent without its daemon keeps DEV_NEW
+        // there for its message timeout, so the cancellation cannot wait for that send to return.
+        using var stop = new CancellationTokenSource();
+        var transport = new HeldTransport { HoldInSend = true };
+        using var connection = new NetlinkConnection(transport, initialSequence: 9, cancellation: stop.Token);
+        var worker = Task.Run(() => connection.Execute(new GenericRequest(0x23, 5, 1, Dump: false, "vdpa DEV_NEW"), w => w.WriteString(1, "d0"), null));
+        Assert.True(transport.InSend.Wait(TimeSpan.FromSeconds(10)));
+        var watch = Stopwatch.StartNew();
+        stop.Cancel();
+        var e = Assert.Throws<NetlinkRequestCanceledException>(() => worker.GetAwaiter().GetResult());
+        Assert.InRange(watch.Elapsed.TotalSeconds, 0, 2);
+        Assert.False(transport.SendReturned, "the stop came before the kernel's handler returned");
+
+        // The kernel's handler returns later and acks: Resume waits for that send, then reads the ack.
+        var resumed = Task.Run(() => connection.Resume(e));
+        Assert.NotSame(resumed, await Task.WhenAny(resumed, Task.Delay(200)));
+        transport.Replies.Enqueue(Ack(10, transport.PortId));
+        transport.ReleaseSend.Set();
+        var ack = await resumed.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, ack.ReplyCount);
+        Assert.Equal(1, transport.SendCount);
+    }
+
     internal static byte[] Ack(uint sequence, uint port, int error = 0)
     {
         // NLMSG_ERROR, capped: errno, then the echoed request header.
@@ -103,8 +129,27 @@ public sealed class CancellationTests
 
         public System.Collections.Concurrent.ConcurrentQueue<byte[]> Replies { get; } = new();
 
+        /// <summary>Send blocks until <see cref="ReleaseSend"/> is set, as the kernel's handler running in send() does.</summary>
+        public bool HoldInSend { get; init; }
+
+        public ManualResetEventSlim InSend { get; } = new();
+
+        public ManualResetEventSlim ReleaseSend { get; } = new();
+
+        public volatile bool SendReturned;
+
+        public int SendCount;
+
         public void Send(ReadOnlySpan<byte> datagram)
         {
+            Interlocked.Increment(ref SendCount);
+            if (HoldInSend)
+            {
+                InSend.Set();
+                ReleaseSend.Wait(TimeSpan.FromSeconds(30));
+            }
+
+            SendReturned = true;
         }
 
         public int Receive(ref byte[] buffer) => Receive(ref buffer, CancellationToken.None);

@@ -27,6 +27,9 @@ public sealed class NetlinkConnection : IDisposable
     private byte[] _receiveBuffer = new byte[InitialReceiveBuffer];
     private uint _sequence;
 
+    // A do request's send that a cancellation left running on its worker (see SendCancellable).
+    private Task? _sendInFlight;
+
     public NetlinkConnection(INetlinkTransport transport, uint? initialSequence = null, CancellationToken cancellation = default)
     {
         _transport = transport;
@@ -59,7 +62,15 @@ public sealed class NetlinkConnection : IDisposable
             _writer.BeginGeneric(request.Family, flags, request.Command, request.Version);
             attributes?.Invoke(_writer);
             _writer.Finish(sequence, 0);
-            _transport.Send(_writer.Written);
+            if (Cancellation.CanBeCanceled && !request.Dump)
+            {
+                SendCancellable(request, sequence);
+            }
+            else
+            {
+                _transport.Send(_writer.Written);
+            }
+
             var requestLength = _writer.Length;
             try
             {
@@ -82,6 +93,41 @@ public sealed class NetlinkConnection : IDisposable
     }
 
     /// <summary>
+    /// Netlink runs a do request's handler inside the sender's own send() call, and a handler can wait long (a VDUSE parent
+    /// without its daemon holds DEV_NEW for its message timeout): the send goes to a worker, so a cancellation ends this
+    /// wait at once. The kernel still finishes the request; <see cref="Resume"/> waits for that send before it reads.
+    /// </summary>
+    private void SendCancellable(in GenericRequest request, uint sequence)
+    {
+        var datagram = _writer.Written.ToArray();
+        var send = Task.Run(() => _transport.Send(datagram));
+        try
+        {
+            WaitForSend(send, Cancellation);
+        }
+        catch (OperationCanceledException) when (Cancellation.IsCancellationRequested && !send.IsCompleted)
+        {
+            _sendInFlight = send;
+            throw new NetlinkRequestCanceledException(request, sequence);
+        }
+    }
+
+    /// <summary>Waits for a send on a worker; its own exception (a NetlinkSocketException) is thrown as it is, not wrapped.</summary>
+    private static void WaitForSend(Task send, CancellationToken cancellation)
+    {
+        try
+        {
+            send.Wait(cancellation);
+        }
+        catch (AggregateException)
+        {
+            // Rethrown unwrapped below.
+        }
+
+        send.GetAwaiter().GetResult();
+    }
+
+    /// <summary>
     /// Waits again for the answer to a request whose wait was cancelled (the kernel went on with it), up to the receive
     /// timeout or until <paramref name="cancellation"/> is cancelled. Replies to it are not decoded: only the outcome counts.
     /// </summary>
@@ -90,6 +136,13 @@ public sealed class NetlinkConnection : IDisposable
     {
         lock (_gate)
         {
+            if (_sendInFlight is { } send)
+            {
+                // The kernel answers once its handler returns from the send it was stopped in.
+                _sendInFlight = null;
+                WaitForSend(send, cancellation);
+            }
+
             return ReceiveReplies(canceled.Request, canceled.Sequence, null, cancellation);
         }
     }
