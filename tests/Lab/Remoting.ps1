@@ -16,5 +16,6 @@ function New-LabSession {
         param([string] $ModulePath)
         Import-Module (Join-Path $ModulePath 'VdpaPS.psd1') -ErrorAction Stop
     } -ArgumentList $env:VDPAPS_MODULE_PATH
-    return $sessions
+    # New-PSSession opens them in parallel and returns them as they connect: hand them back in the order asked for.
+    return @(foreach ($h in $HostName) { $sessions | Where-Object ComputerName -EQ $h | Select-Object -First 1 })
 }
