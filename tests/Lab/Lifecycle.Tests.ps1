@@ -150,6 +150,31 @@ Describe 'A vdpasim_blk disk bound to virtio_vdpa' {
         Remove-VdpaDevice "$P-b1" -Confirm:$false -ErrorAction Stop
         Get-LabDeviceNames | Should -Not -Contain "$P-b1"
     }
+
+    It 'is refused while a process has a partition of the disk open' {
+        $disk = New-LabDisk "$P-b2"
+        # One MBR partition (type 83, sectors 2048 to 10239), written by hand: the lab has no partitioning tool.
+        $mbr = [byte[]]::new(512)
+        $mbr[446 + 4] = 0x83
+        [BitConverter]::GetBytes([uint32]2048).CopyTo($mbr, 446 + 8)
+        [BitConverter]::GetBytes([uint32]8192).CopyTo($mbr, 446 + 12)
+        $mbr[510] = 0x55
+        $mbr[511] = 0xAA
+        $stream = [System.IO.File]::Open($disk, 'Open', 'Write')
+        try { $stream.Write($mbr, 0, $mbr.Length); $stream.Flush() } finally { $stream.Dispose() }
+        & blockdev --rereadpt $disk
+        $LASTEXITCODE | Should -Be 0
+        $partition = "${disk}1"
+        Wait-LabCondition { Test-Path $partition } "$partition to appear"
+        $holder = Start-LabHolder $partition
+        try {
+            Remove-VdpaDevice "$P-b2" -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
+            Assert-InUse $e 'RemoveVdpaDeviceCommand' "sleep \(pid $($holder.Id), user root\) has $([regex]::Escape($partition)) open"
+            Get-LabDeviceNames | Should -Contain "$P-b2"
+        } finally { Stop-LabHolder $holder }
+        Remove-VdpaDevice "$P-b2" -Confirm:$false -ErrorAction Stop
+        Get-LabDeviceNames | Should -Not -Contain "$P-b2"
+    }
 }
 
 Describe 'A vdpasim_net device bound to virtio_vdpa, its interface up' {
