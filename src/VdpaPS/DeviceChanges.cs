@@ -10,7 +10,7 @@ public abstract partial class VdpaCmdlet
     /// DEV_NEW, then the device read back (DEV_NEW is answered with a bare ACK). A parent whose driver keeps one device is
     /// checked first. Null when this item failed (the error is written).
     /// </summary>
-    protected VdpaDevice? TryCreateDevice(VdpaDeviceSpec spec, VdpaDeviceSpec sent, VdpaParent? parent)
+    private protected VdpaDevice? TryCreateDevice(VdpaDeviceSpec spec, VdpaDeviceSpec sent, VdpaParent? parent)
     {
         if ((parent is not null && !CheckParentHasRoom(parent, spec.Name)) ||
             !TryRequest($"Creating vDPA device '{spec.Name}' (DEV_NEW: {VdpaProvisioning.DescribeRequest(sent)}).", c => c.CreateDevice(sent), spec,
@@ -33,7 +33,7 @@ public abstract partial class VdpaCmdlet
     /// vp_vdpa keeps one device per parent but accepts a second DEV_NEW, which corrupts the parent: a second device is
     /// refused here, before anything is sent. False when this item failed.
     /// </summary>
-    protected bool CheckParentHasRoom(VdpaParent parent, string name)
+    private protected bool CheckParentHasRoom(VdpaParent parent, string name)
     {
         if (!VdpaSysfs.Default.KeepsOneDevice(parent))
         {
@@ -57,7 +57,7 @@ public abstract partial class VdpaCmdlet
 
     /// <summary>DEV_DEL for one device whose users were looked for (<see cref="CheckUsage"/>); false when this item failed (the error is written).</summary>
     /// <remarks>Every removal (Remove-VdpaDevice, Sync-VdpaConfiguration -Prune and -Force) goes through here.</remarks>
-    protected bool TryRemoveDevice(VdpaDevice device, VdpaDeviceUsageReport usage)
+    private protected bool TryRemoveDevice(VdpaDevice device, VdpaDeviceUsageReport usage)
     {
         WarnAboutUsers(device, usage);
         return TryRequest($"Removing vDPA device '{device.Name}' (DEV_DEL DEV_NAME={device.Name}).", c => c.DeleteDevice(device.Name), device,
@@ -65,7 +65,7 @@ public abstract partial class VdpaCmdlet
     }
 
     /// <summary>DEV_ATTR_SET, checked by reading the configuration back; null when this item failed (the error is written).</summary>
-    protected VdpaDeviceConfig? TrySetMacAddress(string name, byte[] mac)
+    private protected VdpaDeviceConfig? TrySetMacAddress(string name, byte[] mac)
     {
         var text = VdpaText.FormatMacAddress(mac);
 

@@ -11,7 +11,7 @@ public abstract partial class VdpaCmdlet
     /// </summary>
     /// <param name="action">What would not be done, as a past participle ("removed").</param>
     /// <param name="whatIf">What -WhatIf and -Confirm add to the target: the users, an up interface, what could not be looked at.</param>
-    protected VdpaDeviceUsageReport? CheckUsage(VdpaDevice device, string action, bool force, out string whatIf)
+    private protected VdpaDeviceUsageReport? CheckUsage(VdpaDevice device, string action, bool force, out string whatIf)
     {
         WriteVerbose($"Looking for users of vDPA device '{device.Name}' (open files in /proc, mounts, holders, its interface).");
         var usage = VdpaDeviceUsage.Default.Find(device);
@@ -32,7 +32,7 @@ public abstract partial class VdpaCmdlet
     }
 
     /// <summary>Said once the change goes ahead: a forced change waits for the holders; uninspected processes may hold it.</summary>
-    protected void WarnAboutUsers(VdpaDevice device, VdpaDeviceUsageReport usage)
+    private protected void WarnAboutUsers(VdpaDevice device, VdpaDeviceUsageReport usage)
     {
         if (usage.InUse)
         {

@@ -4,7 +4,7 @@ using VdpaPS.Netlink.Vdpa;
 namespace VdpaPS;
 
 /// <summary>The -Driver values: the two vdpa bus drivers, or None to leave the device unbound.</summary>
-public static class DriverNames
+internal static class DriverNames
 {
     public const string None = "None";
 
@@ -15,7 +15,7 @@ public static class DriverNames
 public abstract partial class VdpaCmdlet
 {
     /// <summary>Binds a device to a driver (or unbinds it) through sysfs; a failure is this item's error, not the command's end.</summary>
-    protected bool TryBindDriver(string name, string driver)
+    private protected bool TryBindDriver(string name, string driver)
     {
         var target = DriverNames.ToSysfs(driver);
         WriteVerbose($"Binding vDPA device '{name}' to {target ?? "no driver"} (sysfs: unbind, driver_override, bind).");

@@ -15,7 +15,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     private readonly CancellationTokenSource _stopping = new();
 
     /// <summary>The vdpa client, opened on first use. A missing family ends the command: nothing else could run.</summary>
-    protected VdpaClient Client
+    private protected VdpaClient Client
     {
         get
         {
@@ -46,7 +46,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>Cancelled by StopProcessing: for waits of a cmdlet's own (uevents), as the client's requests use it.</summary>
-    protected CancellationToken StopToken => _stopping.Token;
+    private protected CancellationToken StopToken => _stopping.Token;
 
     protected override void StopProcessing()
     {
@@ -64,12 +64,12 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     /// A request whose wait was stopped: the kernel may still carry it out. A cmdlet that can undo it overrides this
     /// (New-VdpaDevice removes a device DEV_NEW makes after all); it may take the client with <see cref="DetachClient"/>.
     /// </summary>
-    protected virtual void OnRequestStopped(NetlinkRequestCanceledException stopped)
+    private protected virtual void OnRequestStopped(NetlinkRequestCanceledException stopped)
     {
     }
 
     /// <summary>Hands the client (and its socket, with a request still open on it) to the caller, who disposes it.</summary>
-    protected VdpaClient? DetachClient()
+    private protected VdpaClient? DetachClient()
     {
         var client = _client;
         _client = null;
@@ -86,14 +86,14 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         return new PipelineStoppedException();
     }
 
-    protected void WriteNetlinkError(NetlinkException e, object? target, VdpaTargetKind kind, VdpaParent? parent = null) =>
+    private protected void WriteNetlinkError(NetlinkException e, object? target, VdpaTargetKind kind, VdpaParent? parent = null) =>
         WriteError(VdpaErrors.FromNetlink(e, target, kind, parent));
 
     /// <summary>
     /// The one way a cmdlet asks the kernel about one item: says what it asks (-Verbose; the connection's trace adds
     /// what went over the wire), and turns a refusal into a non-terminating error so the next item still runs.
     /// </summary>
-    protected bool TryRequest<T>(string asking, Func<VdpaClient, T> request, object? target, VdpaTargetKind kind, [MaybeNullWhen(false)] out T result,
+    private protected bool TryRequest<T>(string asking, Func<VdpaClient, T> request, object? target, VdpaTargetKind kind, [MaybeNullWhen(false)] out T result,
         VdpaParent? parent = null)
     {
         var client = Client;
@@ -116,7 +116,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>A dump: when it fails nothing else could be listed either, so the command ends.</summary>
-    protected T DumpOrStop<T>(string asking, Func<VdpaClient, T> dump, VdpaTargetKind kind)
+    private protected T DumpOrStop<T>(string asking, Func<VdpaClient, T> dump, VdpaTargetKind kind)
     {
         var client = Client;
         WriteVerbose(asking);
@@ -140,7 +140,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     /// the error for a miss and returns null); anything with a wildcard, or no name at all, comes from one listing
     /// (<paramref name="listMatching"/>, which filters by the names).
     /// </summary>
-    protected static IEnumerable<T> ResolveNames<T>(string[]? names, Func<string, T?> askOne, Func<string[]?, IEnumerable<T>> listMatching)
+    private protected static IEnumerable<T> ResolveNames<T>(string[]? names, Func<string, T?> askOne, Func<string[]?, IEnumerable<T>> listMatching)
         where T : class
     {
         if (names is { Length: > 0 } && !Array.Exists(names, WildcardPattern.ContainsWildcardCharacters))
@@ -163,12 +163,12 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>One item asked for on its own: the item, or null after writing this item's error.</summary>
-    protected T? AskOne<T>(string asking, Func<VdpaClient, T> request, object? target, VdpaTargetKind kind)
+    private protected T? AskOne<T>(string asking, Func<VdpaClient, T> request, object? target, VdpaTargetKind kind)
         where T : class =>
         TryRequest(asking, request, target, kind, out var result) ? result : null;
 
     /// <summary>Devices by name: a literal name is a DEV_GET (a miss is the kernel's ENODEV, mapped to VdpaDeviceNotFound); the rest one DEV_GET dump.</summary>
-    protected IEnumerable<VdpaDevice> ResolveDevices(string[]? names) =>
+    private protected IEnumerable<VdpaDevice> ResolveDevices(string[]? names) =>
         ResolveNames(names,
             name => AskOne($"Reading vDPA device '{name}' (DEV_GET).", c => c.GetDevice(name), name, VdpaTargetKind.Device),
             patterns => SelectByName(DumpOrStop("Listing vDPA devices (DEV_GET dump).", c => c.GetDevices(), VdpaTargetKind.Device),
@@ -178,7 +178,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     /// Parents by name: a literal name is one MGMTDEV_GET when it is the kernel's own (any other spelling is resolved
     /// against the list); with a wildcard, the list filtered here, where a wildcard also matches a bus parent's address alone.
     /// </summary>
-    protected IEnumerable<VdpaParent> ResolveParents(string[]? names) =>
+    private protected IEnumerable<VdpaParent> ResolveParents(string[]? names) =>
         ResolveNames(names, ResolveParentOrWriteNotFound,
             patterns =>
             {
@@ -211,7 +211,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     /// One literal parent name as the kernel names it (any case, or a bus parent's address alone); null when none matches.
     /// A refusal other than "no such parent" ends the command, as a failed dump would.
     /// </summary>
-    protected VdpaParent? ResolveParent(string typed)
+    private protected VdpaParent? ResolveParent(string typed)
     {
         var parent = DumpOrStop($"Asking for vDPA parent '{typed}' (MGMTDEV_GET; a dump when the kernel names it otherwise).", c => c.FindParent(typed),
             VdpaTargetKind.Parent);
@@ -224,7 +224,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>A literal parent name that must exist: the parent, or null after writing VdpaParentNotFound.</summary>
-    protected VdpaParent? ResolveParentOrWriteNotFound(string typed)
+    private protected VdpaParent? ResolveParentOrWriteNotFound(string typed)
     {
         var parent = ResolveParent(typed);
         if (parent is null)
@@ -244,7 +244,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>Adds what sysfs knows and netlink does not (driver, vhost char device, netdev or disk); a device sysfs cannot read stays as netlink described it.</summary>
-    protected static VdpaDevice WithSysfs(VdpaDevice device)
+    private protected static VdpaDevice WithSysfs(VdpaDevice device)
     {
         try
         {
@@ -259,7 +259,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>Writes an input error for a value refused before it reached the kernel; false when <paramref name="problem"/> is null.</summary>
-    protected bool RefuseInput(string? problem, string errorId, object? target)
+    private protected bool RefuseInput(string? problem, string errorId, object? target)
     {
         if (problem is null)
         {
@@ -271,7 +271,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>Picks the items whose names match; a literal name that matches nothing is an ObjectNotFound error, a wildcard that matches nothing is silent.</summary>
-    protected IEnumerable<T> SelectByName<T>(IEnumerable<T> items, Func<T, string> nameOf, string[]? patterns, VdpaTargetKind kind,
+    private protected IEnumerable<T> SelectByName<T>(IEnumerable<T> items, Func<T, string> nameOf, string[]? patterns, VdpaTargetKind kind,
         Func<T, string?>? otherNameOf = null)
     {
         if (patterns is null || patterns.Length == 0)

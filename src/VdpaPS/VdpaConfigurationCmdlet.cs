@@ -10,7 +10,7 @@ public abstract class VdpaConfigurationCmdlet : VdpaCmdlet
     /// The file, validated. A file with problems ends the command before any device is touched: each problem is its own
     /// error (file, property path, line), the last one terminating.
     /// </summary>
-    protected VdpaConfiguration ReadConfiguration(string file)
+    private protected VdpaConfiguration ReadConfiguration(string file)
     {
         WriteVerbose($"Reading the configuration file {file}.");
         try
@@ -35,12 +35,12 @@ public abstract class VdpaConfigurationCmdlet : VdpaCmdlet
     }
 
     /// <summary>Every device of the host as a file would describe it; a failed dump ends the command (nothing could be compared).</summary>
-    protected IReadOnlyList<VdpaDeviceState> ReadHost() =>
+    private protected IReadOnlyList<VdpaDeviceState> ReadHost() =>
         DumpOrStop("Reading the host's vDPA devices (DEV_GET and DEV_CONFIG_GET dumps, drivers from sysfs).",
             c => VdpaDeviceState.ReadHost(c, VdpaSysfs.Default), VdpaTargetKind.Device);
 
     /// <summary>Whether this kernel changes a live device's MAC address (DEV_ATTR_SET, 6.12); if not, a MAC difference needs a recreation.</summary>
-    protected bool MacSettable => Client.Capabilities.Has(VdpaCapability.SetAttributes);
+    private protected bool MacSettable => Client.Capabilities.Has(VdpaCapability.SetAttributes);
 
-    protected string ResolveFilePath(string path) => GetUnresolvedProviderPathFromPSPath(path);
+    private protected string ResolveFilePath(string path) => GetUnresolvedProviderPathFromPSPath(path);
 }

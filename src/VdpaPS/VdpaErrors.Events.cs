@@ -3,7 +3,7 @@ using VdpaPS.Netlink.Protocol;
 
 namespace VdpaPS;
 
-public static partial class VdpaErrors
+internal static partial class VdpaErrors
 {
     public const string WaitTimeout = "VdpaWaitTimeout";
     public const string EventsUnavailable = "VdpaEventsUnavailable";

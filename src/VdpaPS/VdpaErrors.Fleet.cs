@@ -2,7 +2,7 @@ using System.Management.Automation;
 
 namespace VdpaPS;
 
-public static partial class VdpaErrors
+internal static partial class VdpaErrors
 {
     public const string ParentClassMismatch = "VdpaParentClassMismatch";
     public const string DeviceClassAmbiguous = "VdpaDeviceClassAmbiguous";

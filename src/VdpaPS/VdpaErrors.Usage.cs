@@ -3,7 +3,7 @@ using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS;
 
-public static partial class VdpaErrors
+internal static partial class VdpaErrors
 {
     public const string DeviceInUse = "VdpaDeviceInUse";
 

@@ -5,7 +5,7 @@ using VdpaPS.Netlink.Vdpa;
 namespace VdpaPS;
 
 /// <summary>The one mapping from kernel and input errors to ErrorRecords: stable ids, categories, the kernel's text kept.</summary>
-public static partial class VdpaErrors
+internal static partial class VdpaErrors
 {
     public const string FamilyNotFound = "VdpaModuleNotLoaded";
     public const string KernelWithoutVdpa = "VdpaNotInKernel";

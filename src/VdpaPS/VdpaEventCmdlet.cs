@@ -18,7 +18,7 @@ public abstract class VdpaEventCmdlet : VdpaCmdlet
     public int? TimeoutSec { get; set; }
 
     /// <summary>Subscribes to the kernel's uevents; without them nothing can run, so a failure ends the command.</summary>
-    protected UeventMonitor Subscribe()
+    private protected UeventMonitor Subscribe()
     {
         try
         {
@@ -33,15 +33,15 @@ public abstract class VdpaEventCmdlet : VdpaCmdlet
     }
 
     /// <summary>The deadline of -TimeoutSec, measured from now; null without one.</summary>
-    protected Stopwatch? StartDeadline() => TimeoutSec is null ? null : Stopwatch.StartNew();
+    private protected Stopwatch? StartDeadline() => TimeoutSec is null ? null : Stopwatch.StartNew();
 
-    protected TimeSpan? Remaining(Stopwatch? started) =>
+    private protected TimeSpan? Remaining(Stopwatch? started) =>
         started is null ? null : TimeSpan.FromSeconds(TimeoutSec!.Value) - started.Elapsed is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
 
     /// <summary>
     /// Waits for uevents; Ctrl+C stops the pipeline. Null when the deadline passed first.
     /// </summary>
-    protected UeventBatch? ReceiveEvents(UeventMonitor monitor, Stopwatch? started)
+    private protected UeventBatch? ReceiveEvents(UeventMonitor monitor, Stopwatch? started)
     {
         try
         {
@@ -64,7 +64,7 @@ public abstract class VdpaEventCmdlet : VdpaCmdlet
     /// after the subscription are kept for the next receive. Every relevant event (or lost events) brings a new check.
     /// </summary>
     /// <returns>True when <paramref name="check"/> said done; false when the deadline passed first.</returns>
-    protected bool WaitUntil(Func<bool> check, Func<Uevent, bool> relevant)
+    private protected bool WaitUntil(Func<bool> check, Func<Uevent, bool> relevant)
     {
         using var monitor = Subscribe();
         var started = StartDeadline();
@@ -99,7 +99,7 @@ public abstract class VdpaEventCmdlet : VdpaCmdlet
     /// Asks the kernel with a client of its own, or returns the default when the vdpa module is not loaded (yet): a wait
     /// may start before the module loads. A kernel without vDPA, or a namespace that cannot see it, ends the command.
     /// </summary>
-    protected T? AskIfLoaded<T>(Func<VdpaClient, T?> ask)
+    private protected T? AskIfLoaded<T>(Func<VdpaClient, T?> ask)
     {
         VdpaClient client;
         try

@@ -102,7 +102,7 @@ Describe 'Drift: a MAC changed, a device unbound, one removed, one added by hand
         # by recreating the device with another one, and the kernel cannot set it back on the live device.
         if ($CanSetMac) {
             # DEV_ATTR_SET through the core client: the host's iproute2 has no `vdpa dev set`.
-            $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+            $client = Open-VdpaCoreClient
             try { $client.SetMacAddress('cfg-d0', [byte[]](2, 0, 0, 0, 0xd0, 0x99)) | Out-Null } finally { $client.Dispose() }
         } else {
             # (The host's iproute2 has no device_features either: New-VdpaDevice makes the drifted device.)

@@ -27,7 +27,7 @@ Describe 'Get-VdpaParent' {
                 # iproute2's names, except the bits it knows no name for: its JSON gives their number (40 on a virtio-pci
                 # function), which the module names (RING_RESET).
                 $names = @($expected.dev_features | ForEach-Object {
-                    if ("$_" -match '^(?:bit_)?(\d+)$') { [VdpaPS.VirtioFeatures]::GetNames([uint64]1 -shl [int]$Matches[1], 'Net')[0] } else { $_ } })
+                    if ("$_" -match '^(?:bit_)?(\d+)$') { (Get-VdpaInternalType VdpaPS.VirtioFeatures)::GetNames([uint64]1 -shl [int]$Matches[1], 'Net')[0] } else { $_ } })
                 $p.SupportedFeatures | Should -Be $names -Because 'net feature names are iproute2''s'
             }
         }
@@ -187,14 +187,14 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
 
     It 'maps the kernel''s own refusal of MTU 10 (its policy, ERANGE) as InvalidArgument' {
         # The cmdlet never sends such an MTU; the core client does, to prove the mapping of the kernel's answer.
-        $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+        $client = Open-VdpaCoreClient
         try {
-            $spec = [VdpaPS.VdpaDeviceSpec]@{ Name = "$P-k0"; Parent = 'vdpasim_net'; Mtu = 10 }
+            $spec = (New-VdpaInternalObject VdpaPS.VdpaDeviceSpec @{ Name = "$P-k0"; Parent = 'vdpasim_net'; Mtu = 10 })
             $caught = $null
             try { $client.CreateDevice($spec) } catch { $caught = $_.Exception.InnerException ?? $_.Exception }
             $caught | Should -BeOfType [VdpaPS.Netlink.Protocol.NetlinkException]
             $caught.Errno | Should -Be 34
-            $r = [VdpaPS.VdpaErrors]::FromNetlink($caught, $spec, 'Device')
+            $r = (Get-VdpaInternalType VdpaPS.VdpaErrors)::FromNetlink($caught, $spec, 'Device')
             $r.FullyQualifiedErrorId | Should -Be 'VdpaValueOutOfRange'
             $r.CategoryInfo.Category | Should -Be 'InvalidArgument'
             $r.ErrorDetails.Message | Should -Match 'out of range'
@@ -205,11 +205,11 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
         # As on a kernel that does not know DEV_NET_CFG_MTU (13), which would parse DEV_NEW leniently and ignore it: the
         # family cache's internal seam hands New-VdpaDevice's own client this kernel's family with maxattr 13, as nlctrl
         # on such a kernel describes it. Everything else is the cmdlet's real path against the real kernel.
-        $cache = [VdpaPS.Netlink.Protocol.GenericFamilyCache]::Shared
-        $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+        $cache = (Get-VdpaInternalType VdpaPS.Netlink.Protocol.GenericFamilyCache)::Shared
+        $client = Open-VdpaCoreClient
         try { $f = $client.Family } finally { $client.Dispose() }
-        $older = [VdpaPS.Netlink.Protocol.GenericNetlinkFamily]::new($f.Name, $f.Id, $f.Version, $f.HeaderSize, 13, $f.Operations, $f.MulticastGroups)
-        $remember = [VdpaPS.Netlink.Protocol.GenericFamilyCache].GetMethod('Remember', [System.Reflection.BindingFlags]'Instance, NonPublic')
+        $older = (Get-VdpaInternalType VdpaPS.Netlink.Protocol.GenericNetlinkFamily)::new($f.Name, $f.Id, $f.Version, $f.HeaderSize, 13, $f.Operations, $f.MulticastGroups)
+        $remember = (Get-VdpaInternalType VdpaPS.Netlink.Protocol.GenericFamilyCache).GetMethod('Remember', [System.Reflection.BindingFlags]'Instance, NonPublic')
         $remember.Invoke($cache, @($older))
         try {
             $out = New-VdpaDevice "$P-o0" vdpasim_net -Mtu 9000 -MacAddress 02:00:00:00:00:21 -Verbose -WarningVariable w -ErrorVariable e -ErrorAction SilentlyContinue 3>$null 4>&1
@@ -233,7 +233,7 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
         $config.mac | Should -Be '02:00:00:00:00:21'
         $config.mtu | Should -Be 1500
         # The next client asks nlctrl again: the seam is gone.
-        $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+        $client = Open-VdpaCoreClient
         try { $client.Family.MaxAttribute | Should -Be $f.MaxAttribute } finally { $client.Dispose() }
     }
 

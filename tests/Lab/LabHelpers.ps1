@@ -3,6 +3,7 @@
 # negotiated device. Dot-source it from a BeforeAll block.
 
 $script:LabModRoot = $env:VDPAPS_LAB_MODROOT
+. (Join-Path $PSScriptRoot '../tools/VdpaInternals.ps1')
 
 function Import-VdpaModule {
     Import-Module (Join-Path $env:VDPAPS_MODULE_PATH 'VdpaPS.psd1') -Force
@@ -23,7 +24,7 @@ function Get-IpVdpaDeviceNames {
 function Get-LabDeviceNames {
     # The kernel's device list through the core netlink client (tested against iproute2 on its own): starting
     # `vdpa` from pwsh costs a second under emulation, so only the tests that compare with iproute2 run it.
-    $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+    $client = Open-VdpaCoreClient
     try { return @($client.GetDevices() | ForEach-Object Name) } finally { $client.Dispose() }
 }
 
@@ -31,7 +32,7 @@ function Remove-LabDevice {
     # Cleanup that does not go through the cmdlets, so a broken Remove-VdpaDevice cannot leave devices behind.
     # A device that cannot be removed, or is still there afterwards, is an error: the block that made it fails.
     param([string[]] $Name)
-    $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+    $client = Open-VdpaCoreClient
     try {
         $failures = [ordered]@{}
         $existing = @($client.GetDevices() | ForEach-Object Name)

@@ -2,7 +2,7 @@
 # cross-checked against `uname -r` in KernelCapabilities.Tests.ps1), so tests expect each kernel's own behaviour from
 # its capabilities. Dot-source it after LabHelpers.ps1 and Import-VdpaModule.
 
-$client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+$client = Open-VdpaCoreClient
 try { $script:LabFamily = $client.Capabilities } finally { $client.Dispose() }
 
 # DEV_ATTR_SET (6.12): a MAC changes after creation.
@@ -12,7 +12,7 @@ $script:HasBlockConfig = $LabFamily.Has([VdpaPS.Netlink.Vdpa.VdpaCapability]::Bl
 # The 6.1 family (maxattr 22, attribute 21 = device features). What no capability names differs with it, measured
 # (docs/lab.md, kernel-6.1 notes): vdpa_sim_net keeps no vendor statistics and offers no STATUS, vduse creates block
 # devices only, DEV_NEW does not check "Missing features", and a refused attribute's extack has no mask.
-$script:Is61Family = $LabFamily.Attribute21 -eq [VdpaPS.Netlink.Vdpa.VdpaAttribute21Meaning]::DeviceFeatures
+$script:Is61Family = $LabFamily.Attribute21 -eq 'DeviceFeatures'
 $script:SimNetKeepsStatistics = -not $Is61Family
 $script:RefusedAttributesText = if ($Is61Family) { 'All provided attributes are not supported' } else { 'Some provided attributes are not supported: 0x' }
 

@@ -253,8 +253,8 @@ Describe 'After vdpa and its parents are unloaded and loaded again' {
     It 'Get-VdpaParent, New-VdpaDevice and Get-VdpaDevice work in the same pwsh' {
         Get-VdpaParent vdpasim_net -ErrorAction Stop | Out-Null
         function Get-FamilyId {
-            $c = [VdpaPS.Netlink.Protocol.NetlinkConnection]::OpenGeneric()
-            try { return [VdpaPS.Netlink.Protocol.GenericNetlinkController]::GetFamily($c, 'vdpa').Id } finally { $c.Dispose() }
+            $c = (Get-VdpaInternalType VdpaPS.Netlink.Protocol.NetlinkConnection)::OpenGeneric()
+            try { return (Get-VdpaInternalType VdpaPS.Netlink.Protocol.GenericNetlinkController)::GetFamily($c, 'vdpa').Id } finally { $c.Dispose() }
         }
         $before = Get-FamilyId
         # Everything that uses vdpa, in an order modprobe -r can take; what the lab loaded (vp_vdpa with -m pci) comes back.

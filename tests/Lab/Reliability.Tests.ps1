@@ -16,7 +16,7 @@ BeforeAll {
 
     # What the kernel holds: every device with its parent and, for net devices, MAC and MTU.
     function Get-KernelState {
-        $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+        $client = Open-VdpaCoreClient
         try {
             $configs = @{}
             foreach ($c in $client.GetConfigs()) { $configs[$c.Name] = $c }

@@ -171,7 +171,7 @@ Describe 'Common features of vdpasim_net and the PCI net parents, across two hos
         $onA.Name, $onB.Name | Should -Be 'rmt-c0', 'rmt-c1'
         foreach ($n in 'rmt-c0', 'rmt-c1') {
             # The kernel's DEV_CONFIG_GET, through the core client: the device's offered feature bits.
-            $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+            $client = Open-VdpaCoreClient
             try { $config = $client.GetConfig($n) } finally { $client.Dispose() }
             $config.DeviceFeatureMask | Should -Be $Expected -Because "$n offers the common features, no more, no fewer"
         }

@@ -83,21 +83,21 @@ Describe 'Get-VdpaStats on a simulator net device bound to virtio_vdpa' {
     }
 
     It 'refuses an index above the kernel''s limit before sending it, and maps the kernel''s own ERANGE the same way' {
-        $limit = [VdpaPS.Netlink.Vdpa.VdpaFamily]::MaxQueueIndex
+        $limit = (Get-VdpaInternalType VdpaPS.Netlink.Vdpa.VdpaFamily)::MaxQueueIndex
         Get-VdpaStats "$P-n0" -QueueIndex ($limit + 1) -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $e[0].FullyQualifiedErrorId | Should -Be 'InvalidQueueIndex,VdpaPS.Commands.GetVdpaStatsCommand'
         $e[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
         Get-VdpaStats "$P-n0" -QueueIndex -1 -ErrorVariable e1 -ErrorAction SilentlyContinue
         $e1[0].FullyQualifiedErrorId | Should -Be 'InvalidQueueIndex,VdpaPS.Commands.GetVdpaStatsCommand'
         # The kernel's answer just past the limit is ERANGE "queue index exceeds max value": the limit is the kernel's.
-        $client = [VdpaPS.Netlink.Vdpa.VdpaClient]::Open()
+        $client = Open-VdpaCoreClient
         try {
             $caught = $null
             try { $client.GetQueueStatistics("$P-n0", $limit + 1) } catch { $caught = $_.Exception.InnerException ?? $_.Exception }
             $caught.Errno | Should -Be 34
             # 6.1 spells it "excceeds".
             $caught.ExtAckMessage | Should -Match 'queue index exc+eeds max value'
-            $r = [VdpaPS.VdpaErrors]::FromNetlink($caught, [VdpaPS.VdpaQueueTarget]::new("$P-n0", $limit + 1), 'Device')
+            $r = (Get-VdpaInternalType VdpaPS.VdpaErrors)::FromNetlink($caught, (Get-VdpaInternalType VdpaPS.VdpaQueueTarget)::new("$P-n0", $limit + 1), 'Device')
             $r.FullyQualifiedErrorId | Should -Be 'VdpaQueueIndexOutOfRange'
             $r.CategoryInfo.Category | Should -Be 'InvalidArgument'
             # The limit itself passes the kernel's range check and reaches the driver, which has no such queue.

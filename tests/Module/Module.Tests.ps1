@@ -3,6 +3,7 @@ BeforeAll {
     $script:ModuleDir = $env:VDPAPS_MODULE_PATH
     $script:Manifest = Join-Path $ModuleDir 'VdpaPS.psd1'
     Import-Module $Manifest -Force
+    . (Join-Path $PSScriptRoot '../tools/VdpaInternals.ps1')
 }
 
 Describe 'The module manifest' {
@@ -112,10 +113,35 @@ Describe 'On a kernel without the vdpa family' -Skip:(Test-Path /sys/module/vdpa
 Describe 'New-VdpaDevice and the core''s provisioning table' {
     It 'has a parameter for every DEV_NEW attribute the core describes, and no public test hook' {
         $parameters = (Get-Command New-VdpaDevice).Parameters
-        foreach ($attribute in [VdpaPS.Netlink.Vdpa.VdpaProvisioning]::Attributes) {
+        foreach ($attribute in (Get-VdpaInternalType VdpaPS.Netlink.Vdpa.VdpaProvisioning)::Attributes) {
             $parameters.Keys | Should -Contain $attribute.Parameter.TrimStart('-') -Because "attribute $($attribute.Id) ($($attribute.Info.UapiName)) is sent by it"
         }
         (Get-Module VdpaPS).ImplementingAssembly.GetExportedTypes().Name | Should -Not -Contain 'VdpaTestHooks'
+    }
+}
+
+Describe 'The public surface' {
+    It 'exports from the core only what users receive: the objects the cmdlets write and take, and what is thrown' {
+        $core = [VdpaPS.VdpaDevice].Assembly
+        # From each cmdlet's [OutputType] and parameter types, and from every exception, follow the public properties.
+        $seen = [System.Collections.Generic.HashSet[type]]::new()
+        $queue = [System.Collections.Generic.Queue[type]]::new()
+        $roots = @(Get-Command -Module VdpaPS | ForEach-Object { $_.OutputType.Type; $_.Parameters.Values.ParameterType }) +
+            @($core.GetExportedTypes() | Where-Object { [Exception].IsAssignableFrom($_) })
+        foreach ($t in $roots) { if ($t) { $queue.Enqueue($t) } }
+        while ($queue.Count) {
+            $t = $queue.Dequeue()
+            if ($t.HasElementType) { $t = $t.GetElementType() }
+            foreach ($inner in $t.GenericTypeArguments) { $queue.Enqueue($inner) }
+            if ($t.Assembly -ne $core -or -not $seen.Add($t)) { continue }
+            if ($t.BaseType) { $queue.Enqueue($t.BaseType) }
+            foreach ($p in $t.GetProperties()) { $queue.Enqueue($p.PropertyType) }
+        }
+        $unreached = @($core.GetExportedTypes() | Where-Object { -not $seen.Contains($_) } | ForEach-Object FullName)
+        $unreached | Should -BeNullOrEmpty -Because 'a public type no user receives belongs inside the core (internal)'
+        $core.GetExportedTypes().Name | Should -Not -Contain 'VdpaClient'
+        $core.GetExportedTypes().Name | Should -Not -Contain 'NetlinkConnection'
+        (Get-Module VdpaPS).ImplementingAssembly.GetExportedTypes().Name | Should -Not -Contain 'VdpaErrors'
     }
 }
 
@@ -123,9 +149,9 @@ Describe 'A kernel refusal as the ErrorRecord a user sees' {
     It 'reads the same on the exception as on the record, and keeps the kernel''s exception inside' {
         # EEXIST as the connection raises it for DEV_NEW (errno, no extended ack, operation): the refusal's shape, not a kernel.
         $kernel = [VdpaPS.Netlink.Protocol.NetlinkException]::new(17, $null, $null, 'vdpa DEV_NEW', $null)
-        $spec = [VdpaPS.VdpaDeviceSpec]@{ Name = 'pst-x0'; Parent = 'vdpasim_net' }
+        $spec = (New-VdpaInternalObject VdpaPS.VdpaDeviceSpec @{ Name = 'pst-x0'; Parent = 'vdpasim_net' })
 
-        $r = [VdpaPS.VdpaErrors]::FromNetlink($kernel, $spec, 'Device', $null)
+        $r = (Get-VdpaInternalType VdpaPS.VdpaErrors)::FromNetlink($kernel, $spec, 'Device', $null)
 
         $r.FullyQualifiedErrorId | Should -Be 'VdpaDeviceExists'
         $r.CategoryInfo.Category | Should -Be 'ResourceExists'

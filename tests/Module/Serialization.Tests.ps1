@@ -12,6 +12,7 @@ BeforeDiscovery {
 BeforeAll {
     $script:ModuleDir = $env:VDPAPS_MODULE_PATH
     Import-Module (Join-Path $ModuleDir 'VdpaPS.psd1') -Force
+    . (Join-Path $PSScriptRoot '../tools/VdpaInternals.ps1')
 
     # Builds the samples; run here and inside the job, so both sides have the same objects.
     $script:NewSamples = {
@@ -166,7 +167,7 @@ Describe 'Objects deserialized after <Transport>' -ForEach $Transports {
     ) {
         $copy = $Copies[$Sample]
         [uint64]$copy.$Mask | Should -Not -Be 0
-        [VdpaPS.VirtioFeatures]::GetNames([uint64]$copy.$Mask, $Class) | Should -Be @($copy.$Names)
+        (Get-VdpaInternalType VdpaPS.VirtioFeatures)::GetNames([uint64]$copy.$Mask, $Class) | Should -Be @($copy.$Names)
     }
 
     It 'keeps the counters of queue statistics as objects with a name and a value' {

@@ -115,7 +115,7 @@ public class RequestBenchmarks
 
     /// <summary>DEV_NEW and its ACK: what New-VdpaDevice sends before it reads the device back.</summary>
     [Benchmark]
-    public NetlinkAcknowledgement CreateDevice() => _client.CreateDevice(Spec);
+    public int CreateDevice() => _client.CreateDevice(Spec).ReplyCount;
 
     /// <summary>DEV_GET of one device and its reply, decoded: the netlink part of Get-VdpaDevice -Name.</summary>
     [Benchmark]

@@ -37,15 +37,15 @@ public sealed class VdpaErrorMapTests
     }
 
     [Theory]
-    [InlineData("error-dev-get-unknown", VdpaCommand.DeviceGet)]
-    [InlineData("error-dev-new-unknown-parent", VdpaCommand.DeviceNew)]
-    [InlineData("error-vstats-qidx-40000", VdpaCommand.DeviceVendorStatsGet)]
-    public void ARefusalCarriesItsTypedRequest(string fixture, VdpaCommand command)
+    [InlineData("error-dev-get-unknown", (byte)VdpaCommand.DeviceGet)]
+    [InlineData("error-dev-new-unknown-parent", (byte)VdpaCommand.DeviceNew)]
+    [InlineData("error-vstats-qidx-40000", (byte)VdpaCommand.DeviceVendorStatsGet)]
+    public void ARefusalCarriesItsTypedRequest(string fixture, byte command)
     {
         var (kernel, _) = Refusal(fixture);
 
         var request = Assert.NotNull(kernel.Request);
-        Assert.Equal((byte)command, request.Command);
+        Assert.Equal(command, request.Command);
         Assert.False(request.Dump);
         Assert.NotEqual(GenericNetlinkController.FamilyId, request.Family);
     }

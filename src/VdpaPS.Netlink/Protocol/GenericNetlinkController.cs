@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace VdpaPS.Netlink.Protocol;
 
 [Flags]
-public enum GenericOperationFlags : uint
+internal enum GenericOperationFlags : uint
 {
     None = 0,
     AdminPermission = 0x01,
@@ -14,12 +14,12 @@ public enum GenericOperationFlags : uint
 }
 
 /// <summary>One command a family offers, with what it allows (do, dump) and the privilege it needs.</summary>
-public readonly record struct GenericOperation(uint Command, GenericOperationFlags Flags);
+internal readonly record struct GenericOperation(uint Command, GenericOperationFlags Flags);
 
-public readonly record struct GenericMulticastGroup(string Name, uint Id);
+internal readonly record struct GenericMulticastGroup(string Name, uint Id);
 
 /// <summary>A generic netlink family as the kernel's controller (nlctrl) describes it.</summary>
-public sealed record GenericNetlinkFamily(
+internal sealed record GenericNetlinkFamily(
     string Name,
     ushort Id,
     uint Version,
@@ -45,7 +45,7 @@ public sealed record GenericNetlinkFamily(
 }
 
 /// <summary>Queries the generic netlink controller ("nlctrl", family id 0x10).</summary>
-public static class GenericNetlinkController
+internal static class GenericNetlinkController
 {
     public const ushort FamilyId = 0x10;
     private const byte CommandGetFamily = 3;
@@ -157,7 +157,7 @@ public static class GenericNetlinkController
 }
 
 /// <summary>Family descriptions resolved once per process: the id of a family does not change while its module stays loaded.</summary>
-public sealed class GenericFamilyCache
+internal sealed class GenericFamilyCache
 {
     private readonly ConcurrentDictionary<string, GenericNetlinkFamily> _families = new(StringComparer.Ordinal);
 

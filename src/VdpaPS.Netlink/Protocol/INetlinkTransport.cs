@@ -2,7 +2,7 @@ namespace VdpaPS.Netlink.Protocol;
 
 /// <summary>Moves whole netlink datagrams to and from the kernel.</summary>
 /// <remarks>The seam between the protocol logic and the socket: tests replay datagrams recorded from a real kernel through it.</remarks>
-public interface INetlinkTransport : IDisposable
+internal interface INetlinkTransport : IDisposable
 {
     /// <summary>The port id the kernel assigned to this socket; replies carry it.</summary>
     uint PortId { get; }

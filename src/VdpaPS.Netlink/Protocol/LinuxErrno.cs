@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace VdpaPS.Netlink.Protocol;
 
 /// <summary>The errno values the vdpa family and the socket layer return (Linux generic numbering).</summary>
-public static class LinuxErrno
+internal static class LinuxErrno
 {
     public const int EPERM = 1;
     public const int ENOENT = 2;

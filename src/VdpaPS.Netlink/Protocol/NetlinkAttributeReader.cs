@@ -4,7 +4,7 @@ using System.Text;
 namespace VdpaPS.Netlink.Protocol;
 
 /// <summary>One attribute: its type (flags masked off) and its payload, without padding.</summary>
-public readonly ref struct NetlinkAttribute
+internal readonly ref struct NetlinkAttribute
 {
     public NetlinkAttribute(ushort rawType, ReadOnlySpan<byte> payload)
     {
@@ -57,7 +57,7 @@ public readonly ref struct NetlinkAttribute
 }
 
 /// <summary>Reads a run of netlink attributes in order; repeated types stay in the order the kernel sent them.</summary>
-public ref struct NetlinkAttributeReader
+internal ref struct NetlinkAttributeReader
 {
     private ReadOnlySpan<byte> _remaining;
 

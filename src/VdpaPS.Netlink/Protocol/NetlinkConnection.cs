@@ -8,17 +8,17 @@ namespace VdpaPS.Netlink.Protocol;
 public readonly record struct GenericRequest(ushort Family, byte Command, byte Version, bool Dump, string Operation);
 
 /// <summary>Called once for every reply message: the generic command and the attributes after the generic header.</summary>
-public delegate void GenericReplyHandler(byte command, ReadOnlySpan<byte> attributes);
+internal delegate void GenericReplyHandler(byte command, ReadOnlySpan<byte> attributes);
 
 /// <summary>Writes a request's attributes.</summary>
-public delegate void RequestAttributeWriter(NetlinkMessageWriter writer);
+internal delegate void RequestAttributeWriter(NetlinkMessageWriter writer);
 
 /// <summary>The kernel's acknowledgement: a request succeeded, possibly with a warning in its extended ack.</summary>
-public readonly record struct NetlinkAcknowledgement(string? Warning, int ReplyCount);
+internal readonly record struct NetlinkAcknowledgement(string? Warning, int ReplyCount);
 
 /// <summary>One request and its replies at a time over one transport: sequence and port checks, dumps, extended acks.</summary>
 /// <remarks>Thread-safe: requests from several threads are serialized, so a reply always reaches the request it answers.</remarks>
-public sealed class NetlinkConnection : IDisposable
+internal sealed class NetlinkConnection : IDisposable
 {
     private const int InitialReceiveBuffer = 32 * 1024;
     private readonly INetlinkTransport _transport;

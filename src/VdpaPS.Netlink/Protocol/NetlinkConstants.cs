@@ -1,7 +1,7 @@
 namespace VdpaPS.Netlink.Protocol;
 
 /// <summary>Numbers from linux/netlink.h and linux/genetlink.h that Tmds.LibC does not carry.</summary>
-public static class NetlinkConstants
+internal static class NetlinkConstants
 {
     public const int NetlinkGeneric = 16;
     /// <summary>NETLINK_KOBJECT_UEVENT: the kernel's device events (uevents).</summary>

@@ -5,7 +5,7 @@ namespace VdpaPS.Netlink.Protocol;
 
 /// <summary>Builds one netlink request: the message header, the generic header and attributes.</summary>
 /// <remarks>One instance is reused by a connection under its lock, so requests allocate nothing once it has grown.</remarks>
-public sealed class NetlinkMessageWriter
+internal sealed class NetlinkMessageWriter
 {
     private byte[] _buffer;
     private int _length;

@@ -4,7 +4,7 @@ namespace VdpaPS.Netlink.Protocol;
 
 /// <summary>The text form of a recorded conversation with the kernel: one datagram a line, "send HEX" or "recv HEX".</summary>
 /// <remarks>Shared by the recorder that runs in the lab kernel and the replay the unit tests use, so both read one format.</remarks>
-public static class NetlinkRecording
+internal static class NetlinkRecording
 {
     public const string SendPrefix = "send ";
     public const string ReceivePrefix = "recv ";
@@ -38,7 +38,7 @@ public static class NetlinkRecording
 }
 
 /// <summary>Passes datagrams through to another transport and writes each one, as sent or received, to a recording.</summary>
-public sealed class RecordingTransport : INetlinkTransport
+internal sealed class RecordingTransport : INetlinkTransport
 {
     private readonly INetlinkTransport _inner;
     private readonly TextWriter _log;

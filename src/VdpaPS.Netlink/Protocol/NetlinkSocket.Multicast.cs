@@ -4,7 +4,7 @@ using static Tmds.Linux.LibC;
 namespace VdpaPS.Netlink.Protocol;
 
 /// <summary>What a non-blocking receive found.</summary>
-public enum MulticastReceiveResult
+internal enum MulticastReceiveResult
 {
     /// <summary>A datagram was read.</summary>
     Datagram,
@@ -17,7 +17,7 @@ public enum MulticastReceiveResult
 }
 
 /// <summary>Receiving from multicast groups: waiting with poll() for a deadline or a cancellation, and reading what waits without blocking.</summary>
-public sealed unsafe partial class NetlinkSocket
+internal sealed unsafe partial class NetlinkSocket
 {
     /// <summary>Asks for a receive buffer of <paramref name="bytes"/>: above rmem_max where the caller may (root), else as much as allowed.</summary>
     /// <remarks>A burst of events (a module load binding many devices) must not overflow the default buffer and lose events.</remarks>

@@ -5,7 +5,7 @@ using static Tmds.Linux.LibC;
 namespace VdpaPS.Netlink.Protocol;
 
 /// <summary>The socket file descriptor, closed exactly once however the connection ends.</summary>
-public sealed class NetlinkSocketHandle : SafeHandle
+internal sealed class NetlinkSocketHandle : SafeHandle
 {
     public NetlinkSocketHandle()
         : base(new IntPtr(-1), ownsHandle: true)
@@ -24,7 +24,7 @@ public sealed class NetlinkSocketHandle : SafeHandle
 }
 
 /// <summary>A NETLINK_GENERIC socket with extended acks on, bound to a kernel-assigned port id.</summary>
-public sealed unsafe partial class NetlinkSocket : INetlinkTransport
+internal sealed unsafe partial class NetlinkSocket : INetlinkTransport
 {
     [StructLayout(LayoutKind.Sequential)]
     private struct SockaddrNetlink

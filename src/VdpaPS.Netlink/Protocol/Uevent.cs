@@ -7,7 +7,7 @@ namespace VdpaPS.Netlink.Protocol;
 /// One kernel uevent as NETLINK_KOBJECT_UEVENT carries it: "ACTION@DEVPATH\0" then "KEY=VALUE\0" pairs
 /// (lib/kobject_uevent.c: ACTION, DEVPATH, SUBSYSTEM, SEQNUM always; DRIVER on a bind, DEVNAME for device nodes...).
 /// </summary>
-public sealed class Uevent
+internal sealed class Uevent
 {
     /// <summary>udev re-sends events to its listeners with this header (systemd's libudev monitor); they are not the kernel's.</summary>
     private static readonly byte[] LibudevMagic = "libudev\0"u8.ToArray();

@@ -1,14 +1,14 @@
 namespace VdpaPS.Netlink.Protocol;
 
 /// <summary>What one wait for uevents brought: the kernel's events, and whether some were lost on the way.</summary>
-public sealed record UeventBatch(IReadOnlyList<Uevent> Events, bool Overrun);
+internal sealed record UeventBatch(IReadOnlyList<Uevent> Events, bool Overrun);
 
 /// <summary>
 /// A subscription to the kernel's uevents (NETLINK_KOBJECT_UEVENT, group 1) on the core's netlink socket. Events that happen after
 /// <see cref="Open"/> returns are kept for <see cref="Receive"/>, so a caller subscribes first, then checks the state, then waits:
 /// nothing that happens in between is missed.
 /// </summary>
-public sealed class UeventMonitor : IDisposable
+internal sealed class UeventMonitor : IDisposable
 {
     /// <summary>Room for a burst (every device of a parent bound at once) before the kernel has to drop events.</summary>
     private const int ReceiveBufferBytes = 4 * 1024 * 1024;

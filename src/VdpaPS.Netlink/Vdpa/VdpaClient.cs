@@ -4,7 +4,7 @@ using static VdpaPS.Netlink.Vdpa.VdpaAttribute;
 namespace VdpaPS.Netlink.Vdpa;
 
 /// <summary>Every operation of the kernel's vdpa family, over one netlink connection.</summary>
-public sealed class VdpaClient : IDisposable
+internal sealed class VdpaClient : IDisposable
 {
     private readonly NetlinkConnection _connection;
     private readonly bool _ownsConnection;
@@ -316,4 +316,4 @@ public sealed class VdpaClient : IDisposable
 }
 
 /// <summary>A configuration dump with the devices the kernel left out of it (named by the device dump).</summary>
-public sealed record VdpaConfigListing(IReadOnlyList<VdpaDeviceConfig> Configs, IReadOnlyList<string> Missing);
+internal sealed record VdpaConfigListing(IReadOnlyList<VdpaDeviceConfig> Configs, IReadOnlyList<string> Missing);

@@ -39,7 +39,7 @@ public sealed class VdpaParentExtraFeatures
 }
 
 /// <summary>What one parent contributes: its name, where it was read, its classes and its supported-feature mask.</summary>
-public sealed record VdpaFeatureSource(string Parent, string? ComputerName, IReadOnlyList<VirtioDeviceClass> Classes, ulong? FeatureMask)
+internal sealed record VdpaFeatureSource(string Parent, string? ComputerName, IReadOnlyList<VirtioDeviceClass> Classes, ulong? FeatureMask)
 {
     public override string ToString() => ComputerName is null ? $"'{Parent}'" : $"'{Parent}' on {ComputerName}";
 }
@@ -63,7 +63,7 @@ public sealed class VdpaCommonFeatureException(VdpaCommonFeatureFailure failure,
     public VdpaCommonFeatureFailure Failure { get; } = failure;
 }
 
-public static class VdpaFeatureIntersection
+internal static class VdpaFeatureIntersection
 {
     /// <summary>
     /// The features all <paramref name="parents"/> support (the AND of their masks) for one device class: the one class they

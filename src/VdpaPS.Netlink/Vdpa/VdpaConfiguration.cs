@@ -39,7 +39,7 @@ public sealed record VdpaDeviceDefinition
 }
 
 /// <summary>A configuration file's content: the devices a host should have.</summary>
-public sealed class VdpaConfiguration
+internal sealed class VdpaConfiguration
 {
     /// <summary>Where the schema is published in the repository; written into exported files for editors.</summary>
     public const string SchemaReference = "https://github.com/vdpaps/VdpaPS/blob/main/docs/vdpa-configuration.schema.json";

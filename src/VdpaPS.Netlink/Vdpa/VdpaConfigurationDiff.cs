@@ -4,7 +4,7 @@ using VdpaPS.Netlink.Protocol;
 namespace VdpaPS.Netlink.Vdpa;
 
 /// <summary>A host device as a configuration file would describe it, with what the comparison needs beyond the file's words.</summary>
-public sealed class VdpaDeviceState
+internal sealed class VdpaDeviceState
 {
     public required VdpaDeviceDefinition Definition { get; init; }
 
@@ -90,7 +90,7 @@ public sealed class VdpaDeviceState
 }
 
 /// <summary>The differences between a configuration and the host: a pure function of both, so Compare and Sync agree and tests need no kernel.</summary>
-public static class VdpaConfigurationDiff
+internal static class VdpaConfigurationDiff
 {
     /// <param name="macSettable">Whether this kernel changes a live device's MAC (DEV_ATTR_SET, 6.12); if not, a MAC difference needs a recreation.</param>
     public static IReadOnlyList<VdpaConfigurationDifference> Compute(VdpaConfiguration desired, IReadOnlyList<VdpaDeviceState> host, bool macSettable)

@@ -6,7 +6,7 @@ using static Tmds.Linux.LibC;
 namespace VdpaPS.Netlink.Vdpa;
 
 /// <summary>Writes a configuration as Export-VdpaConfiguration does: indented, the file's property names, unmanaged attributes left out.</summary>
-public static class VdpaConfigurationWriter
+internal static class VdpaConfigurationWriter
 {
     private static readonly JsonSerializerOptions Options = new()
     {
@@ -19,14 +19,14 @@ public static class VdpaConfigurationWriter
 }
 
 /// <summary>Why a configuration file (or a folder above it) is not root's alone.</summary>
-public sealed record VdpaUnsafePath(string Path, uint OwnerUid, uint Mode, string Reason);
+internal sealed record VdpaUnsafePath(string Path, uint OwnerUid, uint Mode, string Reason);
 
 /// <summary>
 /// The file decides which devices exist and what they are bound to, so as root it must be root's alone, as sshd demands
 /// of key files: owned by root, not writable by group or others, and so every folder above it (one writable folder lets
 /// another user swap the file).
 /// </summary>
-public static class VdpaConfigurationFileCheck
+internal static class VdpaConfigurationFileCheck
 {
     private const uint GroupWrite = 0x10; // S_IWGRP, octal 020
     private const uint OtherWrite = 0x2; // S_IWOTH, octal 002

@@ -39,7 +39,7 @@ public sealed class VdpaConfigurationException(string file, IReadOnlyList<VdpaCo
 /// tests check both agree), and beyond them what a schema cannot say: duplicate names, MAC addresses that are
 /// not unicast. Every problem is collected, so one run names them all.
 /// </summary>
-public static partial class VdpaConfigurationReader
+internal static partial class VdpaConfigurationReader
 {
     public const string DriverNone = "none";
 

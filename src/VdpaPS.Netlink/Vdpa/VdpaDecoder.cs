@@ -4,7 +4,7 @@ using static VdpaPS.Netlink.Vdpa.VdpaAttribute;
 namespace VdpaPS.Netlink.Vdpa;
 
 /// <summary>Turns the attributes of vdpa replies into objects. Unknown attributes, type-0 pads included, are skipped.</summary>
-public static class VdpaDecoder
+internal static class VdpaDecoder
 {
     public static VdpaParent DecodeParent(ReadOnlySpan<byte> attributes)
     {

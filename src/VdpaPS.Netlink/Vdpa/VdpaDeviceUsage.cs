@@ -51,7 +51,7 @@ public sealed record VdpaDeviceUsageReport(IReadOnlyList<VdpaDeviceUser> Users, 
 /// up, addressed or enslaved is reported as a note: taking it away is disruptive but loses no data.
 /// </summary>
 /// <remarks>The roots are parameters so tests can point them at a tree of their own; the real ones are /proc, /sys, /etc.</remarks>
-public sealed class VdpaDeviceUsage
+internal sealed class VdpaDeviceUsage
 {
     private readonly string _proc;
     private readonly string _sys;

@@ -60,7 +60,7 @@ public sealed class VdpaException : NetlinkException
 /// the kernel's extended ack decide the kind; the message names the device, parent or queue the user asked about
 /// and always quotes the kernel.
 /// </summary>
-public static partial class VdpaErrorMap
+internal static partial class VdpaErrorMap
 {
     /// <summary>The kind of a refusal; <paramref name="target"/> says what the user named, where the command alone does not.</summary>
     public static VdpaErrorKind Classify(NetlinkException e, VdpaTargetKind target)

@@ -1,7 +1,7 @@
 namespace VdpaPS;
 
 /// <summary>What a name in an error refers to: decides which not-found a refusal is.</summary>
-public enum VdpaTargetKind
+internal enum VdpaTargetKind
 {
     Device,
     Parent,
@@ -9,7 +9,7 @@ public enum VdpaTargetKind
 }
 
 /// <summary>One queue of a device, as the target of a statistics request.</summary>
-public sealed record VdpaQueueTarget(string Device, uint Queue)
+internal sealed record VdpaQueueTarget(string Device, uint Queue)
 {
     public override string ToString() => $"{Device} queue {Queue}";
 }

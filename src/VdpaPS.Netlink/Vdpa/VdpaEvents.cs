@@ -44,7 +44,7 @@ namespace VdpaPS.Netlink.Vdpa
     /// device sends none either (no bus, no class): a parent shows up with its module's add (sent after the module's init
     /// registered it) or with a driver binding its bus device (vp_vdpa on a PCI function).
     /// </remarks>
-    public static class VdpaUevents
+    internal static class VdpaUevents
     {
         public const string BusSubsystem = "vdpa";
 
@@ -76,7 +76,7 @@ namespace VdpaPS.Netlink.Vdpa
     }
 
     /// <summary>Turns uevents into device events, remembering each device's driver so an unbind can say which driver it left.</summary>
-    public sealed class VdpaDeviceEventTracker
+    internal sealed class VdpaDeviceEventTracker
     {
         private readonly Dictionary<string, string?> _drivers = new(StringComparer.Ordinal);
 

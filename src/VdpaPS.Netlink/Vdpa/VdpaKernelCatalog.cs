@@ -8,14 +8,14 @@ namespace VdpaPS.Netlink.Vdpa;
 /// <param name="Meaning">What it carries, in a user's words.</param>
 /// <param name="AddedIn">The first Linux release with it.</param>
 /// <param name="RemovedIn">The first release without it (for 21, which 6.1 alone had as device features).</param>
-public sealed record VdpaAttributeInfo(ushort Id, string UapiName, string Meaning, string AddedIn, string? RemovedIn = null)
+internal sealed record VdpaAttributeInfo(ushort Id, string UapiName, string Meaning, string AddedIn, string? RemovedIn = null)
 {
     /// <summary>The New-VdpaDevice parameter that sends it in DEV_NEW (from <see cref="VdpaProvisioning"/>); null for the others.</summary>
     public string? Parameter => RemovedIn is null ? VdpaProvisioning.Find(Id)?.Parameter : null;
 }
 
 /// <summary>A vdpa command and the Linux release that added it.</summary>
-public sealed record VdpaCommandInfo(VdpaCommand Command, string UapiName, string Meaning, string AddedIn);
+internal sealed record VdpaCommandInfo(VdpaCommand Command, string UapiName, string Meaning, string AddedIn);
 
 /// <summary>Something a cmdlet needs from the kernel that not every vdpa family has.</summary>
 public enum VdpaCapability
@@ -39,7 +39,7 @@ public sealed record VdpaCapabilityInfo(VdpaCapability Capability, string Descri
 /// The family registers maxattr as VDPA_ATTR_MAX, one past its last attribute, and nlctrl reports it: 20 on 5.19 and
 /// 6.0, 22 on 6.1 (attribute 21 = device features), 21 on 6.2 to 6.8 (21 removed), 37 from 6.9 (21 = block capacity).
 /// </remarks>
-public static class VdpaKernelCatalog
+internal static class VdpaKernelCatalog
 {
     public static IReadOnlyList<VdpaAttributeInfo> Attributes { get; } =
     [
@@ -124,7 +124,7 @@ public static class VdpaKernelCatalog
 }
 
 /// <summary>What attribute 21 means in a family's replies.</summary>
-public enum VdpaAttribute21Meaning
+internal enum VdpaAttribute21Meaning
 {
     /// <summary>The family has no attribute 21 (before 6.1, and 6.2 to 6.8).</summary>
     None,
@@ -137,7 +137,7 @@ public enum VdpaAttribute21Meaning
 }
 
 /// <summary>What one kernel's vdpa family can do and means, read from nlctrl's description (its ops and maxattr).</summary>
-public sealed class VdpaFamilyCapabilities
+internal sealed class VdpaFamilyCapabilities
 {
     public VdpaFamilyCapabilities(GenericNetlinkFamily family)
     {
@@ -212,7 +212,7 @@ public sealed class VdpaFamilyCapabilities
 /// <summary>The kernel's vdpa family lacks what the request needs: the capability and the release that added it.</summary>
 public sealed class VdpaCapabilityException : NetlinkException
 {
-    public VdpaCapabilityException(VdpaCapability capability, VdpaFamilyCapabilities family, string operation, Exception? inner = null)
+    internal VdpaCapabilityException(VdpaCapability capability, VdpaFamilyCapabilities family, string operation, Exception? inner = null)
         : base(family.Explain(capability), LinuxErrno.EOPNOTSUPP, operation, inner)
     {
         Capability = VdpaKernelCatalog.Describe(capability);

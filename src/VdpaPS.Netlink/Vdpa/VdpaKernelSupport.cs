@@ -3,7 +3,7 @@ using System.IO.Compression;
 namespace VdpaPS.Netlink.Vdpa;
 
 /// <summary>Why the vdpa family is missing.</summary>
-public enum VdpaAbsence
+internal enum VdpaAbsence
 {
     /// <summary>Nothing told which case it is.</summary>
     Unknown,
@@ -19,14 +19,14 @@ public enum VdpaAbsence
 }
 
 /// <summary>The diagnosis, with the files it was read from.</summary>
-public sealed record VdpaAbsenceDiagnosis(VdpaAbsence Reason, string Evidence);
+internal sealed record VdpaAbsenceDiagnosis(VdpaAbsence Reason, string Evidence);
 
 /// <summary>
 /// Tells the cases of a missing vdpa family apart from what the system shows: /sys/module/vdpa (loaded), the kernel's
 /// config (/boot/config-RELEASE or /proc/config.gz: CONFIG_VDPA), its module lists (/lib/modules/RELEASE/modules.dep and
 /// modules.builtin), and whether this process shares the initial network namespace.
 /// </summary>
-public sealed class VdpaKernelSupport
+internal sealed class VdpaKernelSupport
 {
     private const string ModulePath = "kernel/drivers/vdpa/vdpa.ko";
     private readonly string _root;

@@ -207,7 +207,7 @@ public sealed class VdpaQueueStatistics
 }
 
 /// <summary>What to create: name, parent, and the optional provisioning attributes (described in <see cref="Netlink.Vdpa.VdpaProvisioning"/>).</summary>
-public sealed record VdpaDeviceSpec
+internal sealed record VdpaDeviceSpec
 {
     public required string Name { get; init; }
 

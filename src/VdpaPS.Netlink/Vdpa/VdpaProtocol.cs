@@ -1,7 +1,7 @@
 namespace VdpaPS.Netlink.Vdpa;
 
 /// <summary>Commands of the "vdpa" generic netlink family (include/uapi/linux/vdpa.h).</summary>
-public enum VdpaCommand : byte
+internal enum VdpaCommand : byte
 {
     Unspecified = 0,
     ManagementDeviceNew = 1,
@@ -15,7 +15,7 @@ public enum VdpaCommand : byte
 }
 
 /// <summary>Attributes of the "vdpa" family; numbers are stable uAPI since 6.12. What each means and when it came: <see cref="VdpaKernelCatalog"/>.</summary>
-public static class VdpaAttribute
+internal static class VdpaAttribute
 {
     public const ushort Pad = 0;
     public const ushort ManagementDeviceBusName = 1;
@@ -63,7 +63,7 @@ public static class VdpaAttribute
 }
 
 /// <summary>The vdpa family's own constants.</summary>
-public static class VdpaFamily
+internal static class VdpaFamily
 {
     public const string Name = "vdpa";
     public const byte Version = 1;

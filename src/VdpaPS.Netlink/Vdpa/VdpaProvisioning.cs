@@ -17,7 +17,7 @@ namespace VdpaPS.Netlink.Vdpa;
 /// <param name="Shown">What the device shows, as text comparable with <paramref name="Asked"/>; null when it shows none.</param>
 /// <param name="NeededNetFeature">The virtio-net feature bit the device needs to show the value, or -1.</param>
 /// <param name="Reported">Whether this kernel's DEV_CONFIG_GET can show the attribute at all; null when it always can.</param>
-public sealed record VdpaProvisioningAttribute(
+internal sealed record VdpaProvisioningAttribute(
     ushort Id,
     string Parameter,
     string Label,
@@ -38,14 +38,14 @@ public sealed record VdpaProvisioningAttribute(
 }
 
 /// <summary>What a read-back found for one attribute: not applied (an error) or not checkable on this kernel (a warning).</summary>
-public sealed record VdpaProvisioningFinding(VdpaProvisioningAttribute Attribute, bool Unverifiable, string Message);
+internal sealed record VdpaProvisioningFinding(VdpaProvisioningAttribute Attribute, bool Unverifiable, string Message);
 
 /// <summary>
 /// The one description of what New-VdpaDevice provisions: the DEV_NEW attributes in the order they are written, what
 /// the cmdlet says about them (-WhatIf, -Verbose), which this kernel's family would drop, and what the read-back found.
 /// </summary>
 /// <remarks>Adding an attribute: one entry in <see cref="Attributes"/>, the spec's property and the cmdlet's parameter.</remarks>
-public static class VdpaProvisioning
+internal static class VdpaProvisioning
 {
     private const int VirtioNetFeatureMtu = 3;
     private const int VirtioNetFeatureMac = 5;

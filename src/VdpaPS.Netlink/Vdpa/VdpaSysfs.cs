@@ -32,7 +32,7 @@ public enum VdpaSysfsFailure
 /// device; vhost_vdpa adds a vhost-vdpa-N child (the char device /dev/vhost-vdpa-N); virtio_vdpa adds virtioN under the DMA
 /// device (the vdpa device itself for the simulator and VDUSE, the PCI function for hardware), with net/IF or block/vdX below.
 /// </remarks>
-public sealed class VdpaSysfs
+internal sealed class VdpaSysfs
 {
     public const string VhostDriver = "vhost_vdpa";
     public const string VirtioDriver = "virtio_vdpa";

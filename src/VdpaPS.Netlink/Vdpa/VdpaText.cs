@@ -3,7 +3,7 @@ using System.Globalization;
 namespace VdpaPS.Netlink.Vdpa;
 
 /// <summary>Checks and conversions for what users type: names, parents, MAC addresses.</summary>
-public static class VdpaText
+internal static class VdpaText
 {
     /// <summary>Longest device name accepted: a sysfs file name (NAME_MAX).</summary>
     public const int MaxNameLength = 255;

@@ -20,7 +20,7 @@ public enum VirtioDeviceClass : uint
 /// virtio_net.h, virtio_blk.h); the names iproute2 prints come from vdpa/vdpa.c (net_feature_strs and
 /// ext_feature_strs). Only bits 0..63 exist here, because the vdpa netlink attributes carry a u64.
 /// </remarks>
-public static class VirtioFeatures
+internal static class VirtioFeatures
 {
     private const int BitCount = 64;
 

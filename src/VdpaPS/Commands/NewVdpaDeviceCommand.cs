@@ -158,7 +158,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
     /// Stopped while the kernel still works on DEV_NEW (a VDUSE parent without its daemon holds it for its message
     /// timeout): the kernel may yet create the device, so a background task waits for its answer and removes it then.
     /// </summary>
-    protected override void OnRequestStopped(NetlinkRequestCanceledException stopped)
+    private protected override void OnRequestStopped(NetlinkRequestCanceledException stopped)
     {
         if (stopped.Request.Command == (byte)VdpaCommand.DeviceNew && DetachClient() is { } client)
         {
