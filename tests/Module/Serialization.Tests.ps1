@@ -52,22 +52,22 @@ BeforeAll {
             }
             VhostDevice = [VdpaPS.VdpaDevice]@{
                 Name = 'vdpa0'; Parent = 'pci/0000:03:00.2'; ParentBusName = 'pci'; ParentDeviceName = '0000:03:00.2'
-                Type = 'Net'; DeviceId = 1; VendorId = 0x15b3; MaxQueues = 17; MaxQueueSize = 256; MinQueueSize = 1
+                Type = 'Net'; VirtioDeviceId = 1; VendorId = 0x15b3; MaxQueues = 17; MaxQueueSize = 256; MinQueueSize = 1
                 Driver = 'vhost_vdpa'; VhostDevicePath = '/dev/vhost-vdpa-0'
                 ParentDevicePath = '/sys/devices/pci0000:00/0000:00:02.0/0000:03:00.2'; NumaNode = 1
             }
             BlockDevice = [VdpaPS.VdpaDevice]@{
-                Name = 'blk0'; Parent = 'vdpasim_blk'; ParentDeviceName = 'vdpasim_blk'; Type = 'Block'; DeviceId = 2
+                Name = 'blk0'; Parent = 'vdpasim_blk'; ParentDeviceName = 'vdpasim_blk'; Type = 'Block'; VirtioDeviceId = 2
                 VendorId = 0; MaxQueues = 1; MaxQueueSize = 256; Driver = 'virtio_vdpa'; BlockDevice = '/dev/vda'
             }
             NetConfig = [VdpaPS.VdpaNetDeviceConfig]@{
-                Name = 'vdpa0'; Type = 'Net'; DeviceId = 1; MacAddress = '02:00:00:00:00:01'; Status = 1; Mtu = 9000
+                Name = 'vdpa0'; Type = 'Net'; VirtioDeviceId = 1; MacAddress = '02:00:00:00:00:01'; Status = 1; Mtu = 9000
                 MaxQueuePairs = 8
                 DeviceFeatures = $netDevice; DeviceFeatureMask = Get-Mask $netDevice
                 NegotiatedFeatures = $netNegotiated; NegotiatedFeatureMask = Get-Mask $netNegotiated
             }
             BlockConfig = [VdpaPS.VdpaBlockDeviceConfig]@{
-                Name = 'blk0'; Type = 'Block'; DeviceId = 2; Capacity = 262144; SizeMax = 4096; SegmentMax = 32; BlockSize = 512
+                Name = 'blk0'; Type = 'Block'; VirtioDeviceId = 2; Capacity = 262144; SizeMax = 4096; SegmentMax = 32; BlockSize = 512
                 QueueCount = 1; PhysicalBlockExponent = 0; AlignmentOffset = 0; MinIoSize = 1; OptimalIoSize = 1
                 MaxDiscardSectors = 4294967295; MaxDiscardSegments = 1; DiscardSectorAlignment = 512
                 MaxWriteZeroesSectors = 4294967295; MaxWriteZeroesSegments = 1; ReadOnly = $false; Flush = $true

@@ -128,21 +128,21 @@ Describe 'VdpaPS views' -ForEach @($Data) {
             )
             Devices = @(
                 [VdpaPS.VdpaDevice]@{ Name = 'vdpa-tenant-42'; Parent = 'pci/0000:03:00.2'; ParentBusName = 'pci'; ParentDeviceName = '0000:03:00.2'
-                    Type = 'Net'; DeviceId = 1; VendorId = 0x15b3; MaxQueues = 257; MaxQueueSize = 1024; MinQueueSize = 64
+                    Type = 'Net'; VirtioDeviceId = 1; VendorId = 0x15b3; MaxQueues = 257; MaxQueueSize = 1024; MinQueueSize = 64
                     Driver = 'vhost_vdpa'; VhostDevicePath = '/dev/vhost-vdpa-12'; ParentDevicePath = $BridgedPath; NumaNode = 1 }
                 [VdpaPS.VdpaDevice]@{ Name = 'vdpa-tenant-43'; Parent = 'pci/0000:03:00.3'; ParentBusName = 'pci'; ParentDeviceName = '0000:03:00.3'
-                    Type = 'Net'; DeviceId = 1; VendorId = 0x15b3; MaxQueues = 17; MaxQueueSize = 256; MinQueueSize = 1
+                    Type = 'Net'; VirtioDeviceId = 1; VendorId = 0x15b3; MaxQueues = 17; MaxQueueSize = 256; MinQueueSize = 1
                     Driver = 'virtio_vdpa'; NetworkInterface = 'enp3s0f3v15vdpa'
                     ParentDevicePath = '/sys/devices/pci0000:00/0000:00:02.0/0000:03:00.3'; NumaNode = 0 }
                 [VdpaPS.VdpaDevice]@{ Name = 'blk-scratch0'; Parent = 'vdpasim_blk'; ParentDeviceName = 'vdpasim_blk'; Type = 'Block'
-                    DeviceId = 2; MaxQueues = 1; MaxQueueSize = 256; Driver = 'virtio_vdpa'; BlockDevice = '/dev/vdb' }
-                [VdpaPS.VdpaDevice]@{ Name = 'vdpa7'; Type = 'Net'; DeviceId = 1; MaxQueues = 3; MaxQueueSize = 256; IsManaged = $false }
+                    VirtioDeviceId = 2; MaxQueues = 1; MaxQueueSize = 256; Driver = 'virtio_vdpa'; BlockDevice = '/dev/vdb' }
+                [VdpaPS.VdpaDevice]@{ Name = 'vdpa7'; Type = 'Net'; VirtioDeviceId = 1; MaxQueues = 3; MaxQueueSize = 256; IsManaged = $false }
             )
             Configs = @(
-                [VdpaPS.VdpaNetDeviceConfig]@{ Name = 'vdpa-tenant-42'; Type = 'Net'; DeviceId = 1; MacAddress = '02:00:00:00:00:01'; Status = 1
+                [VdpaPS.VdpaNetDeviceConfig]@{ Name = 'vdpa-tenant-42'; Type = 'Net'; VirtioDeviceId = 1; MacAddress = '02:00:00:00:00:01'; Status = 1
                     Mtu = 9000; MaxQueuePairs = 128; DeviceFeatures = $features; DeviceFeatureMask = $mask
                     NegotiatedFeatures = $features[0..20]; NegotiatedFeatureMask = $negotiatedMask }
-                [VdpaPS.VdpaBlockDeviceConfig]@{ Name = 'blk-scratch0'; Type = 'Block'; DeviceId = 2; Capacity = 262144; SizeMax = 4096
+                [VdpaPS.VdpaBlockDeviceConfig]@{ Name = 'blk-scratch0'; Type = 'Block'; VirtioDeviceId = 2; Capacity = 262144; SizeMax = 4096
                     SegmentMax = 32; BlockSize = 512; QueueCount = 1; PhysicalBlockExponent = 0; AlignmentOffset = 0; MinIoSize = 1
                     OptimalIoSize = 1; MaxDiscardSectors = 4294967295; MaxDiscardSegments = 4294967295; DiscardSectorAlignment = 512
                     MaxWriteZeroesSectors = 4294967295; MaxWriteZeroesSegments = 1; ReadOnly = $false; Flush = $true

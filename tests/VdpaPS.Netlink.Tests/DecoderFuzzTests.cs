@@ -76,7 +76,7 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
                       from body in Gen.ListOf(attribute)
                       select (byte[])[.. Attribute(VdpaAttribute.DeviceName, Encoding.UTF8.GetBytes(name + "\0"), 0),
                           .. Attribute(VdpaAttribute.ManagementDeviceDeviceName, Encoding.UTF8.GetBytes(name + "\0"), 0),
-                          .. Attribute(VdpaAttribute.DeviceId, BitConverter.GetBytes((uint)id), 0), .. body.SelectMany(b => b)];
+                          .. Attribute(VdpaAttribute.VirtioDeviceId, BitConverter.GetBytes((uint)id), 0), .. body.SelectMany(b => b)];
         Check(seed, Runs, Prop.ForAll(replies.ToArbitrary(), bytes => DecodeEverything(bytes)));
     }
 
@@ -116,7 +116,7 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
     {
         // Found by the fixed-seed run of AttributeShapedGarbageDecodesAsItsBytesSay: an 8-byte NET_STATUS (11) was cut
         // to its low 16 bits and decoded as a different status than the bytes say.
-        byte[] bytes = [.. Attribute(VdpaAttribute.DeviceName, "d\0"u8.ToArray(), 0), .. Attribute(VdpaAttribute.DeviceId, [1, 0, 0, 0], 0),
+        byte[] bytes = [.. Attribute(VdpaAttribute.DeviceName, "d\0"u8.ToArray(), 0), .. Attribute(VdpaAttribute.VirtioDeviceId, [1, 0, 0, 0], 0),
             .. Attribute(VdpaAttribute.NetStatus, [7, 0x92, 0, 0, 0, 0, 0, 0x8a], 0)];
         var e = Assert.Throws<NetlinkProtocolException>(() => VdpaDecoder.DecodeConfig(bytes));
         Assert.Contains("Attribute 11 (NET_STATUS)", e.Message, StringComparison.Ordinal);
@@ -282,7 +282,7 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
     {
         Assert.Equal(Reference.String(r.Last(VdpaAttribute.DeviceName)!), device.Name);
         Assert.Equal(r.Last(VdpaAttribute.ManagementDeviceDeviceName) is { } p ? Reference.String(p) : string.Empty, device.ParentDeviceName);
-        Assert.Equal(r.Unsigned(VdpaAttribute.DeviceId) ?? 0, device.DeviceId);
+        Assert.Equal(r.Unsigned(VdpaAttribute.VirtioDeviceId) ?? 0, device.VirtioDeviceId);
         Assert.Equal(r.Unsigned(VdpaAttribute.DeviceVendorId) ?? 0, device.VendorId);
         Assert.Equal(r.Unsigned(VdpaAttribute.DeviceMaxQueues) ?? 0, device.MaxQueues);
         Assert.Equal(r.Unsigned(VdpaAttribute.DeviceMaxQueueSize) ?? 0, device.MaxQueueSize);
@@ -292,8 +292,8 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
     private static void CheckConfig(Reference r, VdpaDeviceConfig config)
     {
         Assert.Equal(Reference.String(r.Last(VdpaAttribute.DeviceName)!), config.Name);
-        var deviceId = r.Unsigned(VdpaAttribute.DeviceId) ?? 0;
-        Assert.Equal(deviceId, config.DeviceId);
+        var deviceId = r.Unsigned(VdpaAttribute.VirtioDeviceId) ?? 0;
+        Assert.Equal(deviceId, config.VirtioDeviceId);
         Assert.Equal(r.Unsigned(VdpaAttribute.NegotiatedFeatures), config.NegotiatedFeatureMask);
         Assert.Equal(r.Unsigned(VdpaAttribute.DeviceFeatures), config.DeviceFeatureMask);
         if (deviceId == 2)

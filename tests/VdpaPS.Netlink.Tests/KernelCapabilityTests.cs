@@ -60,7 +60,7 @@ public sealed class KernelCapabilityTests
         const ulong features = (1UL << 32) | (1UL << 33) | (1UL << 5) | (1UL << 16);
         var reply = Attributes(
             (VdpaAttribute.DeviceName, Str("n0")),
-            (VdpaAttribute.DeviceId, U32(1)),
+            (VdpaAttribute.VirtioDeviceId, U32(1)),
             (VdpaAttribute.Legacy61DeviceFeatures, U64(features)),
             (VdpaAttribute.NetConfigMacAddress, [2, 0, 0, 0, 0, 0x61]));
 
@@ -78,7 +78,7 @@ public sealed class KernelCapabilityTests
     {
         var reply = Attributes(
             (VdpaAttribute.DeviceName, Str("b0")),
-            (VdpaAttribute.DeviceId, U32(2)),
+            (VdpaAttribute.VirtioDeviceId, U32(2)),
             (VdpaAttribute.DeviceFeatures, U64(1UL << 6)),
             (VdpaAttribute.BlockCapacity, U64(0x40000)));
 
@@ -114,7 +114,7 @@ public sealed class KernelCapabilityTests
             (true, new byte[20]),
             (false, Error(LinuxErrno.EOPNOTSUPP)),
             (true, new byte[20]),
-            (false, Reply(5, (VdpaAttribute.DeviceName, Str("b0")), (VdpaAttribute.ManagementDeviceDeviceName, Str("vdpasim_blk")), (VdpaAttribute.DeviceId, U32(2)))),
+            (false, Reply(5, (VdpaAttribute.DeviceName, Str("b0")), (VdpaAttribute.ManagementDeviceDeviceName, Str("vdpasim_blk")), (VdpaAttribute.VirtioDeviceId, U32(2)))),
             (false, Error(0)),
         ]) { CheckRequests = false };
         using var client = new VdpaClient(new NetlinkConnection(transport), Family(22, false).Family);
@@ -135,13 +135,13 @@ public sealed class KernelCapabilityTests
         var transport = new ReplayTransport(
         [
             (true, new byte[20]),
-            (false, Reply(6, (VdpaAttribute.DeviceName, Str("n0")), (VdpaAttribute.DeviceId, U32(1)))),
+            (false, Reply(6, (VdpaAttribute.DeviceName, Str("n0")), (VdpaAttribute.VirtioDeviceId, U32(1)))),
             (false, Done()),
             (true, new byte[20]),
             (false, Concat(
-                Reply(5, (VdpaAttribute.DeviceName, Str("n0")), (VdpaAttribute.DeviceId, U32(1))),
-                Reply(5, (VdpaAttribute.DeviceName, Str("b0")), (VdpaAttribute.DeviceId, U32(2))),
-                Reply(5, (VdpaAttribute.DeviceName, Str("n1")), (VdpaAttribute.DeviceId, U32(1))))),
+                Reply(5, (VdpaAttribute.DeviceName, Str("n0")), (VdpaAttribute.VirtioDeviceId, U32(1))),
+                Reply(5, (VdpaAttribute.DeviceName, Str("b0")), (VdpaAttribute.VirtioDeviceId, U32(2))),
+                Reply(5, (VdpaAttribute.DeviceName, Str("n1")), (VdpaAttribute.VirtioDeviceId, U32(1))))),
             (false, Done()),
         ]) { CheckRequests = false };
         using var client = new VdpaClient(new NetlinkConnection(transport), Family(22, false).Family);

@@ -101,7 +101,7 @@ public sealed class Linux61FixtureTests
         // The DEV_GET request's place: a header with sequence 0, which the replay maps to the request's.
         script.Add((true, new byte[16]));
         script.Add((false, KernelCapabilityTests.Reply(family.Id, 5,
-            (VdpaAttribute.DeviceName, KernelCapabilityTests.Str("fxblk0")), (VdpaAttribute.DeviceId, KernelCapabilityTests.U32(2)))));
+            (VdpaAttribute.DeviceName, KernelCapabilityTests.Str("fxblk0")), (VdpaAttribute.VirtioDeviceId, KernelCapabilityTests.U32(2)))));
         script.Add((false, KernelCapabilityTests.Error(0)));
         using var client = new VdpaClient(new NetlinkConnection(new ReplayTransport(script) { CheckRequests = false }), family);
 

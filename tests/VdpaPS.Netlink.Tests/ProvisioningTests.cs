@@ -123,7 +123,7 @@ public sealed class ProvisioningTests
     [Fact]
     public void FeaturesAKernelDoesNotReportAreAWarningNotAnError()
     {
-        var config = new VdpaNetDeviceConfig { Name = "n0", Type = VirtioDeviceClass.Net, DeviceId = 1 };
+        var config = new VdpaNetDeviceConfig { Name = "n0", Type = VirtioDeviceClass.Net, VirtioDeviceId = 1 };
 
         var finding = Assert.Single(VdpaProvisioning.CheckApplied(Full with { MacAddress = null, Mtu = null, MaxQueuePairs = null }, config, VdpaFamilyCapabilities.Current));
 
@@ -163,7 +163,7 @@ public sealed class ProvisioningTests
         Assert.Equal("This kernel's vdpa family does not know -Mtu (attribute 13, DEV_NET_CFG_MTU, added in Linux 5.16): it would accept the request " +
             "and ignore it, so it is left out.", VdpaProvisioning.UnknownWarning(unknown));
         // The read-back of a device without it names the attribute, and says why from the family.
-        var device = new VdpaNetDeviceConfig { Name = "fxnet0", Type = VirtioDeviceClass.Net, DeviceId = 1, MacAddress = "02:00:00:00:00:11", Mtu = 1500 };
+        var device = new VdpaNetDeviceConfig { Name = "fxnet0", Type = VirtioDeviceClass.Net, VirtioDeviceId = 1, MacAddress = "02:00:00:00:00:11", Mtu = 1500 };
         var finding = Assert.Single(VdpaProvisioning.CheckApplied(spec, device, client.Capabilities));
         Assert.StartsWith("vDPA device 'fxnet0' was created, but -Mtu was not applied: 9000 was asked, the device has 1500. This kernel's vdpa family (maxattr 13,", finding.Message);
         Assert.EndsWith("does not know DEV_NET_CFG_MTU (Linux 5.16), so it was left out.", finding.Message);

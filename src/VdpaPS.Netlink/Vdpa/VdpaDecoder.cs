@@ -6,30 +6,29 @@ namespace VdpaPS.Netlink.Vdpa;
 /// <summary>Turns the attributes of vdpa replies into objects. Unknown attributes, type-0 pads included, are skipped.</summary>
 internal static class VdpaDecoder
 {
+    // What each decoder reads: the reply checks these attributes' shapes, in the kernel's order, and skips the rest.
+    private static readonly ulong ParentReads = VdpaReply.Reads(ManagementDeviceBusName, ManagementDeviceDeviceName,
+        ManagementDeviceSupportedClasses, ManagementDeviceMaxQueues, SupportedFeatures);
+
+    private static readonly ulong DeviceReads = VdpaReply.Reads(DeviceName, ManagementDeviceBusName, ManagementDeviceDeviceName,
+        VirtioDeviceId, DeviceVendorId, DeviceMaxQueues, DeviceMaxQueueSize, DeviceMinQueueSize);
+
+    private static readonly ulong ConfigReads = VdpaReply.Reads(DeviceName, VirtioDeviceId, NegotiatedFeatures, VdpaAttribute.DeviceFeatures,
+        NetConfigMacAddress, NetStatus, NetConfigMaxQueuePairs, NetConfigMtu, BlockCapacity, BlockSizeMax, BlockBlockSize, BlockSegmentMax,
+        BlockQueueCount, BlockPhysicalBlockExponent, BlockAlignmentOffset, BlockMinIoSize, BlockOptimalIoSize, BlockMaxDiscardSectors,
+        BlockMaxDiscardSegments, BlockDiscardSectorAlignment, BlockMaxWriteZeroesSectors, BlockMaxWriteZeroesSegments, BlockReadOnly, BlockFlush);
+
+    private static readonly ulong StatisticsReads = VdpaReply.Reads(DeviceName, VirtioDeviceId, NegotiatedFeatures, NetConfigMaxQueuePairs,
+        QueueIndex, VendorAttributeName, VendorAttributeValue);
+
     public static VdpaParent DecodeParent(ReadOnlySpan<byte> attributes)
     {
-        string? bus = null, device = null;
-        ulong classes = 0;
-        uint? maxQueues = null;
-        ulong? features = null;
-        var reader = new NetlinkAttributeReader(attributes);
-        while (reader.TryRead(out var a))
-        {
-            switch (a.Type)
-            {
-                case ManagementDeviceBusName: bus = a.GetString(); break;
-                case ManagementDeviceDeviceName: device = a.GetString(); break;
-                case ManagementDeviceSupportedClasses: classes = a.GetU64(); break;
-                case ManagementDeviceMaxQueues: maxQueues = a.GetU32(); break;
-                case SupportedFeatures: features = a.GetU64(); break;
-            }
-        }
-
-        if (device is null)
-        {
-            throw new NetlinkProtocolException("A management device reply has no device name.", "vdpa MGMTDEV_GET");
-        }
-
+        var a = new VdpaReply(attributes, ParentReads, "vdpa MGMTDEV_GET");
+        var device = a.String(ManagementDeviceDeviceName)
+            ?? throw new NetlinkProtocolException("A management device reply has no device name.", "vdpa MGMTDEV_GET");
+        var bus = a.String(ManagementDeviceBusName);
+        var classes = a.U64(ManagementDeviceSupportedClasses) ?? 0;
+        var features = a.U64(SupportedFeatures);
         var supported = ClassesOf(classes);
         return new VdpaParent
         {
@@ -38,7 +37,7 @@ internal static class VdpaDecoder
             DeviceName = device,
             SupportedClasses = supported,
             SupportedClassMask = classes,
-            MaxQueues = maxQueues,
+            MaxQueues = a.U32(ManagementDeviceMaxQueues),
             SupportedFeatureMask = features,
             // A parent of one class names its device bits; a multi-class one (vduse) only the transport bits.
             SupportedFeatures = features is { } f ? VirtioFeatures.GetNames(f, supported.Length == 1 ? supported[0] : VirtioDeviceClass.Unknown) : [],
@@ -47,43 +46,23 @@ internal static class VdpaDecoder
 
     public static VdpaDevice DecodeDevice(ReadOnlySpan<byte> attributes)
     {
-        string? name = null, bus = null, parent = null;
-        uint deviceId = 0, vendorId = 0, maxQueues = 0;
-        ushort maxQueueSize = 0;
-        ushort? minQueueSize = null;
-        var reader = new NetlinkAttributeReader(attributes);
-        while (reader.TryRead(out var a))
-        {
-            switch (a.Type)
-            {
-                case DeviceName: name = a.GetString(); break;
-                case ManagementDeviceBusName: bus = a.GetString(); break;
-                case ManagementDeviceDeviceName: parent = a.GetString(); break;
-                case DeviceId: deviceId = a.GetU32(); break;
-                case DeviceVendorId: vendorId = a.GetU32(); break;
-                case DeviceMaxQueues: maxQueues = a.GetU32(); break;
-                case DeviceMaxQueueSize: maxQueueSize = a.GetU16(); break;
-                case DeviceMinQueueSize: minQueueSize = a.GetU16(); break;
-            }
-        }
-
-        if (name is null)
-        {
-            throw new NetlinkProtocolException("A device reply has no device name.", "vdpa DEV_GET");
-        }
-
+        var a = new VdpaReply(attributes, DeviceReads, "vdpa DEV_GET");
+        var name = a.String(DeviceName) ?? throw new NetlinkProtocolException("A device reply has no device name.", "vdpa DEV_GET");
+        var bus = a.String(ManagementDeviceBusName);
+        var parent = a.String(ManagementDeviceDeviceName);
+        var virtioDeviceId = a.U32(VirtioDeviceId) ?? 0;
         return new VdpaDevice
         {
             Name = name,
             Parent = parent is null ? string.Empty : VdpaText.JoinParentName(bus, parent),
             ParentBusName = bus,
             ParentDeviceName = parent ?? string.Empty,
-            DeviceId = deviceId,
-            Type = ClassOf(deviceId),
-            VendorId = vendorId,
-            MaxQueues = maxQueues,
-            MaxQueueSize = maxQueueSize,
-            MinQueueSize = minQueueSize,
+            VirtioDeviceId = virtioDeviceId,
+            Type = ClassOf(virtioDeviceId),
+            VendorId = a.U32(DeviceVendorId) ?? 0,
+            MaxQueues = a.U32(DeviceMaxQueues) ?? 0,
+            MaxQueueSize = a.U16(DeviceMaxQueueSize) ?? 0,
+            MinQueueSize = a.U16(DeviceMinQueueSize),
         };
     }
 
@@ -93,134 +72,57 @@ internal static class VdpaDecoder
     /// <summary>A DEV_CONFIG_GET reply as <paramref name="family"/> means it: attribute 21 is device features on 6.1, block capacity from 6.9.</summary>
     public static VdpaDeviceConfig DecodeConfig(ReadOnlySpan<byte> attributes, VdpaFamilyCapabilities family)
     {
+        var a = new VdpaReply(attributes, ConfigReads, "vdpa DEV_CONFIG_GET");
+        var name = a.String(DeviceName) ?? throw new NetlinkProtocolException("A config reply has no device name.", "vdpa DEV_CONFIG_GET");
         var attribute21IsFeatures = family.Attribute21 == VdpaAttribute21Meaning.DeviceFeatures;
-        string? name = null, mac = null;
-        uint deviceId = 0;
-        ulong? negotiated = null, deviceFeatures = null, capacity = null;
-        ushort? status = null, maxQueuePairs = null, mtu = null, queueCount = null, minIo = null;
-        uint? sizeMax = null, segMax = null, blockSize = null, optIo = null, maxDiscard = null, maxDiscardSeg = null,
-            discardAlign = null, maxWriteZeroes = null, maxWriteZeroesSeg = null;
-        byte? physExp = null, alignOffset = null;
-        bool? readOnly = null, flush = null;
-        var reader = new NetlinkAttributeReader(attributes);
-        while (reader.TryRead(out var a))
-        {
-            switch (a.Type)
-            {
-                case DeviceName: name = a.GetString(); break;
-                case DeviceId: deviceId = a.GetU32(); break;
-                case NegotiatedFeatures: negotiated = a.GetU64(); break;
-                case VdpaAttribute.DeviceFeatures: deviceFeatures = a.GetU64(); break;
-                case NetConfigMacAddress:
-                    mac = a.Payload.Length == 6 ? VdpaText.FormatMacAddress(a.Payload) : throw new NetlinkProtocolException($"A MAC attribute has {a.Payload.Length} bytes.", "vdpa DEV_CONFIG_GET");
-                    break;
-                // The header says u8, the kernel sends u16: take whatever width came, but never cut a value short.
-                case NetStatus:
-                    status = a.GetUnsigned() is var s and <= ushort.MaxValue
-                        ? (ushort)s
-                        : throw new NetlinkProtocolException($"Attribute {a.Type} (NET_STATUS) carries {a.GetUnsigned()}, more than the 16-bit status holds.", "vdpa DEV_CONFIG_GET");
-                    break;
-                case NetConfigMaxQueuePairs: maxQueuePairs = a.GetU16(); break;
-                case NetConfigMtu: mtu = a.GetU16(); break;
-                case BlockCapacity when attribute21IsFeatures: deviceFeatures = a.GetU64(); break;
-                case BlockCapacity: capacity = a.GetU64(); break;
-                case BlockSizeMax: sizeMax = a.GetU32(); break;
-                case BlockBlockSize: blockSize = a.GetU32(); break;
-                case BlockSegmentMax: segMax = a.GetU32(); break;
-                case BlockQueueCount: queueCount = a.GetU16(); break;
-                case BlockPhysicalBlockExponent: physExp = a.GetU8(); break;
-                case BlockAlignmentOffset: alignOffset = a.GetU8(); break;
-                case BlockMinIoSize: minIo = a.GetU16(); break;
-                case BlockOptimalIoSize: optIo = a.GetU32(); break;
-                case BlockMaxDiscardSectors: maxDiscard = a.GetU32(); break;
-                case BlockMaxDiscardSegments: maxDiscardSeg = a.GetU32(); break;
-                case BlockDiscardSectorAlignment: discardAlign = a.GetU32(); break;
-                case BlockMaxWriteZeroesSectors: maxWriteZeroes = a.GetU32(); break;
-                case BlockMaxWriteZeroesSegments: maxWriteZeroesSeg = a.GetU32(); break;
-                case BlockReadOnly: readOnly = a.GetU8() != 0; break;
-                case BlockFlush: flush = a.GetU8() != 0; break;
-            }
-        }
-
-        if (name is null)
-        {
-            throw new NetlinkProtocolException("A config reply has no device name.", "vdpa DEV_CONFIG_GET");
-        }
-
-        var type = ClassOf(deviceId);
+        var virtioDeviceId = a.U32(VirtioDeviceId) ?? 0;
+        var negotiated = a.U64(NegotiatedFeatures);
+        // On 6.1, DEV_FEATURES and attribute 21 both say what the device offers: the last one counts.
+        var deviceFeatures = a.U64(attribute21IsFeatures ? a.LastOf(Legacy61DeviceFeatures, VdpaAttribute.DeviceFeatures) : VdpaAttribute.DeviceFeatures);
+        var type = ClassOf(virtioDeviceId);
         var deviceNames = deviceFeatures is { } df ? VirtioFeatures.GetNames(df, type) : [];
         var negotiatedNames = negotiated is { } nf ? VirtioFeatures.GetNames(nf, type) : [];
         if (type == VirtioDeviceClass.Block)
         {
             return new VdpaBlockDeviceConfig
             {
-                Name = name, Type = type, DeviceId = deviceId,
+                Name = name, Type = type, VirtioDeviceId = virtioDeviceId,
                 DeviceFeatureMask = deviceFeatures, DeviceFeatures = deviceNames,
                 NegotiatedFeatureMask = negotiated, NegotiatedFeatures = negotiatedNames,
-                Capacity = capacity, SizeMax = sizeMax, SegmentMax = segMax, BlockSize = blockSize, QueueCount = queueCount,
-                PhysicalBlockExponent = physExp, AlignmentOffset = alignOffset, MinIoSize = minIo, OptimalIoSize = optIo,
-                MaxDiscardSectors = maxDiscard, MaxDiscardSegments = maxDiscardSeg, DiscardSectorAlignment = discardAlign,
-                MaxWriteZeroesSectors = maxWriteZeroes, MaxWriteZeroesSegments = maxWriteZeroesSeg,
-                ReadOnly = readOnly, Flush = flush,
+                Capacity = attribute21IsFeatures ? null : a.U64(BlockCapacity),
+                SizeMax = a.U32(BlockSizeMax), SegmentMax = a.U32(BlockSegmentMax), BlockSize = a.U32(BlockBlockSize),
+                QueueCount = a.U16(BlockQueueCount), PhysicalBlockExponent = a.U8(BlockPhysicalBlockExponent),
+                AlignmentOffset = a.U8(BlockAlignmentOffset), MinIoSize = a.U16(BlockMinIoSize), OptimalIoSize = a.U32(BlockOptimalIoSize),
+                MaxDiscardSectors = a.U32(BlockMaxDiscardSectors), MaxDiscardSegments = a.U32(BlockMaxDiscardSegments),
+                DiscardSectorAlignment = a.U32(BlockDiscardSectorAlignment),
+                MaxWriteZeroesSectors = a.U32(BlockMaxWriteZeroesSectors), MaxWriteZeroesSegments = a.U32(BlockMaxWriteZeroesSegments),
+                ReadOnly = a.Flag(BlockReadOnly), Flush = a.Flag(BlockFlush),
             };
         }
 
         return new VdpaNetDeviceConfig
         {
-            Name = name, Type = type, DeviceId = deviceId,
+            Name = name, Type = type, VirtioDeviceId = virtioDeviceId,
             DeviceFeatureMask = deviceFeatures, DeviceFeatures = deviceNames,
             NegotiatedFeatureMask = negotiated, NegotiatedFeatures = negotiatedNames,
-            MacAddress = mac, Status = status, Mtu = mtu, MaxQueuePairs = maxQueuePairs,
+            MacAddress = a.Has(NetConfigMacAddress) ? VdpaText.FormatMacAddress(a[NetConfigMacAddress]) : null,
+            Status = (ushort?)a.Unsigned(NetStatus),
+            Mtu = a.U16(NetConfigMtu),
+            MaxQueuePairs = a.U16(NetConfigMaxQueuePairs),
         };
     }
 
     public static VdpaQueueStatistics DecodeQueueStatistics(ReadOnlySpan<byte> attributes)
     {
-        string? name = null, pendingCounter = null;
-        uint deviceId = 0, queueIndex = 0;
-        ulong? negotiated = null;
-        ushort? maxQueuePairs = null;
-        // Counted first, so the counters array is allocated once at its final size rather than grown in a list and copied.
-        var valueCount = 0;
-        var counting = new NetlinkAttributeReader(attributes);
-        while (counting.TryRead(out var c))
-        {
-            if (c.Type == VendorAttributeValue)
-            {
-                valueCount++;
-            }
-        }
-
-        var counters = valueCount == 0 ? [] : new VdpaCounter[valueCount];
-        var counterCount = 0;
-        var reader = new NetlinkAttributeReader(attributes);
-        while (reader.TryRead(out var a))
-        {
-            switch (a.Type)
-            {
-                case DeviceName: name = a.GetString(); break;
-                case DeviceId: deviceId = a.GetU32(); break;
-                case NegotiatedFeatures: negotiated = a.GetU64(); break;
-                case NetConfigMaxQueuePairs: maxQueuePairs = a.GetU16(); break;
-                case QueueIndex: queueIndex = a.GetU32(); break;
-                // Counters come as repeated name/value pairs: order is the only thing that ties a value to its name.
-                case VendorAttributeName: pendingCounter = a.GetString(); break;
-                case VendorAttributeValue:
-                    counters[counterCount] = new VdpaCounter(pendingCounter ?? $"counter{counterCount}", a.GetU64());
-                    counterCount++;
-                    pendingCounter = null;
-                    break;
-            }
-        }
-
-        if (name is null)
-        {
-            throw new NetlinkProtocolException("A statistics reply has no device name.", "vdpa DEV_VSTATS_GET");
-        }
-
-        var type = ClassOf(deviceId);
+        // The counters are counted first (a malformed run fails there, before any attribute's width is checked).
+        var counters = new VdpaCounter[CountValues(attributes)];
+        var a = new VdpaReply(attributes, StatisticsReads, "vdpa DEV_VSTATS_GET");
+        var name = a.String(DeviceName) ?? throw new NetlinkProtocolException("A statistics reply has no device name.", "vdpa DEV_VSTATS_GET");
+        var type = ClassOf(a.U32(VirtioDeviceId) ?? 0);
+        var negotiated = a.U64(NegotiatedFeatures);
+        var queueIndex = a.U32(QueueIndex) ?? 0;
         // Without MQ the kernel omits MAX_VQP: one queue pair, so the control queue is index 2 (not 2 * 0 as iproute2 assumes).
-        var pairs = maxQueuePairs is > 0 ? maxQueuePairs.Value : (ushort)1;
+        var pairs = a.U16(NetConfigMaxQueuePairs) is { } p && p > 0 ? p : (ushort)1;
         return new VdpaQueueStatistics
         {
             Name = name,
@@ -230,8 +132,44 @@ internal static class VdpaDecoder
             QueueType = QueueTypeOf(type, queueIndex, pairs),
             NegotiatedFeatureMask = negotiated,
             NegotiatedFeatures = negotiated is { } nf ? VirtioFeatures.GetNames(nf, type) : [],
-            Counters = counters,
+            Counters = ReadCounters(attributes, counters),
         };
+    }
+
+    private static int CountValues(ReadOnlySpan<byte> attributes)
+    {
+        // Counted first, so the array is allocated once at its final size rather than grown in a list and copied.
+        var count = 0;
+        var reader = new NetlinkAttributeReader(attributes);
+        while (reader.TryRead(out var a))
+        {
+            count += a.Type == VendorAttributeValue ? 1 : 0;
+        }
+
+        return count;
+    }
+
+    /// <summary>The vendor counters: repeated name/value pairs, where order is the only thing that ties a value to its name.</summary>
+    private static VdpaCounter[] ReadCounters(ReadOnlySpan<byte> attributes, VdpaCounter[] counters)
+    {
+        var n = 0;
+        string? pendingName = null;
+        var reader = new NetlinkAttributeReader(attributes);
+        while (n < counters.Length && reader.TryRead(out var a))
+        {
+            if (a.Type == VendorAttributeName)
+            {
+                pendingName = a.GetString();
+            }
+            else if (a.Type == VendorAttributeValue)
+            {
+                counters[n] = new VdpaCounter(pendingName ?? $"counter{n}", a.GetU64());
+                n++;
+                pendingName = null;
+            }
+        }
+
+        return counters;
     }
 
     public static VdpaQueueType QueueTypeOf(VirtioDeviceClass type, uint queueIndex, ushort queuePairs)

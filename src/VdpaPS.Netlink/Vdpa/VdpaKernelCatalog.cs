@@ -4,14 +4,31 @@ namespace VdpaPS.Netlink.Vdpa;
 
 /// <summary>What one vdpa attribute number means, and the Linux release whose uAPI header added it.</summary>
 /// <param name="Id">The attribute number.</param>
+/// <param name="Shape">How its payload is laid out, which the decoders check before they read it.</param>
 /// <param name="UapiName">The name in include/uapi/linux/vdpa.h, without the VDPA_ATTR_ prefix.</param>
 /// <param name="Meaning">What it carries, in a user's words.</param>
 /// <param name="AddedIn">The first Linux release with it.</param>
 /// <param name="RemovedIn">The first release without it (for 21, which 6.1 alone had as device features).</param>
-internal sealed record VdpaAttributeInfo(ushort Id, string UapiName, string Meaning, string AddedIn, string? RemovedIn = null)
+internal sealed record VdpaAttributeInfo(ushort Id, VdpaAttributeShape Shape, string UapiName, string Meaning, string AddedIn, string? RemovedIn = null)
 {
     /// <summary>The New-VdpaDevice parameter that sends it in DEV_NEW (from <see cref="VdpaProvisioning"/>); null for the others.</summary>
     public string? Parameter => RemovedIn is null ? VdpaProvisioning.Find(Id)?.Parameter : null;
+}
+
+/// <summary>The payload of a vdpa attribute as the kernel sends it.</summary>
+internal enum VdpaAttributeShape : byte
+{
+    String,
+    U8,
+    U16,
+    U32,
+    U64,
+
+    /// <summary>Six bytes.</summary>
+    MacAddress,
+
+    /// <summary>Declared u8, sent as u16: any unsigned width, holding a value of at most 16 bits.</summary>
+    NetStatus,
 }
 
 /// <summary>A vdpa command and the Linux release that added it.</summary>
@@ -43,43 +60,43 @@ internal static class VdpaKernelCatalog
 {
     public static IReadOnlyList<VdpaAttributeInfo> Attributes { get; } =
     [
-        new(VdpaAttribute.ManagementDeviceBusName, "MGMTDEV_BUS_NAME", "the parent's bus (pci, auxiliary)", "5.12"),
-        new(VdpaAttribute.ManagementDeviceDeviceName, "MGMTDEV_DEV_NAME", "the parent's device name", "5.12"),
-        new(VdpaAttribute.ManagementDeviceSupportedClasses, "MGMTDEV_SUPPORTED_CLASSES", "the device classes a parent creates", "5.12"),
-        new(VdpaAttribute.DeviceName, "DEV_NAME", "the device's name", "5.12"),
-        new(VdpaAttribute.DeviceId, "DEV_ID", "the virtio device id (1 net, 2 block)", "5.12"),
-        new(VdpaAttribute.DeviceVendorId, "DEV_VENDOR_ID", "the virtio vendor id", "5.12"),
-        new(VdpaAttribute.DeviceMaxQueues, "DEV_MAX_VQS", "the device's virtqueues", "5.12"),
-        new(VdpaAttribute.DeviceMaxQueueSize, "DEV_MAX_VQ_SIZE", "the largest virtqueue size", "5.12"),
-        new(VdpaAttribute.DeviceMinQueueSize, "DEV_MIN_VQ_SIZE", "the smallest virtqueue size", "5.16"),
-        new(VdpaAttribute.NetConfigMacAddress, "DEV_NET_CFG_MACADDR", "a net device's MAC address", "5.16"),
-        new(VdpaAttribute.NetStatus, "DEV_NET_STATUS", "a net device's link status", "5.16"),
-        new(VdpaAttribute.NetConfigMaxQueuePairs, "DEV_NET_CFG_MAX_VQP", "a net device's most queue pairs", "5.16"),
-        new(VdpaAttribute.NetConfigMtu, "DEV_NET_CFG_MTU", "a net device's MTU", "5.16"),
-        new(VdpaAttribute.NegotiatedFeatures, "DEV_NEGOTIATED_FEATURES", "the features a driver negotiated", "5.18"),
-        new(VdpaAttribute.ManagementDeviceMaxQueues, "DEV_MGMTDEV_MAX_VQS", "the most virtqueues a parent gives a device", "5.18"),
-        new(VdpaAttribute.SupportedFeatures, "DEV_SUPPORTED_FEATURES", "the features a parent can offer", "5.18"),
-        new(VdpaAttribute.QueueIndex, "DEV_QUEUE_INDEX", "a queue's index in statistics", "5.19"),
-        new(VdpaAttribute.VendorAttributeName, "DEV_VENDOR_ATTR_NAME", "a vendor counter's name", "5.19"),
-        new(VdpaAttribute.VendorAttributeValue, "DEV_VENDOR_ATTR_VALUE", "a vendor counter's value", "5.19"),
-        new(VdpaAttribute.DeviceFeatures, "DEV_FEATURES", "the device features asked for at creation (and, from 6.2, those a device offers)", "6.1"),
-        new(VdpaAttribute.Legacy61DeviceFeatures, "VDPA_DEV_SUPPORTED_FEATURES", "the features a device offers (Linux 6.1 only)", "6.1", RemovedIn: "6.2"),
-        new(VdpaAttribute.BlockCapacity, "DEV_BLK_CFG_CAPACITY", "a block device's capacity in sectors", "6.9"),
-        new(VdpaAttribute.BlockSizeMax, "DEV_BLK_CFG_SIZE_MAX", "a block device's largest segment", "6.9"),
-        new(VdpaAttribute.BlockBlockSize, "DEV_BLK_CFG_BLK_SIZE", "a block device's block size", "6.9"),
-        new(VdpaAttribute.BlockSegmentMax, "DEV_BLK_CFG_SEG_MAX", "a block device's most segments", "6.9"),
-        new(VdpaAttribute.BlockQueueCount, "DEV_BLK_CFG_NUM_QUEUES", "a block device's queues", "6.9"),
-        new(VdpaAttribute.BlockPhysicalBlockExponent, "DEV_BLK_CFG_PHY_BLK_EXP", "a block device's physical block exponent", "6.9"),
-        new(VdpaAttribute.BlockAlignmentOffset, "DEV_BLK_CFG_ALIGN_OFFSET", "a block device's alignment offset", "6.9"),
-        new(VdpaAttribute.BlockMinIoSize, "DEV_BLK_CFG_MIN_IO_SIZE", "a block device's smallest I/O", "6.9"),
-        new(VdpaAttribute.BlockOptimalIoSize, "DEV_BLK_CFG_OPT_IO_SIZE", "a block device's optimal I/O", "6.9"),
-        new(VdpaAttribute.BlockMaxDiscardSectors, "DEV_BLK_CFG_MAX_DISCARD_SEC", "a block device's most discard sectors", "6.9"),
-        new(VdpaAttribute.BlockMaxDiscardSegments, "DEV_BLK_CFG_MAX_DISCARD_SEG", "a block device's most discard segments", "6.9"),
-        new(VdpaAttribute.BlockDiscardSectorAlignment, "DEV_BLK_CFG_DISCARD_SEC_ALIGN", "a block device's discard alignment", "6.9"),
-        new(VdpaAttribute.BlockMaxWriteZeroesSectors, "DEV_BLK_CFG_MAX_WRITE_ZEROES_SEC", "a block device's most write-zeroes sectors", "6.9"),
-        new(VdpaAttribute.BlockMaxWriteZeroesSegments, "DEV_BLK_CFG_MAX_WRITE_ZEROES_SEG", "a block device's most write-zeroes segments", "6.9"),
-        new(VdpaAttribute.BlockReadOnly, "DEV_BLK_READ_ONLY", "whether a block device is read-only", "6.9"),
-        new(VdpaAttribute.BlockFlush, "DEV_BLK_FLUSH", "whether a block device flushes", "6.9"),
+        new(VdpaAttribute.ManagementDeviceBusName, VdpaAttributeShape.String, "MGMTDEV_BUS_NAME", "the parent's bus (pci, auxiliary)", "5.12"),
+        new(VdpaAttribute.ManagementDeviceDeviceName, VdpaAttributeShape.String, "MGMTDEV_DEV_NAME", "the parent's device name", "5.12"),
+        new(VdpaAttribute.ManagementDeviceSupportedClasses, VdpaAttributeShape.U64, "MGMTDEV_SUPPORTED_CLASSES", "the device classes a parent creates", "5.12"),
+        new(VdpaAttribute.DeviceName, VdpaAttributeShape.String, "DEV_NAME", "the device's name", "5.12"),
+        new(VdpaAttribute.VirtioDeviceId, VdpaAttributeShape.U32, "DEV_ID", "the virtio device id (1 net, 2 block)", "5.12"),
+        new(VdpaAttribute.DeviceVendorId, VdpaAttributeShape.U32, "DEV_VENDOR_ID", "the virtio vendor id", "5.12"),
+        new(VdpaAttribute.DeviceMaxQueues, VdpaAttributeShape.U32, "DEV_MAX_VQS", "the device's virtqueues", "5.12"),
+        new(VdpaAttribute.DeviceMaxQueueSize, VdpaAttributeShape.U16, "DEV_MAX_VQ_SIZE", "the largest virtqueue size", "5.12"),
+        new(VdpaAttribute.DeviceMinQueueSize, VdpaAttributeShape.U16, "DEV_MIN_VQ_SIZE", "the smallest virtqueue size", "5.16"),
+        new(VdpaAttribute.NetConfigMacAddress, VdpaAttributeShape.MacAddress, "DEV_NET_CFG_MACADDR", "a net device's MAC address", "5.16"),
+        new(VdpaAttribute.NetStatus, VdpaAttributeShape.NetStatus, "DEV_NET_STATUS", "a net device's link status", "5.16"),
+        new(VdpaAttribute.NetConfigMaxQueuePairs, VdpaAttributeShape.U16, "DEV_NET_CFG_MAX_VQP", "a net device's most queue pairs", "5.16"),
+        new(VdpaAttribute.NetConfigMtu, VdpaAttributeShape.U16, "DEV_NET_CFG_MTU", "a net device's MTU", "5.16"),
+        new(VdpaAttribute.NegotiatedFeatures, VdpaAttributeShape.U64, "DEV_NEGOTIATED_FEATURES", "the features a driver negotiated", "5.18"),
+        new(VdpaAttribute.ManagementDeviceMaxQueues, VdpaAttributeShape.U32, "DEV_MGMTDEV_MAX_VQS", "the most virtqueues a parent gives a device", "5.18"),
+        new(VdpaAttribute.SupportedFeatures, VdpaAttributeShape.U64, "DEV_SUPPORTED_FEATURES", "the features a parent can offer", "5.18"),
+        new(VdpaAttribute.QueueIndex, VdpaAttributeShape.U32, "DEV_QUEUE_INDEX", "a queue's index in statistics", "5.19"),
+        new(VdpaAttribute.VendorAttributeName, VdpaAttributeShape.String, "DEV_VENDOR_ATTR_NAME", "a vendor counter's name", "5.19"),
+        new(VdpaAttribute.VendorAttributeValue, VdpaAttributeShape.U64, "DEV_VENDOR_ATTR_VALUE", "a vendor counter's value", "5.19"),
+        new(VdpaAttribute.DeviceFeatures, VdpaAttributeShape.U64, "DEV_FEATURES", "the device features asked for at creation (and, from 6.2, those a device offers)", "6.1"),
+        new(VdpaAttribute.Legacy61DeviceFeatures, VdpaAttributeShape.U64, "VDPA_DEV_SUPPORTED_FEATURES", "the features a device offers (Linux 6.1 only)", "6.1", RemovedIn: "6.2"),
+        new(VdpaAttribute.BlockCapacity, VdpaAttributeShape.U64, "DEV_BLK_CFG_CAPACITY", "a block device's capacity in sectors", "6.9"),
+        new(VdpaAttribute.BlockSizeMax, VdpaAttributeShape.U32, "DEV_BLK_CFG_SIZE_MAX", "a block device's largest segment", "6.9"),
+        new(VdpaAttribute.BlockBlockSize, VdpaAttributeShape.U32, "DEV_BLK_CFG_BLK_SIZE", "a block device's block size", "6.9"),
+        new(VdpaAttribute.BlockSegmentMax, VdpaAttributeShape.U32, "DEV_BLK_CFG_SEG_MAX", "a block device's most segments", "6.9"),
+        new(VdpaAttribute.BlockQueueCount, VdpaAttributeShape.U16, "DEV_BLK_CFG_NUM_QUEUES", "a block device's queues", "6.9"),
+        new(VdpaAttribute.BlockPhysicalBlockExponent, VdpaAttributeShape.U8, "DEV_BLK_CFG_PHY_BLK_EXP", "a block device's physical block exponent", "6.9"),
+        new(VdpaAttribute.BlockAlignmentOffset, VdpaAttributeShape.U8, "DEV_BLK_CFG_ALIGN_OFFSET", "a block device's alignment offset", "6.9"),
+        new(VdpaAttribute.BlockMinIoSize, VdpaAttributeShape.U16, "DEV_BLK_CFG_MIN_IO_SIZE", "a block device's smallest I/O", "6.9"),
+        new(VdpaAttribute.BlockOptimalIoSize, VdpaAttributeShape.U32, "DEV_BLK_CFG_OPT_IO_SIZE", "a block device's optimal I/O", "6.9"),
+        new(VdpaAttribute.BlockMaxDiscardSectors, VdpaAttributeShape.U32, "DEV_BLK_CFG_MAX_DISCARD_SEC", "a block device's most discard sectors", "6.9"),
+        new(VdpaAttribute.BlockMaxDiscardSegments, VdpaAttributeShape.U32, "DEV_BLK_CFG_MAX_DISCARD_SEG", "a block device's most discard segments", "6.9"),
+        new(VdpaAttribute.BlockDiscardSectorAlignment, VdpaAttributeShape.U32, "DEV_BLK_CFG_DISCARD_SEC_ALIGN", "a block device's discard alignment", "6.9"),
+        new(VdpaAttribute.BlockMaxWriteZeroesSectors, VdpaAttributeShape.U32, "DEV_BLK_CFG_MAX_WRITE_ZEROES_SEC", "a block device's most write-zeroes sectors", "6.9"),
+        new(VdpaAttribute.BlockMaxWriteZeroesSegments, VdpaAttributeShape.U32, "DEV_BLK_CFG_MAX_WRITE_ZEROES_SEG", "a block device's most write-zeroes segments", "6.9"),
+        new(VdpaAttribute.BlockReadOnly, VdpaAttributeShape.U8, "DEV_BLK_READ_ONLY", "whether a block device is read-only", "6.9"),
+        new(VdpaAttribute.BlockFlush, VdpaAttributeShape.U8, "DEV_BLK_FLUSH", "whether a block device flushes", "6.9"),
     ];
 
     public static IReadOnlyList<VdpaCommandInfo> Commands { get; } =
@@ -116,6 +133,22 @@ internal static class VdpaKernelCatalog
         }
 
         return null;
+    }
+
+    /// <summary>The payload shape of attribute <paramref name="id"/> (21 is a u64 in both its meanings); a string for unknown ids.</summary>
+    public static VdpaAttributeShape ShapeOf(ushort id) => id < Shapes.Length ? Shapes[id] : VdpaAttributeShape.String;
+
+    private static readonly VdpaAttributeShape[] Shapes = ShapesById();
+
+    private static VdpaAttributeShape[] ShapesById()
+    {
+        var shapes = new VdpaAttributeShape[Attributes.Max(a => a.Id) + 1];
+        foreach (var a in Attributes)
+        {
+            shapes[a.Id] = a.Shape;
+        }
+
+        return shapes;
     }
 
     public static VdpaCommandInfo? FindCommand(VdpaCommand command) => Commands.FirstOrDefault(c => c.Command == command);

@@ -41,8 +41,8 @@ public sealed class VdpaDevice
     /// <summary>net or block (from the virtio device id); Unknown for other ids.</summary>
     public VirtioDeviceClass Type { get; init; }
 
-    /// <summary>The virtio device id (1 net, 2 block).</summary>
-    public uint DeviceId { get; init; }
+    /// <summary>The kind of device as virtio numbers it (1 net, 2 block): a class number, not this device's identifier.</summary>
+    public uint VirtioDeviceId { get; init; }
 
     public uint VendorId { get; init; }
 
@@ -84,7 +84,8 @@ public abstract class VdpaDeviceConfig
 
     public VirtioDeviceClass Type { get; init; }
 
-    public uint DeviceId { get; init; }
+    /// <summary>The kind of device as virtio numbers it (1 net, 2 block).</summary>
+    public uint VirtioDeviceId { get; init; }
 
     /// <summary>Features the device offers (provisioned at creation); kernels before 6.1 do not report them.</summary>
     public string[] DeviceFeatures { get; init; } = [];

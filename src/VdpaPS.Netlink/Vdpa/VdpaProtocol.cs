@@ -22,7 +22,7 @@ internal static class VdpaAttribute
     public const ushort ManagementDeviceDeviceName = 2;
     public const ushort ManagementDeviceSupportedClasses = 3;
     public const ushort DeviceName = 4;
-    public const ushort DeviceId = 5;
+    public const ushort VirtioDeviceId = 5;
     public const ushort DeviceVendorId = 6;
     public const ushort DeviceMaxQueues = 7;
     public const ushort DeviceMaxQueueSize = 8;
