@@ -22,6 +22,7 @@ internal static class LinuxErrno
     public const int EMSGSIZE = 90;
     public const int EPROTONOSUPPORT = 93;
     public const int EOPNOTSUPP = 95;
+    public const int ENOBUFS = 105;
     public const int ETIMEDOUT = 110;
 
     private static readonly Dictionary<int, string> Names = new()
@@ -29,7 +30,7 @@ internal static class LinuxErrno
         [EPERM] = "EPERM", [ENOENT] = "ENOENT", [EINTR] = "EINTR", [EIO] = "EIO", [EAGAIN] = "EAGAIN",
         [ENOMEM] = "ENOMEM", [EACCES] = "EACCES", [EBUSY] = "EBUSY", [EEXIST] = "EEXIST", [ENODEV] = "ENODEV",
         [EINVAL] = "EINVAL", [ENOSPC] = "ENOSPC", [ERANGE] = "ERANGE", [EPROTO] = "EPROTO", [EMSGSIZE] = "EMSGSIZE",
-        [EPROTONOSUPPORT] = "EPROTONOSUPPORT", [EOPNOTSUPP] = "EOPNOTSUPP", [ETIMEDOUT] = "ETIMEDOUT",
+        [EPROTONOSUPPORT] = "EPROTONOSUPPORT", [EOPNOTSUPP] = "EOPNOTSUPP", [ENOBUFS] = "ENOBUFS", [ETIMEDOUT] = "ETIMEDOUT",
     };
 
     /// <summary>"ENODEV (No such device)": the symbolic name where known, and the C library's text.</summary>

@@ -63,25 +63,14 @@ internal sealed unsafe partial class NetlinkSocket
         try
         {
             var fd = (int)_handle.DangerousGetHandle().ToInt64();
-            var result = ReceiveNow(fd, buffer, MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC, out length, out _);
-            if (result != MulticastReceiveResult.Datagram)
+            var error = ReceiveWhole(fd, ref buffer, MSG_DONTWAIT, out length, out senderPortId);
+            return error switch
             {
-                senderPortId = 0;
-                return result;
-            }
-
-            if (length > buffer.Length)
-            {
-                buffer = new byte[Math.Max(length, buffer.Length * 2)];
-            }
-
-            result = ReceiveNow(fd, buffer, MSG_DONTWAIT | MSG_TRUNC, out length, out senderPortId);
-            if (result == MulticastReceiveResult.Datagram && length > buffer.Length)
-            {
-                throw new NetlinkProtocolException($"A {length}-byte netlink datagram did not fit the {buffer.Length}-byte buffer.");
-            }
-
-            return result;
+                0 => MulticastReceiveResult.Datagram,
+                LinuxErrno.EAGAIN => MulticastReceiveResult.Empty,
+                LinuxErrno.ENOBUFS => MulticastReceiveResult.Overrun,
+                _ => throw new NetlinkSocketException("receive", error),
+            };
         }
         finally
         {
@@ -92,42 +81,4 @@ internal sealed unsafe partial class NetlinkSocket
         }
     }
 
-    private static MulticastReceiveResult ReceiveNow(int fd, byte[] buffer, int flags, out int length, out uint senderPortId)
-    {
-        fixed (byte* data = buffer)
-        {
-            while (true)
-            {
-                var sender = default(SockaddrNetlink);
-                var addressLength = (socklen_t)sizeof(SockaddrNetlink);
-                var received = (long)recvfrom(fd, data, buffer.Length, flags, (sockaddr*)&sender, &addressLength);
-                if (received >= 0)
-                {
-                    length = checked((int)received);
-                    senderPortId = sender.PortId;
-                    return MulticastReceiveResult.Datagram;
-                }
-
-                var error = errno;
-                length = 0;
-                senderPortId = 0;
-                if (error == LinuxErrno.EINTR)
-                {
-                    continue;
-                }
-
-                if (error == LinuxErrno.EAGAIN)
-                {
-                    return MulticastReceiveResult.Empty;
-                }
-
-                if (error == ENOBUFS)
-                {
-                    return MulticastReceiveResult.Overrun;
-                }
-
-                throw new NetlinkSocketException("receive", error);
-            }
-        }
-    }
 }

@@ -157,21 +157,21 @@ internal sealed unsafe partial class NetlinkSocket : INetlinkTransport
         {
             var fd = (int)_handle.DangerousGetHandle().ToInt64();
             WaitReadable(fd, cancellation);
-            // Peek first with MSG_TRUNC: it reports the datagram's full size, so the buffer can grow before the real read.
-            var size = ReceiveOnce(fd, buffer, MSG_PEEK | MSG_TRUNC);
-            if (size > buffer.Length)
+            var error = ReceiveWhole(fd, ref buffer, 0, out var length, out var senderPortId);
+            if (error != 0)
             {
-                buffer = new byte[Math.Max(size, buffer.Length * 2)];
+                throw error == LinuxErrno.EAGAIN
+                    ? new NetlinkSocketException("receive (timed out waiting for the kernel)", LinuxErrno.ETIMEDOUT)
+                    : new NetlinkSocketException("receive", error);
             }
 
-            var received = ReceiveOnce(fd, buffer, MSG_TRUNC);
-            if (received > buffer.Length)
+            if (senderPortId != 0)
             {
-                // Never hand on a cut datagram: that would be silent data loss.
-                throw new NetlinkProtocolException($"A {received}-byte netlink datagram did not fit the {buffer.Length}-byte buffer.");
+                // Only the kernel (port 0) answers requests; anything else is not ours to read.
+                throw new NetlinkProtocolException($"A datagram from port {senderPortId} arrived; only the kernel (port 0) may send here.");
             }
 
-            return received;
+            return length;
         }
         finally
         {
@@ -266,35 +266,56 @@ internal sealed unsafe partial class NetlinkSocket : INetlinkTransport
         _ = write(wake, &one, sizeof(ulong));
     }
 
-    private static int ReceiveOnce(int fd, byte[] buffer, int flags)
+    /// <summary>
+    /// Reads one datagram whole: peeks first with MSG_TRUNC, which reports its full size, grows the buffer to it, then
+    /// reads it, so a datagram is never cut (that would be silent data loss). Shared by requests and multicast.
+    /// </summary>
+    /// <returns>0, or the errno of the receive that failed (EINTR is retried).</returns>
+    private static int ReceiveWhole(int fd, ref byte[] buffer, int flags, out int length, out uint senderPortId)
+    {
+        var error = ReceiveFrom(fd, buffer, flags | MSG_PEEK | MSG_TRUNC, out length, out senderPortId);
+        if (error != 0)
+        {
+            return error;
+        }
+
+        if (length > buffer.Length)
+        {
+            buffer = new byte[Math.Max(length, buffer.Length * 2)];
+        }
+
+        error = ReceiveFrom(fd, buffer, flags | MSG_TRUNC, out length, out senderPortId);
+        if (error == 0 && length > buffer.Length)
+        {
+            throw new NetlinkProtocolException($"A {length}-byte netlink datagram did not fit the {buffer.Length}-byte buffer.");
+        }
+
+        return error;
+    }
+
+    private static int ReceiveFrom(int fd, byte[] buffer, int flags, out int length, out uint senderPortId)
     {
         fixed (byte* data = buffer)
         {
             while (true)
             {
                 var sender = default(SockaddrNetlink);
-                var length = (socklen_t)sizeof(SockaddrNetlink);
-                var received = (long)recvfrom(fd, data, buffer.Length, flags, (sockaddr*)&sender, &length);
+                var addressLength = (socklen_t)sizeof(SockaddrNetlink);
+                var received = (long)recvfrom(fd, data, buffer.Length, flags, (sockaddr*)&sender, &addressLength);
                 if (received >= 0)
                 {
-                    if (sender.PortId != 0)
-                    {
-                        // Only the kernel (port 0) answers requests; anything else is not ours to read.
-                        throw new NetlinkProtocolException($"A datagram from port {sender.PortId} arrived; only the kernel (port 0) may send here.");
-                    }
-
-                    return checked((int)received);
+                    length = checked((int)received);
+                    senderPortId = sender.PortId;
+                    return 0;
                 }
 
                 var error = errno;
-                if (error == LinuxErrno.EINTR)
+                if (error != LinuxErrno.EINTR)
                 {
-                    continue;
+                    length = 0;
+                    senderPortId = 0;
+                    return error;
                 }
-
-                throw error == LinuxErrno.EAGAIN
-                    ? new NetlinkSocketException("receive (timed out waiting for the kernel)", LinuxErrno.ETIMEDOUT)
-                    : new NetlinkSocketException("receive", error);
             }
         }
     }
