@@ -116,6 +116,17 @@ Describe 'A vdpasim_blk disk bound to virtio_vdpa' {
             Wait-LabCondition { Test-Path $disk } "$disk to appear"
             return $disk
         }
+        function Assert-RefusedWhileOpen([string] $Name, [string] $Path) {
+            # While a process holds $Path open the device is refused, naming that process and path; once it ends, removed.
+            $holder = Start-LabHolder $Path
+            try {
+                Remove-VdpaDevice $Name -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
+                Assert-InUse $e 'RemoveVdpaDeviceCommand' "sleep \(pid $($holder.Id), user root\) has $([regex]::Escape($Path)) open"
+                Get-LabDeviceNames | Should -Contain $Name
+            } finally { Stop-LabHolder $holder }
+            Remove-VdpaDevice $Name -Confirm:$false -ErrorAction Stop
+            Get-LabDeviceNames | Should -Not -Contain $Name
+        }
     }
     AfterAll {
         & umount $Mount 2>$null
@@ -141,14 +152,7 @@ Describe 'A vdpasim_blk disk bound to virtio_vdpa' {
 
     It 'is refused while a process has the disk open' {
         $disk = New-LabDisk "$P-b1"
-        $holder = Start-LabHolder $disk
-        try {
-            Remove-VdpaDevice "$P-b1" -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
-            Assert-InUse $e 'RemoveVdpaDeviceCommand' "sleep \(pid $($holder.Id), user root\) has $([regex]::Escape($disk)) open"
-            Get-LabDeviceNames | Should -Contain "$P-b1"
-        } finally { Stop-LabHolder $holder }
-        Remove-VdpaDevice "$P-b1" -Confirm:$false -ErrorAction Stop
-        Get-LabDeviceNames | Should -Not -Contain "$P-b1"
+        Assert-RefusedWhileOpen "$P-b1" $disk
     }
 
     It 'is refused while a process has a partition of the disk open' {
@@ -166,14 +170,7 @@ Describe 'A vdpasim_blk disk bound to virtio_vdpa' {
         $LASTEXITCODE | Should -Be 0
         $partition = "${disk}1"
         Wait-LabCondition { Test-Path $partition } "$partition to appear"
-        $holder = Start-LabHolder $partition
-        try {
-            Remove-VdpaDevice "$P-b2" -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
-            Assert-InUse $e 'RemoveVdpaDeviceCommand' "sleep \(pid $($holder.Id), user root\) has $([regex]::Escape($partition)) open"
-            Get-LabDeviceNames | Should -Contain "$P-b2"
-        } finally { Stop-LabHolder $holder }
-        Remove-VdpaDevice "$P-b2" -Confirm:$false -ErrorAction Stop
-        Get-LabDeviceNames | Should -Not -Contain "$P-b2"
+        Assert-RefusedWhileOpen "$P-b2" $partition
     }
 }
 

@@ -423,15 +423,21 @@ build_pwsh_r2r() {
   log "PowerShell $ver ReadyToRun copy ready in $(since "$t0")s"
 }
 
-setup() {
+# setup and plan take the same arguments: -k SERIES.
+series_args() {
+  local word=$1; shift
   while (($#)); do
     case "$1" in
       -k) (($# >= 2)) || usage; KSERIES=$2; shift 2 ;;
       -h|--help) usage ;;
-      *) log "unknown setup argument $1"; usage ;;
+      *) log "unknown $word argument $1"; usage ;;
     esac
   done
   check_series
+}
+
+setup() {
+  series_args setup "$@"
   local t0; t0=$(now)
   trap 'on_err $? "$BASH_COMMAND" $LINENO' ERR
   mkdir -p "$CACHE"
@@ -476,14 +482,7 @@ setup() {
 # What setup would do for SERIES, one line each, changing nothing (no apt-get update, no download):
 # build.ps1 says it before a run starts. Prints nothing when the lab is ready.
 plan() {
-  while (($#)); do
-    case "$1" in
-      -k) (($# >= 2)) || usage; KSERIES=$2; shift 2 ;;
-      -h|--help) usage ;;
-      *) log "unknown plan argument $1"; usage ;;
-    esac
-  done
-  check_series
+  series_args plan "$@"
   local need k
   mapfile -t need < <(missing_host_packages)
   ((${#need[@]} == 0)) || echo "install with apt-get (as root): ${need[*]}"
