@@ -11,7 +11,6 @@ internal static partial class VdpaErrors
     public const string KernelWithoutVdpa = "VdpaNotInKernel";
     public const string FamilyNotVisible = "VdpaFamilyNotVisible";
     public const string NotSupportedByKernel = "VdpaNotSupportedByKernel";
-    public const string DumpIncomplete = "VdpaDumpIncomplete";
     public const string DeviceNotFound = "VdpaDeviceNotFound";
     public const string ParentNotFound = "VdpaParentNotFound";
     public const string DeviceExists = "VdpaDeviceExists";
@@ -35,9 +34,7 @@ internal static partial class VdpaErrors
     public const string InvalidQueuePairs = "InvalidMaxQueuePairs";
     public const string InvalidQueueIndex = "InvalidQueueIndex";
     public const string UnknownFeature = "UnknownVirtioFeature";
-    public const string WrongInputObject = "WrongVdpaInputObject";
     public const string AttributeNotApplied = "VdpaAttributeNotApplied";
-    public const string AttributeUnknownToKernel = "VdpaAttributeUnknownToKernel";
 
     /// <summary>The vdpa family is missing: which case it is decides the advice (modprobe helps only one of them).</summary>
     public static ErrorRecord FamilyMissing(FamilyNotFoundException e, VdpaAbsenceDiagnosis diagnosis)

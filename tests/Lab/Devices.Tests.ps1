@@ -208,7 +208,7 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
         $cache = (Get-VdpaInternalType VdpaPS.Netlink.Protocol.GenericFamilyCache)::Shared
         $client = Open-VdpaCoreClient
         try { $f = $client.Family } finally { $client.Dispose() }
-        $older = (Get-VdpaInternalType VdpaPS.Netlink.Protocol.GenericNetlinkFamily)::new($f.Name, $f.Id, $f.Version, $f.HeaderSize, 13, $f.Operations, $f.MulticastGroups)
+        $older = New-VdpaInternalObject VdpaPS.Netlink.Protocol.GenericNetlinkFamily -ArgumentList $f.Name, $f.Id, $f.Version, $f.HeaderSize, 13, $f.Operations, $f.MulticastGroups
         $remember = (Get-VdpaInternalType VdpaPS.Netlink.Protocol.GenericFamilyCache).GetMethod('Remember', [System.Reflection.BindingFlags]'Instance, NonPublic')
         $remember.Invoke($cache, @($older))
         try {

@@ -17,7 +17,23 @@ function Open-VdpaCoreClient {
 }
 
 function New-VdpaInternalObject {
-    # As a cast of a hashtable to the type would build it, for a type PowerShell cannot name.
-    param([Parameter(Mandatory)] [string] $FullName, [Parameter(Mandatory)] [hashtable] $Property)
-    [System.Management.Automation.LanguagePrimitives]::ConvertTo($Property, (Get-VdpaInternalType $FullName))
+    # As a cast of a hashtable (-Property) or [type]::new(...) (-ArgumentList) would build it, for a type PowerShell
+    # cannot name: PowerShell offers neither on a type that is not public.
+    [CmdletBinding(DefaultParameterSetName = 'Property')]
+    param(
+        [Parameter(Mandatory, Position = 0)] [string] $FullName,
+        [Parameter(Mandatory, Position = 1, ParameterSetName = 'Property')] [hashtable] $Property,
+        [Parameter(Mandatory, ParameterSetName = 'ArgumentList')] [AllowNull()] [object[]] $ArgumentList
+    )
+    $type = Get-VdpaInternalType $FullName
+    if ($PSCmdlet.ParameterSetName -eq 'Property') {
+        return [System.Management.Automation.LanguagePrimitives]::ConvertTo($Property, $type)
+    }
+    $ctor = @($type.GetConstructors() | Where-Object { $_.GetParameters().Count -eq $ArgumentList.Count })
+    if ($ctor.Count -ne 1) { throw "$FullName has $($ctor.Count) constructors of $($ArgumentList.Count) parameters." }
+    $parameters = $ctor[0].GetParameters()
+    $converted = for ($i = 0; $i -lt $parameters.Count; $i++) {
+        [System.Management.Automation.LanguagePrimitives]::ConvertTo($ArgumentList[$i], $parameters[$i].ParameterType)
+    }
+    $ctor[0].Invoke([object[]]@($converted))
 }

@@ -11,7 +11,6 @@ internal static class NetlinkConstants
     public const int SolNetlink = 270;
     public const int NetlinkCapAck = 10;
     public const int NetlinkExtAck = 11;
-    public const int NetlinkGetStrictCheck = 12;
 
     public const int MessageHeaderSize = 16;
     public const int GenericHeaderSize = 4;
@@ -35,7 +34,7 @@ internal static class NetlinkConstants
     public const ushort FlagAckTlvs = 0x200;
 
     public const ushort AttributeNested = 0x8000;
-    public const ushort AttributeNetByteOrder = 0x4000;
+    /// <summary>The type without the nested (0x8000) and network-byte-order (0x4000) flags.</summary>
     public const ushort AttributeTypeMask = 0x3fff;
 
     public const ushort ExtAckMessage = 1;

@@ -57,8 +57,6 @@ internal sealed unsafe partial class NetlinkSocket : INetlinkTransport
 
     public uint PortId { get; }
 
-    public NetlinkSocketHandle Handle => _handle;
-
     /// <summary>Opens and binds a socket of the given netlink protocol (NETLINK_GENERIC by default).</summary>
     /// <param name="receiveTimeout">How long one receive may wait for the kernel; a VDUSE device without its daemon can hold DEV_NEW for 30 s.</param>
     /// <param name="multicastGroups">The multicast groups to join at bind, as the bitmask of sockaddr_nl (1 is the kernel's uevents on NETLINK_KOBJECT_UEVENT).</param>
