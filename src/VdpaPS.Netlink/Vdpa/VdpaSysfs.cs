@@ -259,7 +259,7 @@ public sealed class VdpaSysfs
         ReadLink(Path.Combine(deviceDir, "driver")) is { } target ? Path.GetFileName(target.TrimEnd('/')) : null;
 
     /// <summary>readlink(2): the link's target, or null when the path is missing or no link (no exception: an unbound device is common).</summary>
-    private static unsafe string? ReadLink(string path)
+    internal static unsafe string? ReadLink(string path)
     {
         var pathBytes = Encoding.UTF8.GetByteCount(path);
         Span<byte> name = pathBytes < 1024 ? stackalloc byte[pathBytes + 1] : new byte[pathBytes + 1];
