@@ -103,6 +103,13 @@ public sealed class SysfsTests : IDisposable
     }
 
     [Fact]
+    public void EveryDeviceOnTheBusIsNamedInOrder()
+    {
+        Assert.Equal(["ev-b0", "ev-h0", "ev-n0", "ev-n1", "vdpa0"], Sysfs.GetDeviceNames());
+        Assert.Empty(new VdpaSysfs(Path.Combine(_root, "none"), Dev).GetDeviceNames());
+    }
+
+    [Fact]
     public void TheDriverIsReadByName()
     {
         Assert.Equal(VdpaSysfs.VhostDriver, Sysfs.GetDriver("ev-h0"));

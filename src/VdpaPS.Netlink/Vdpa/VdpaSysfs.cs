@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using Tmds.Linux;
 using static Tmds.Linux.LibC;
@@ -40,11 +41,13 @@ public sealed class VdpaSysfs
 
     private readonly string _sys;
     private readonly string _dev;
+    private readonly string _devicesRoot;
 
     public VdpaSysfs(string sysRoot = "/sys", string devRoot = "/dev")
     {
         _sys = sysRoot;
         _dev = devRoot;
+        _devicesRoot = Path.Combine(sysRoot, "devices");
     }
 
     public static VdpaSysfs Default { get; } = new();
@@ -63,10 +66,12 @@ public sealed class VdpaSysfs
             : [];
 
     /// <summary>Every device on the vdpa bus, managed or not.</summary>
-    public IReadOnlyList<string> GetDeviceNames() =>
-        Directory.Exists(Path.Combine(Bus, "devices"))
-            ? [.. Directory.GetFileSystemEntries(Path.Combine(Bus, "devices")).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)]
-            : [];
+    public IReadOnlyList<string> GetDeviceNames()
+    {
+        var names = EntryNames(Path.Combine(Bus, "devices"));
+        names.Sort(StringComparer.Ordinal);
+        return names;
+    }
 
     public bool Exists(string name) => CheckName(name) is null && Directory.Exists(DevicePath(name));
 
@@ -93,7 +98,7 @@ public sealed class VdpaSysfs
         device.Driver = DriverOf(deviceDir);
         var parentDir = Path.GetDirectoryName(deviceDir);
         // A parent under /sys/devices/virtual or the root is no hardware; report real parents (PCI functions, SFs) only.
-        device.ParentDevicePath = parentDir is not null && parentDir != Path.Combine(_sys, "devices") ? parentDir : null;
+        device.ParentDevicePath = parentDir is not null && parentDir != _devicesRoot ? parentDir : null;
         if (parentDir is null)
         {
             device.NumaNode = null;
@@ -258,6 +263,50 @@ public sealed class VdpaSysfs
     private static string? DriverOf(string deviceDir) =>
         ReadLink(Path.Combine(deviceDir, "driver")) is { } target ? Path.GetFileName(target.TrimEnd('/')) : null;
 
+    /// <summary>
+    /// The names in a directory (no "." and ".."), empty when it cannot be read. readdir(3) alone: .NET's enumeration
+    /// stats every symbolic link, and each entry of /sys/bus/vdpa/devices is one (two system calls a device in a listing).
+    /// </summary>
+    internal static List<string> EntryNames(string directory)
+    {
+        var names = new List<string>();
+        // struct dirent's name is at byte 19 where ino_t and off_t are 64-bit (glibc and musl on 64-bit Linux).
+        if (IntPtr.Size != 8)
+        {
+            if (Directory.Exists(directory))
+            {
+                names.AddRange(Directory.GetFileSystemEntries(directory).Select(Path.GetFileName).OfType<string>());
+            }
+
+            return names;
+        }
+
+        var dir = NativeDirectory.opendir(directory);
+        if (dir == IntPtr.Zero)
+        {
+            return names;
+        }
+
+        try
+        {
+            IntPtr entry;
+            while ((entry = NativeDirectory.readdir(dir)) != IntPtr.Zero)
+            {
+                var name = Marshal.PtrToStringUTF8(entry + 19);
+                if (name is not null and not "." and not "..")
+                {
+                    names.Add(name);
+                }
+            }
+        }
+        finally
+        {
+            _ = NativeDirectory.closedir(dir);
+        }
+
+        return names;
+    }
+
     /// <summary>readlink(2): the link's target, or null when the path is missing or no link (no exception: an unbound device is common).</summary>
     internal static unsafe string? ReadLink(string path)
     {
@@ -331,4 +380,20 @@ public sealed class VdpaSysfsListing
 
         return device;
     }
+}
+
+/// <summary>opendir(3), readdir(3), closedir(3) from the C library: Tmds.LibC has no directory calls.</summary>
+internal static class NativeDirectory
+{
+    // The C library Tmds.LibC binds to as well.
+    private const string CLibrary = "libc.so.6";
+
+    [DllImport(CLibrary, SetLastError = true)]
+    internal static extern IntPtr opendir([MarshalAs(UnmanagedType.LPUTF8Str)] string name);
+
+    [DllImport(CLibrary, SetLastError = true)]
+    internal static extern IntPtr readdir(IntPtr dir);
+
+    [DllImport(CLibrary)]
+    internal static extern int closedir(IntPtr dir);
 }
