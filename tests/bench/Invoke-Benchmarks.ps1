@@ -32,7 +32,8 @@ param(
     [string[]] $Part = @('Import', 'Core', 'Lab'),
     [int] $ImportRuns = 10,
     [int] $Calls = 200,
-    [int] $Devices = 256,
+    # The lab's listing is measured at these device counts (a comma list); creating and removing on 256.
+    [string] $Scale = '1,64,256,1024',
     # Seconds before the lab guest is stopped: each vdpa process costs a large fraction of a second under emulation.
     [int] $LabTimeoutSec = 3600
 )
@@ -271,8 +272,8 @@ function Invoke-LabBenchmark {
     Remove-Item -Force $labResult -ErrorAction SilentlyContinue
     $script = Join-Path $Root 'tests/bench/Lab-Benchmarks.ps1'
     $guest = "dotnet pwsh -NoProfile -NonInteractive -File $(Format-ShellWord $script) -ModulePath $(Format-ShellWord $ModulePath) " +
-        "-OutputFile $(Format-ShellWord $labResult) -Calls $Calls -Devices $Devices"
-    Write-Step "Lab: one boot (vduse,sim) running tests/bench/Lab-Benchmarks.ps1 ($Calls calls, $Devices devices)"
+        "-OutputFile $(Format-ShellWord $labResult) -Calls $Calls -Scale $Scale"
+    Write-Step "Lab: one boot (vduse,sim) running tests/bench/Lab-Benchmarks.ps1 ($Calls calls, $Scale devices)"
     $watch = [Diagnostics.Stopwatch]::StartNew()
     # The guest runs in the caller's directory: the repository, where `dotnet pwsh` finds its tool manifest.
     Push-Location $Root
@@ -321,6 +322,30 @@ function Get-Field($Object, [string] $Name) {
     return '?'
 }
 
+# The lab's listing at each device count (older result files: none).
+function Get-LabSteps($Lab) {
+    if ($Lab.PSObject.Properties['Scale']) { return @($Lab.Scale) }
+    return @()
+}
+
+# Per device at the largest count against 64: the scaling verdict's figures, or null without both counts.
+function Get-ScaleFlatness($Lab) {
+    $steps = @(Get-LabSteps $Lab)
+    $base = $steps | Where-Object Devices -eq 64 | Select-Object -First 1
+    $top = $steps | Where-Object Devices -gt 64 | Sort-Object Devices | Select-Object -Last 1
+    if (-not $base -or -not $top) { return $null }
+    $time = ($top.ListCmdletMs / $top.Devices) / ($base.ListCmdletMs / $base.Devices)
+    $memory = ($top.ListCmdletAllocatedBytes / $top.Devices) / ($base.ListCmdletAllocatedBytes / $base.Devices)
+    # Every count from 64 up, not only the largest, must stay within the bounds.
+    $holds = $true
+    foreach ($step in @($steps | Where-Object Devices -gt 64)) {
+        $t = ($step.ListCmdletMs / $step.Devices) / ($base.ListCmdletMs / $base.Devices)
+        $m = ($step.ListCmdletAllocatedBytes / $step.Devices) / ($base.ListCmdletAllocatedBytes / $base.Devices)
+        if ($t -gt 1.5 -or $m -gt 1.25) { $holds = $false }
+    }
+    return [pscustomobject]@{ Devices = $top.Devices; Time = $time; Memory = $memory; Holds = $holds }
+}
+
 function Format-Report {
     $hostInfo = Get-HostDescription
     $import = Read-Json 'import.json'
@@ -347,9 +372,23 @@ function Format-Report {
     $md.Add('| Target | Measured | Verdict |')
     $md.Add('| --- | --- | --- |')
     if ($lab) {
-        $md.Add("| Per call at least 20x faster than ``vdpa -j dev show x \| ConvertFrom-Json`` | $(F $lab.PerCallRatio)x ($(F $lab.PerCallCmdletMs 'N2') ms against $(F $lab.PerCallIproute2JsonMs 'N2') ms) | $(Format-Verdict ($lab.PerCallRatio -ge 20)) |")
-        $md.Add("| Listing $($lab.Created) devices within 1.5x of the C tool | $(F $lab.ListCmdletOverIproute2 'N2')x ($(F $lab.ListCmdletMs) ms against $(F $lab.ListIproute2BashMs) ms) | $(Format-Verdict ($lab.ListCmdletOverIproute2 -le 1.5)) |")
-        $md.Add("| Listing $($lab.Created) devices within 1.5x of the raw netlink dump | $(F $lab.ListCmdletOverFloor 'N2')x ($(F $lab.ListCmdletMs) ms against $(F $lab.ListFloorMs) ms) | $(Format-Verdict ($lab.ListCmdletOverFloor -le 1.5)) |")
+        $md.Add("| Per call at least 50x faster than ``vdpa -j dev show x \| ConvertFrom-Json`` | $(F $lab.PerCallRatio)x ($(F $lab.PerCallCmdletMs 'N2') ms against $(F $lab.PerCallIproute2JsonMs 'N2') ms) | $(Format-Verdict ($lab.PerCallRatio -ge 50)) |")
+        foreach ($step in @(Get-LabSteps $lab | Where-Object { $_.PSObject.Properties['ListIproute2BashMs'] })) {
+            $overFloor = $step.ListCmdletMs / $step.ListFloorMs
+            $overTool = $step.ListCmdletMs / $step.ListIproute2BashMs
+            $md.Add("| Listing $($step.Devices) devices within 2x of the raw netlink dump | $(F $overFloor 'N2')x ($(F $step.ListCmdletMs) ms against $(F $step.ListFloorMs) ms) | $(Format-Verdict ($overFloor -le 2)) |")
+            $md.Add("| Listing $($step.Devices) devices in at most half the time of ``vdpa -j dev show`` | $(F $overTool 'N2')x ($(F $step.ListCmdletMs) ms against $(F $step.ListIproute2BashMs) ms) | $(Format-Verdict ($overTool -le 0.5)) |")
+        }
+        if ((Get-Field $lab CompareDevices) -ne '?' -and $lab.CreateCmdletMs) {
+            $n = $lab.CompareDevices
+            $create = $lab.CreateIproute2Ms / $lab.CreateCmdletMs
+            $remove = $lab.RemoveIproute2Ms / $lab.RemoveCmdletMs
+            $md.Add("| ``New-VdpaDevice`` per device at least 10x faster than ``vdpa dev add`` from bash | $(F $create)x ($(F ($lab.CreateCmdletMs / $n) 'N2') ms against $(F ($lab.CreateIproute2Ms / $n) 'N2') ms, $n devices) | $(Format-Verdict ($create -ge 10)) |")
+            $md.Add("| ``Remove-VdpaDevice`` per device at least 10x faster than ``vdpa dev del`` from bash | $(F $remove)x ($(F ($lab.RemoveCmdletMs / $n) 'N2') ms against $(F ($lab.RemoveIproute2Ms / $n) 'N2') ms, $n devices) | $(Format-Verdict ($remove -ge 10)) |")
+        }
+        if ($flat = Get-ScaleFlatness $lab) {
+            $md.Add("| Listing flat from 64 devices up: per device, time within 1.5x and managed memory within 1.25x of that at 64 | at $($flat.Devices) devices: time $(F $flat.Time 'N2')x, memory $(F $flat.Memory 'N2')x of that at 64 | $(Format-Verdict $flat.Holds) |")
+        }
     }
     if ($decoders.Count) {
         $beyond = ($decoders | Measure-Object Beyond -Sum).Sum
@@ -448,32 +487,55 @@ function Format-Report {
             }
         }
         $md.Add('')
-        $md.Add("### Lab: $n devices on vdpasim_net")
+        $steps = @(Get-LabSteps $lab)
+        $md.Add("### Lab: listing on vdpasim_net, from 1 to $($lab.Created) devices")
         $md.Add('')
-        if ($lab.CreateError) { $md.Add("Creation stopped after $n of $($lab.Requested) devices: $($lab.CreateError)"); $md.Add('') }
-        $md.Add("Listing, median of $($lab.ListRuns) rounds in which every method runs once (the C tool timed by the bash that runs it):")
+        if ($lab.CreateError) { $md.Add("Creation stopped after $($lab.Created) of $($lab.Requested) devices: $($lab.CreateError)"); $md.Add('') }
+        $md.Add("Medians of the rounds in which every method runs once (the C tool timed by the bash that runs it); managed memory: the bytes one listing allocates on pwsh's thread (``GC.GetAllocatedBytesForCurrentThread``, the least of three). MemAvailable: the guest's, $(F ((Get-Field $lab MemAvailableBeforeKb) / 1024) 'N0') MiB before any device.")
         $md.Add('')
-        $md.Add('| Listing | Time | Cmdlet against it |')
-        $md.Add('| --- | ---: | ---: |')
-        $md.Add("| ``Get-VdpaDevice`` | $(F $lab.ListCmdletMs) ms | 1x |")
-        $md.Add("| ``vdpa -j dev show``, the C tool alone (timed in bash) | $(F $lab.ListIproute2BashMs) ms | $(F $lab.ListCmdletOverIproute2 'N2')x |")
-        $md.Add("| ``vdpa -j dev show \| ConvertFrom-Json`` | $(F $lab.ListIproute2JsonMs) ms | $(F ($lab.ListCmdletMs / $lab.ListIproute2JsonMs) 'N2')x |")
-        $md.Add("| ``vdpa -j dev show`` from pwsh, no JSON | $(F $lab.ListIproute2FromPwshMs) ms | $(F ($lab.ListCmdletMs / $lab.ListIproute2FromPwshMs) 'N2')x |")
-        $md.Add("| floor: ``VdpaClient`` Open, GetDevices, Dispose | $(F $lab.ListFloorMs) ms | $(F $lab.ListCmdletOverFloor 'N2')x |")
+        $md.Add('| Devices | Rounds | `Get-VdpaDevice` | per device | floor (raw dump) | per device | cmdlet / floor | managed memory a listing | per device | floor''s per device | MemAvailable |')
+        $md.Add('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+        foreach ($step in $steps) {
+            $d = $step.Devices
+            $md.Add("| $d | $($step.Rounds) | $(F $step.ListCmdletMs) ms | $(F ($step.ListCmdletMs * 1000 / $d) 'N1') µs | $(F $step.ListFloorMs) ms | $(F ($step.ListFloorMs * 1000 / $d) 'N1') µs | $(F ($step.ListCmdletMs / $step.ListFloorMs) 'N2')x | $(F $step.ListCmdletAllocatedBytes 'N0') B | $(F ($step.ListCmdletAllocatedBytes / $d) 'N0') B | $(F ($step.ListFloorAllocatedBytes / $d) 'N0') B | $(F ($step.MemAvailableKb / 1024) 'N0') MiB |")
+        }
+        foreach ($step in @($steps | Where-Object { $_.PSObject.Properties['ListIproute2BashMs'] })) {
+            $d = $step.Devices
+            $md.Add('')
+            $md.Add("$d devices:")
+            $md.Add('')
+            $md.Add('| Listing | Time | Cmdlet against it |')
+            $md.Add('| --- | ---: | ---: |')
+            $md.Add("| ``Get-VdpaDevice`` | $(F $step.ListCmdletMs) ms | 1x |")
+            $md.Add("| ``vdpa -j dev show``, the C tool alone (timed in bash) | $(F $step.ListIproute2BashMs) ms | $(F ($step.ListCmdletMs / $step.ListIproute2BashMs) 'N2')x |")
+            $md.Add("| ``vdpa -j dev show \| ConvertFrom-Json`` | $(F $step.ListIproute2JsonMs) ms | $(F ($step.ListCmdletMs / $step.ListIproute2JsonMs) 'N2')x |")
+            $md.Add("| ``vdpa -j dev show`` from pwsh, no JSON | $(F $step.ListIproute2FromPwshMs) ms | $(F ($step.ListCmdletMs / $step.ListIproute2FromPwshMs) 'N2')x |")
+            $md.Add("| floor: ``VdpaClient`` Open, GetDevices, Dispose | $(F $step.ListFloorMs) ms | $(F ($step.ListCmdletMs / $step.ListFloorMs) 'N2')x |")
+            $md.Add('')
+            # Parts measured on their own in the same rounds; their medians need not add up to the cmdlet's.
+            $md.Add("What the cmdlet's $(F $step.ListCmdletMs) ms are made of, each part timed on its own in the same rounds: the dump alone (the floor) $(F $step.ListFloorMs) ms; ``Get-VdpaDevice 'none*'``, the same dump through the cmdlet with nothing to emit, $(F $step.ListCmdletNoMatchMs) ms; sysfs as one listing reads it (``VdpaSysfsListing.Describe`` on every device, called from a pwsh ``foreach``, so with pwsh's cost per method call) $(F $step.ListSysfsMs) ms ($(F ($step.ListSysfsMs * 1000 / $d) 'N0') µs a device); the $d devices through ``Write-Output`` $(F $step.ListPipelineMs) ms.")
+        }
         $md.Add('')
-        # Parts measured on their own in the same rounds; their medians need not add up to the cmdlet's.
-        $parts = "the dump alone (the floor) $(F $lab.ListFloorMs) ms; "
-        if ($lab.PSObject.Properties['ListCmdletNoMatchMs']) { $parts += "``Get-VdpaDevice 'none*'``, the same dump through the cmdlet with nothing to emit, $(F $lab.ListCmdletNoMatchMs) ms; " }
-        $parts += "``VdpaSysfs.Describe`` on every device, called from a pwsh ``foreach`` (so with pwsh's cost per method call), $(F $lab.ListSysfsMs) ms ($(F ($lab.ListSysfsMs * 1000 / [Math]::Max($n, 1)) 'N0') µs a device); the $n devices through ``Write-Output`` $(F $lab.ListPipelineMs) ms"
-        $md.Add("What the cmdlet's $(F $lab.ListCmdletMs) ms are made of, each part timed on its own in the same rounds: $parts.")
-        $md.Add('')
-        $md.Add('| Creating and removing | Total | Per device |')
-        $md.Add('| --- | ---: | ---: |')
-        $md.Add("| ``New-VdpaDevice`` in a ``foreach`` loop | $(F $lab.CreateCmdletMs 'N0') ms | $(F ($lab.CreateCmdletMs / $n) 'N2') ms |")
-        $md.Add("| bash loop of ``vdpa dev add`` | $(F $lab.CreateIproute2Ms 'N0') ms | $(F ($lab.CreateIproute2Ms / $n) 'N2') ms |")
-        $md.Add("| ``Get-VdpaDevice 'bn*' \| Remove-VdpaDevice -Confirm:`$false`` | $(F $lab.RemoveCmdletMs 'N0') ms | $(F ($lab.RemoveCmdletMs / $n) 'N2') ms |")
-        $md.Add("| bash loop of ``vdpa dev del`` | $(F $lab.RemoveIproute2Ms 'N0') ms | $(F ($lab.RemoveIproute2Ms / $n) 'N2') ms |")
-        $md.Add('')
+        if ((Get-Field $lab CompareDevices) -ne '?') {
+            $n = $lab.CompareDevices
+            $md.Add("Creating and removing $n devices, each from no devices (creating all $($lab.Created) for the listing took $(F $lab.CreateAllMs 'N0') ms with ``New-VdpaDevice``, $(F ($lab.CreateAllMs / [Math]::Max($lab.Created, 1)) 'N2') ms a device):")
+            $md.Add('')
+            $md.Add('| Creating and removing | Total | Per device |')
+            $md.Add('| --- | ---: | ---: |')
+            $rows = @(
+                @('CreateCmdletMs', '`New-VdpaDevice` in a `foreach` loop'),
+                @('CreateIproute2Ms', 'bash loop of `vdpa dev add`'),
+                @('CreateCoreMs', 'core alone: `VdpaClient.CreateDevice` in a pwsh loop, one socket'),
+                @('RemoveCmdletMs', '`Get-VdpaDevice ''ba*'' \| Remove-VdpaDevice -Confirm:$false`'),
+                @('RemoveIproute2Ms', 'bash loop of `vdpa dev del`'),
+                @('RemoveCoreMs', 'core alone: `VdpaClient.DeleteDevice` in a pwsh loop, one socket'))
+            foreach ($row in $rows) {
+                if ($lab.PSObject.Properties[$row[0]] -and $null -ne $lab.($row[0])) {
+                    $md.Add("| $($row[1]) | $(F $lab.($row[0]) 'N0') ms | $(F ($lab.($row[0]) / $n) 'N2') ms |")
+                }
+            }
+            $md.Add('')
+        }
         $md.Add("``Import-Module VdpaPS`` in the guest, timed inside pwsh: $(F $lab.ImportMs 'N0') ms.")
     }
 

@@ -159,16 +159,8 @@ internal sealed class VdpaDeviceUsage
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var fd in fds)
             {
-                string? target;
-                try
-                {
-                    target = new FileInfo(fd).LinkTarget;
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    continue;
-                }
-
+                // One readlink per descriptor, no exception for one closed meanwhile: every process's are read.
+                var target = VdpaSysfs.ReadLink(fd);
                 if (target is not null && watched.ContainsKey(target) && seen.Add(target))
                 {
                     var command = ReadTrimmed(Path.Combine(processDir, "comm")) ?? "?";

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using Tmds.Linux;
 using static Tmds.Linux.LibC;
@@ -40,11 +41,13 @@ internal sealed class VdpaSysfs
 
     private readonly string _sys;
     private readonly string _dev;
+    private readonly string _devicesRoot;
 
     public VdpaSysfs(string sysRoot = "/sys", string devRoot = "/dev")
     {
         _sys = sysRoot;
         _dev = devRoot;
+        _devicesRoot = Path.Combine(sysRoot, "devices");
     }
 
     public static VdpaSysfs Default { get; } = new();
@@ -63,35 +66,59 @@ internal sealed class VdpaSysfs
             : [];
 
     /// <summary>Every device on the vdpa bus, managed or not.</summary>
-    public IReadOnlyList<string> GetDeviceNames() =>
-        Directory.Exists(Path.Combine(Bus, "devices"))
-            ? [.. Directory.GetFileSystemEntries(Path.Combine(Bus, "devices")).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)]
-            : [];
+    public IReadOnlyList<string> GetDeviceNames()
+    {
+        var names = EntryNames(Path.Combine(Bus, "devices"));
+        names.Sort(StringComparer.Ordinal);
+        return names;
+    }
 
     public bool Exists(string name) => CheckName(name) is null && Directory.Exists(DevicePath(name));
 
     /// <summary>The driver bound to the device, or null.</summary>
-    public string? GetDriver(string name)
-    {
-        var link = Path.Combine(DevicePath(name), "driver");
-        return Directory.Exists(link) ? Path.GetFileName(ResolveDirectory(link)) : null;
-    }
+    public string? GetDriver(string name) => DriverOf(DevicePath(name));
 
     /// <summary>Fills in what sysfs knows: driver, char device or netdev/block device, parent path, NUMA node.</summary>
-    public void Describe(VdpaDevice device)
+    public void Describe(VdpaDevice device) => Fill(device, parents: null);
+
+    /// <summary>
+    /// A listing's view of sysfs: what the devices of one parent share (its path, its NUMA node) is read once for all of
+    /// them. Use one per listing, not longer: a parent may go and come back between listings.
+    /// </summary>
+    public VdpaSysfsListing StartListing() => new(this);
+
+    internal void Fill(VdpaDevice device, Dictionary<string, int?>? parents)
     {
-        if (CheckName(device.Name) is not null || !Directory.Exists(DevicePath(device.Name)))
+        if (CheckName(device.Name) is not null || ResolveDevice(DevicePath(device.Name)) is not { } deviceDir)
         {
             return;
         }
 
-        var deviceDir = ResolveDirectory(DevicePath(device.Name));
-        device.Driver = GetDriver(device.Name);
-        device.VhostDevicePath = FindVhostDevice(deviceDir);
+        // One readlink: a missing link is an unbound device, and then nothing below it can exist.
+        device.Driver = DriverOf(deviceDir);
         var parentDir = Path.GetDirectoryName(deviceDir);
         // A parent under /sys/devices/virtual or the root is no hardware; report real parents (PCI functions, SFs) only.
-        device.ParentDevicePath = parentDir is not null && parentDir != Path.Combine(_sys, "devices") ? parentDir : null;
-        device.NumaNode = ReadNumaNode(parentDir);
+        device.ParentDevicePath = parentDir is not null && parentDir != _devicesRoot ? parentDir : null;
+        if (parentDir is null)
+        {
+            device.NumaNode = null;
+        }
+        else if (parents is null)
+        {
+            device.NumaNode = ReadNumaNode(parentDir);
+        }
+        else if (parents.TryGetValue(parentDir, out var node))
+        {
+            device.NumaNode = node;
+        }
+        else
+        {
+            device.NumaNode = parents[parentDir] = ReadNumaNode(parentDir);
+        }
+
+        // vhost_vdpa makes the vhost-vdpa-N child (and its char device) on probe and removes it on unbind; virtio_vdpa
+        // makes virtioN. The directories are listed only for the driver that can have put something there.
+        device.VhostDevicePath = device.Driver == VhostDriver ? FindVhostDevice(deviceDir) : null;
         if (device.Driver == VirtioDriver && FindVirtioDevice(deviceDir, parentDir) is { } virtio)
         {
             device.NetworkInterface = FirstEntry(Path.Combine(virtio, "net"));
@@ -220,6 +247,82 @@ internal sealed class VdpaSysfs
     private static string ResolveDirectory(string path) =>
         new DirectoryInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? Path.GetFullPath(path);
 
+    /// <summary>The device's own directory, from the bus's link to it (one readlink); null when the device is not there.</summary>
+    private static string? ResolveDevice(string busPath)
+    {
+        if (ReadLink(busPath) is { } target)
+        {
+            return Path.GetFullPath(target, Path.GetDirectoryName(busPath)!);
+        }
+
+        // sysfs always links; a directory (or a link to a link) is resolved the long way.
+        return Directory.Exists(busPath) ? ResolveDirectory(busPath) : null;
+    }
+
+    /// <summary>The driver's name from the device's driver link (one readlink), or null when there is none: unbound.</summary>
+    private static string? DriverOf(string deviceDir) =>
+        ReadLink(Path.Combine(deviceDir, "driver")) is { } target ? Path.GetFileName(target.TrimEnd('/')) : null;
+
+    /// <summary>
+    /// The names in a directory (no "." and ".."), empty when it cannot be read. readdir(3) alone: .NET's enumeration
+    /// stats every symbolic link, and each entry of /sys/bus/vdpa/devices is one (two system calls a device in a listing).
+    /// </summary>
+    internal static List<string> EntryNames(string directory)
+    {
+        var names = new List<string>();
+        // struct dirent's name is at byte 19 where ino_t and off_t are 64-bit (glibc and musl on 64-bit Linux).
+        if (IntPtr.Size != 8)
+        {
+            if (Directory.Exists(directory))
+            {
+                names.AddRange(Directory.GetFileSystemEntries(directory).Select(Path.GetFileName).OfType<string>());
+            }
+
+            return names;
+        }
+
+        var dir = NativeDirectory.opendir(directory);
+        if (dir == IntPtr.Zero)
+        {
+            return names;
+        }
+
+        try
+        {
+            IntPtr entry;
+            while ((entry = NativeDirectory.readdir(dir)) != IntPtr.Zero)
+            {
+                var name = Marshal.PtrToStringUTF8(entry + 19);
+                if (name is not null and not "." and not "..")
+                {
+                    names.Add(name);
+                }
+            }
+        }
+        finally
+        {
+            _ = NativeDirectory.closedir(dir);
+        }
+
+        return names;
+    }
+
+    /// <summary>readlink(2): the link's target, or null when the path is missing or no link (no exception: an unbound device is common).</summary>
+    internal static unsafe string? ReadLink(string path)
+    {
+        var pathBytes = Encoding.UTF8.GetByteCount(path);
+        Span<byte> name = pathBytes < 1024 ? stackalloc byte[pathBytes + 1] : new byte[pathBytes + 1];
+        Encoding.UTF8.GetBytes(path, name);
+        name[pathBytes] = 0;
+        Span<byte> target = stackalloc byte[4096];
+        fixed (byte* p = name)
+        fixed (byte* t = target)
+        {
+            var length = (long)readlink(p, t, target.Length);
+            return length <= 0 || length >= target.Length ? null : Encoding.UTF8.GetString(target[..(int)length]);
+        }
+    }
+
     private static void Write(string path, string value)
     {
         try
@@ -248,4 +351,49 @@ internal sealed class VdpaSysfs
             return stat(p, &st) == 0 && S_ISCHR(st.st_mode);
         }
     }
+}
+
+/// <summary>
+/// One listing's reads of sysfs (<see cref="VdpaSysfs.StartListing"/>): the devices of one parent share its path and
+/// NUMA node, read once.
+/// </summary>
+public sealed class VdpaSysfsListing
+{
+    private readonly VdpaSysfs _sysfs;
+    private readonly Dictionary<string, int?> _parents = new(StringComparer.Ordinal);
+
+    internal VdpaSysfsListing(VdpaSysfs sysfs) => _sysfs = sysfs;
+
+    /// <summary>
+    /// Fills in what sysfs knows, as <see cref="VdpaSysfs.Describe(VdpaDevice)"/>; a device that vanished or a file that
+    /// cannot be read leaves it as netlink described it (sysfs details are extras to a listing).
+    /// </summary>
+    public VdpaDevice Describe(VdpaDevice device)
+    {
+        try
+        {
+            _sysfs.Fill(device, _parents);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return device;
+    }
+}
+
+/// <summary>opendir(3), readdir(3), closedir(3) from the C library: Tmds.LibC has no directory calls.</summary>
+internal static class NativeDirectory
+{
+    // The C library Tmds.LibC binds to as well.
+    private const string CLibrary = "libc.so.6";
+
+    [DllImport(CLibrary, SetLastError = true)]
+    internal static extern IntPtr opendir([MarshalAs(UnmanagedType.LPUTF8Str)] string name);
+
+    [DllImport(CLibrary, SetLastError = true)]
+    internal static extern IntPtr readdir(IntPtr dir);
+
+    [DllImport(CLibrary)]
+    internal static extern int closedir(IntPtr dir);
 }

@@ -44,6 +44,8 @@ public sealed class GetVdpaDeviceCommand : VdpaCmdlet
             }
         }
 
+        // What the devices of one parent share in sysfs is read once in this listing.
+        var sysfs = VdpaSysfs.Default.StartListing();
         var listed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var device in ResolveDevices(Name))
         {
@@ -51,7 +53,7 @@ public sealed class GetVdpaDeviceCommand : VdpaCmdlet
             if (parentName is not null ? string.Equals(device.Parent, parentName, StringComparison.Ordinal)
                 : parent is null || parent.IsMatch(device.Parent) || parent.IsMatch(device.ParentDeviceName))
             {
-                WriteObject(WithSysfs(device));
+                WriteObject(sysfs.Describe(device));
             }
         }
 
@@ -63,7 +65,7 @@ public sealed class GetVdpaDeviceCommand : VdpaCmdlet
             {
                 if (!listed.Contains(name) && (patterns is null || Array.Exists(patterns, p => p.IsMatch(name))))
                 {
-                    WriteObject(WithSysfs(new VdpaDevice { Name = name, IsManaged = false }));
+                    WriteObject(sysfs.Describe(new VdpaDevice { Name = name, IsManaged = false }));
                 }
             }
         }
