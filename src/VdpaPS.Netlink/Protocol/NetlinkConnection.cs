@@ -78,7 +78,7 @@ public sealed class NetlinkConnection : IDisposable
             _writer.BeginGeneric(request.Family, flags, request.Command, request.Version);
             attributes?.Invoke(_writer);
             _writer.Finish(sequence, 0);
-            if (Cancellation.CanBeCanceled && !request.Dump)
+            if (Cancellation.CanBeCanceled)
             {
                 SendCancellable(request, sequence);
             }
@@ -109,10 +109,16 @@ public sealed class NetlinkConnection : IDisposable
     }
 
     /// <summary>
-    /// Netlink runs a do request's handler inside the sender's own send() call, and a handler can wait long (a VDUSE parent
-    /// without its daemon holds DEV_NEW for its message timeout): the send goes to a worker, so a cancellation ends this
-    /// wait at once. The kernel still finishes the request; <see cref="Resume"/> waits for that send before it reads.
+    /// Netlink runs a do request's handler, and a dump's first part, inside the sender's own send() call, and a handler can
+    /// wait long (a VDUSE parent without its daemon holds DEV_NEW for its message timeout): the send goes to a worker, so
+    /// a cancellation ends this wait at once. The kernel still finishes the request; <see cref="Resume"/> waits for that
+    /// send before it reads.
     /// </summary>
+    /// <remarks>
+    /// Every vdpa request can wait there, not only DEV_NEW and DEV_DEL: each handler takes vdpa_dev_lock (a read lock for
+    /// DEV_GET and the dumps) and the family runs under the generic netlink mutex, both of which a DEV_NEW held by VDUSE
+    /// keeps. The worker costs a few microseconds a request (CallBenchmarks), little beside a command's cost in pwsh.
+    /// </remarks>
     private void SendCancellable(in GenericRequest request, uint sequence)
     {
         // The worker reads this writer's buffer, not a copy: the next request takes a new writer if this send is still
