@@ -162,6 +162,37 @@ public sealed class ClientShelfTests
         Assert.NotSame(client, shelf.Take(runspace));
     }
 
+    [Fact]
+    public void AKeptClientTakesTheFamilyAsTheCacheHasItWhenTaken()
+    {
+        // What a new client of the command would resolve: another client's new resolution (after a reload), or the
+        // cache's test seam standing in an older kernel.
+        var cache = new GenericFamilyCache();
+        cache.Remember(Vdpa);
+        var shelf = new VdpaClientShelf(cancellation =>
+        {
+            var kernel = new Kernel();
+            _opened.Add(kernel);
+            return new VdpaClient(new NetlinkConnection(kernel, cancellation: cancellation), cache, ownsConnection: true);
+        });
+        var runspace = new object();
+        var client = shelf.Take(runspace);
+        Assert.Same(Vdpa, client.Family);
+        shelf.Return(runspace, client);
+
+        var older = Vdpa with { Id = 0x24, MaxAttribute = 13 };
+        cache.Remember(older);
+        var kept = shelf.Take(runspace);
+        Assert.Same(client, kept);
+        Assert.Same(older, kept.Family);
+        Assert.False(kept.Knows(VdpaAttribute.NetConfigMtu));
+        shelf.Return(runspace, kept);
+
+        cache.Remember(Vdpa);
+        Assert.True(shelf.Take(runspace).Knows(VdpaAttribute.NetConfigMtu));
+        Assert.Single(_opened);
+    }
+
     /// <summary>Answers each request with an ACK of its sequence number (or the errno set), from the thread that asks.</summary>
     private sealed class Kernel : INetlinkTransport
     {

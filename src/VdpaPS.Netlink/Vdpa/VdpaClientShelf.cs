@@ -11,7 +11,8 @@ namespace VdpaPS.Netlink.Vdpa;
 /// <remarks>
 /// A client comes back only when its connection is <see cref="Protocol.NetlinkConnection.Synchronized"/>: after a
 /// cancelled request (Ctrl+C), a socket or protocol error, it is closed, and the owner's next command opens a new one.
-/// The family's id is the client's own concern: it resolves it again when the vdpa module was reloaded.
+/// A kept client takes the family from the process's cache again when it is taken, as a new client would; it also
+/// resolves it again itself when the vdpa module was reloaded.
 /// </remarks>
 public sealed class VdpaClientShelf
 {
@@ -51,6 +52,16 @@ public sealed class VdpaClientShelf
         }
 
         client.Connection.Cancellation = cancellation;
+        try
+        {
+            client.RefreshFamily();
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+
         return client;
     }
 
