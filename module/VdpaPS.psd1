@@ -12,7 +12,6 @@
     # Loaded at import so the output types ([VdpaPS.VdpaDevice] ...) can be named before the first command runs.
     RequiredAssemblies = @('VdpaPS.Netlink.dll')
     FormatsToProcess = @('VdpaPS.format.ps1xml')
-    TypesToProcess = @('VdpaPS.types.ps1xml')
     CmdletsToExport = @(
         'Get-VdpaParent'
         'Get-VdpaDevice'

@@ -41,7 +41,7 @@ public abstract partial class VdpaCmdlet
         }
 
         WriteVerbose($"Parent '{parent.Name}' is driven by {VdpaSysfs.VirtioPciParentDriver}, which keeps one device per parent: checking for one (DEV_GET dump).");
-        if (!TryRequest("Listing vDPA devices (DEV_GET dump).", c => c.GetDevices(), name, VdpaTargetKind.Device, out var devices))
+        if (!TryRequest($"Listing vDPA devices (DEV_GET dump).", c => c.GetDevices(), name, VdpaTargetKind.Device, out var devices))
         {
             return false;
         }

@@ -1,15 +1,33 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using System.Runtime.CompilerServices;
 using VdpaPS.Netlink.Protocol;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS;
 
-/// <summary>What every VdpaPS cmdlet shares: its own connection to the vdpa family, -Verbose tracing, and the error mapping.</summary>
-/// <remarks>Each invocation opens its own socket, so cmdlets in parallel runspaces never share a reply stream or a verbose channel.</remarks>
+/// <summary>What every VdpaPS cmdlet shares: its runspace's connection to the vdpa family, -Verbose tracing, and the error mapping.</summary>
+/// <remarks>
+/// A runspace keeps one connection between commands (<see cref="Shelf"/>): a command has it to itself while it runs, so
+/// cmdlets in parallel runspaces never share a reply stream or a verbose channel.
+/// </remarks>
 public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
 {
+    /// <summary>Each runspace's idle client; closed when the runspace closes.</summary>
+    internal static readonly VdpaClientShelf Shelf = new(firstTake: owner =>
+        ((Runspace)owner).StateChanged += (_, e) =>
+        {
+            if (e.RunspaceStateInfo.State is RunspaceState.Closed or RunspaceState.Broken)
+            {
+                Shelf!.Close(owner);
+            }
+        });
+
     private VdpaClient? _client;
+
+    // The runspace the client was taken for (null: none, the client is this command's alone).
+    private Runspace? _owner;
 
     // Cancelled by StopProcessing (Ctrl+C, PowerShell.Stop()): ends every wait for the kernel.
     private readonly CancellationTokenSource _stopping = new();
@@ -23,7 +41,8 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
             {
                 try
                 {
-                    _client = VdpaClient.Open(cancellation: _stopping.Token);
+                    _owner = Runspace.DefaultRunspace;
+                    _client = _owner is null ? VdpaClient.Open(cancellation: _stopping.Token) : Shelf.Take(_owner, _stopping.Token);
                 }
                 catch (FamilyNotFoundException e)
                 {
@@ -38,10 +57,13 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
                     throw new PipelineStoppedException();
                 }
 
-                _client!.Connection.Trace += WriteVerbose;
+                if (VerboseEnabled)
+                {
+                    _client!.Connection.Trace += WriteVerbose;
+                }
             }
 
-            return _client;
+            return _client!;
         }
     }
 
@@ -73,6 +95,11 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     {
         var client = _client;
         _client = null;
+        if (client is not null)
+        {
+            client.Connection.Trace -= WriteVerbose;
+        }
+
         return client;
     }
 
@@ -93,7 +120,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     /// The one way a cmdlet asks the kernel about one item: says what it asks (-Verbose; the connection's trace adds
     /// what went over the wire), and turns a refusal into a non-terminating error so the next item still runs.
     /// </summary>
-    private protected bool TryRequest<T>(string asking, Func<VdpaClient, T> request, object? target, VdpaTargetKind kind, [MaybeNullWhen(false)] out T result,
+    private protected bool TryRequest<T>([InterpolatedStringHandlerArgument("")] VerboseMessage asking, Func<VdpaClient, T> request, object? target, VdpaTargetKind kind, [MaybeNullWhen(false)] out T result,
         VdpaParent? parent = null)
     {
         var client = Client;
@@ -116,7 +143,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>A dump: when it fails nothing else could be listed either, so the command ends.</summary>
-    private protected T DumpOrStop<T>(string asking, Func<VdpaClient, T> dump, VdpaTargetKind kind)
+    private protected T DumpOrStop<T>([InterpolatedStringHandlerArgument("")] VerboseMessage asking, Func<VdpaClient, T> dump, VdpaTargetKind kind)
     {
         var client = Client;
         WriteVerbose(asking);
@@ -163,7 +190,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>One item asked for on its own: the item, or null after writing this item's error.</summary>
-    private protected T? AskOne<T>(string asking, Func<VdpaClient, T> request, object? target, VdpaTargetKind kind)
+    private protected T? AskOne<T>([InterpolatedStringHandlerArgument("")] VerboseMessage asking, Func<VdpaClient, T> request, object? target, VdpaTargetKind kind)
         where T : class =>
         TryRequest(asking, request, target, kind, out var result) ? result : null;
 
@@ -171,7 +198,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     private protected IEnumerable<VdpaDevice> ResolveDevices(string[]? names) =>
         ResolveNames(names,
             name => AskOne($"Reading vDPA device '{name}' (DEV_GET).", c => c.GetDevice(name), name, VdpaTargetKind.Device),
-            patterns => SelectByName(DumpOrStop("Listing vDPA devices (DEV_GET dump).", c => c.GetDevices(), VdpaTargetKind.Device),
+            patterns => SelectByName(DumpOrStop($"Listing vDPA devices (DEV_GET dump).", c => c.GetDevices(), VdpaTargetKind.Device),
                 d => d.Name, patterns, VdpaTargetKind.Device));
 
     /// <summary>
@@ -192,7 +219,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     /// </summary>
     private (IReadOnlyList<VdpaParent> Parents, string[]? Names) ResolveParentNames(string[]? names)
     {
-        var parents = DumpOrStop("Listing vDPA parents (MGMTDEV_GET dump).", c => c.GetParents(), VdpaTargetKind.Parent);
+        var parents = DumpOrStop($"Listing vDPA parents (MGMTDEV_GET dump).", c => c.GetParents(), VdpaTargetKind.Parent);
         if (names is null)
         {
             return (parents, null);
@@ -318,7 +345,19 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
 
     public void Dispose()
     {
-        _client?.Dispose();
+        if (DetachClient() is { } client)
+        {
+            // A stopped command's connection may still get the answer to what it asked: never handed on.
+            if (_owner is null || _stopping.IsCancellationRequested)
+            {
+                client.Dispose();
+            }
+            else
+            {
+                Shelf.Return(_owner, client);
+            }
+        }
+
         _stopping.Dispose();
         GC.SuppressFinalize(this);
     }

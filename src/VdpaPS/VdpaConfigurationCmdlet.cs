@@ -36,7 +36,7 @@ public abstract class VdpaConfigurationCmdlet : VdpaCmdlet
 
     /// <summary>Every device of the host as a file would describe it; a failed dump ends the command (nothing could be compared).</summary>
     private protected IReadOnlyList<VdpaDeviceState> ReadHost() =>
-        DumpOrStop("Reading the host's vDPA devices (DEV_GET and DEV_CONFIG_GET dumps, drivers from sysfs).",
+        DumpOrStop($"Reading the host's vDPA devices (DEV_GET and DEV_CONFIG_GET dumps, drivers from sysfs).",
             c => VdpaDeviceState.ReadHost(c, VdpaSysfs.Default), VdpaTargetKind.Device);
 
     /// <summary>Whether this kernel changes a live device's MAC address (DEV_ATTR_SET, 6.12); if not, a MAC difference needs a recreation.</summary>

@@ -120,7 +120,11 @@ public abstract class VdpaEventCmdlet : VdpaCmdlet
 
         using (client)
         {
-            client.Connection.Trace += WriteVerbose;
+            if (VerboseEnabled)
+            {
+                client.Connection.Trace += WriteVerbose;
+            }
+
             return ask(client);
         }
     }

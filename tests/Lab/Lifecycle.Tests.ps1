@@ -199,7 +199,7 @@ Describe 'Ctrl+C' {
     BeforeAll {
         # VDUSE devices nobody serves, with autoprobe on: virtio_vdpa's probe inside DEV_NEW waits for the missing daemon
         # for the message timeout (10 s here), and the kernel holds DEV_NEW until then.
-        $script:Vduse = @(foreach ($n in 'u0', 'u1') { [VdpaPS.TestTools.VduseDevice]::Create("$P-$n", 'blk', '02:00:00:00:00:01', 1500, 10) })
+        $script:Vduse = @(foreach ($n in 'u0', 'u1', 'u2') { [VdpaPS.TestTools.VduseDevice]::Create("$P-$n", 'blk', '02:00:00:00:00:01', 1500, 10) })
         Set-Content /sys/bus/vdpa/drivers_autoprobe 1 -ErrorAction Stop
 
         function Stop-LabNewDevice([string] $Name) {
@@ -243,6 +243,50 @@ Describe 'Ctrl+C' {
             Wait-LabCondition { -not (Test-Path "/sys/bus/vdpa/devices/$P-$n") } "the device DEV_NEW made after the stop ($P-$n) to be removed" -TimeoutSec 90
         }
         Get-LabDeviceNames | Should -Not -Contain "$P-u0"
+    }
+
+    It 'leaves a runspace one connection for all its commands, and a new one after a stopped request, which reads its own answers' {
+        # This process's NETLINK_GENERIC sockets (protocol 16 in /proc/net/netlink), by inode.
+        function Get-GenericSocket {
+            $generic = @(Get-Content /proc/net/netlink | Select-Object -Skip 1 | ForEach-Object { $f = -split $_; if ($f[1] -eq '16') { $f[-1] } })
+            @(Get-ChildItem "/proc/$PID/fd" | ForEach-Object { if ($_.LinkTarget -match '^socket:\[(\d+)\]$' -and $Matches[1] -in $generic) { $Matches[1] } })
+        }
+        $before = Get-GenericSocket
+        $new = { @(Get-GenericSocket | Where-Object { $_ -notin $before }) }
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript("Import-Module '$(Join-Path $env:VDPAPS_MODULE_PATH 'VdpaPS.psd1')'; 1..3 | ForEach-Object { Get-VdpaParent vduse -ErrorAction Stop } | Out-Null").Invoke()
+            $kept = & $new
+            $kept | Should -HaveCount 1 -Because 'the runspace keeps the socket its commands used'
+            $ps.Commands.Clear()
+            $null = $ps.AddScript('foreach ($i in 1..20) { Get-VdpaDevice -ErrorAction Stop | Out-Null }').Invoke()
+            & $new | Should -Be $kept -Because 'twenty more commands used the same socket'
+
+            # A DEV_NEW the kernel holds (no VDUSE daemon), stopped as Ctrl+C does.
+            $ps.Commands.Clear()
+            $null = $ps.AddScript("New-VdpaDevice '$P-u2' vduse -ErrorAction Stop")
+            $null = $ps.BeginInvoke()
+            Wait-LabCondition { Test-Path "/sys/bus/vdpa/devices/$P-u2" } "DEV_NEW of $P-u2 to reach the kernel" -TimeoutSec 60
+            Start-Sleep -Seconds 1
+            $ps.Stop()
+
+            # The runspace's next command: another socket (the stopped one waits for the kernel's late answer apart), and
+            # the answer to what it asked, not the one to DEV_NEW. The kernel answers it once DEV_NEW is done.
+            $ps.Commands.Clear()
+            $ps.Streams.Error.Clear()
+            $parent = $ps.AddScript('Get-VdpaParent vduse -ErrorAction Stop').Invoke()
+            $ps.Streams.Error | Should -BeNullOrEmpty
+            @($parent).Count | Should -Be 1
+            $parent[0].Name | Should -Be 'vduse'
+            $after = & $new
+            @($after | Where-Object { $_ -notin $kept }) | Should -HaveCount 1 -Because 'the next command opened a new socket'
+            Wait-LabCondition { -not (Test-Path "/sys/bus/vdpa/devices/$P-u2") } "the device DEV_NEW made after the stop ($P-u2) to be removed" -TimeoutSec 90
+            Wait-LabCondition { $kept[0] -notin (Get-GenericSocket) } 'the stopped command''s socket to be closed once the kernel answered' -TimeoutSec 30
+        } finally {
+            $ps.Dispose()
+        }
+        # The runspace closed, and its kept socket with it.
+        Wait-LabCondition { (& $new).Count -eq 0 } 'the closed runspace''s socket to be closed' -TimeoutSec 30
     }
 }
 

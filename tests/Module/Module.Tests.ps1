@@ -163,3 +163,32 @@ Describe 'A kernel refusal as the ErrorRecord a user sees' {
         $r.ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
     }
 }
+
+Describe 'Verbose messages, formatted only when written' {
+    # Messages are built only when PowerShell would write them (VdpaCmdlet.VerboseEnabled): none may be lost by that.
+    # Compare-VdpaConfiguration says which file it reads before anything else, and a missing file then ends it, so
+    # this runs the same with or without vdpa.
+    BeforeAll {
+        $script:Missing = Join-Path ([IO.Path]::GetTempPath()) "vdpaps-verbose-$([guid]::NewGuid().ToString('n')).json"
+        function script:Get-VerboseText([scriptblock] $Run) {
+            # The missing file ends the command (a terminating error): what it wrote before is kept as it comes.
+            $records = [System.Collections.Generic.List[object]]::new()
+            try { & $Run 4>&1 | ForEach-Object { $records.Add($_) } } catch { $_.FullyQualifiedErrorId | Should -BeLike 'VdpaConfigurationFileNotFound,*' }
+            @($records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
+        }
+    }
+
+    It 'are written when <Case>' -ForEach @(
+        @{ Case = '-Verbose is given'; Run = { Compare-VdpaConfiguration -Path $Missing -Verbose -ErrorAction SilentlyContinue } }
+        @{ Case = '$VerbosePreference is Continue'; Run = { $VerbosePreference = 'Continue'; Compare-VdpaConfiguration -Path $Missing -ErrorAction SilentlyContinue } }
+    ) {
+        Get-VerboseText $Run | Should -Contain "Reading the configuration file $Missing."
+    }
+
+    It 'are not written when <Case>' -ForEach @(
+        @{ Case = 'verbose output is off'; Run = { $VerbosePreference = 'SilentlyContinue'; Compare-VdpaConfiguration -Path $Missing -ErrorAction SilentlyContinue } }
+        @{ Case = '-Verbose:$false overrides the preference'; Run = { $VerbosePreference = 'Continue'; Compare-VdpaConfiguration -Path $Missing -Verbose:$false -ErrorAction SilentlyContinue } }
+    ) {
+        Get-VerboseText $Run | Should -BeNullOrEmpty
+    }
+}

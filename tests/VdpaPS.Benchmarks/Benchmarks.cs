@@ -161,3 +161,51 @@ public class DumpBenchmarks
     [Benchmark]
     public int DumpWithoutDecoding() => _client.Connection.Execute(_dump, null, Ignore).ReplyCount;
 }
+
+/// <summary>
+/// What a cmdlet pays per call around its request: the request sent as a cmdlet sends it (with a stop token, so a do
+/// request's send runs on a worker that Ctrl+C does not wait for), and getting a client: the runspace's kept one (taken
+/// and given back) against a new socket (opened and closed, real system calls; the family lookup comes on top of it).
+/// </summary>
+[MemoryDiagnoser]
+public class CallBenchmarks
+{
+    private static readonly VdpaDeviceSpec Spec = new() { Name = "fxnet0", Parent = "vdpasim_net", MacAddress = [0x02, 0, 0, 0, 0, 0x11], Mtu = 9000 };
+    private readonly CancellationTokenSource _stop = new();
+    private readonly object _runspace = new();
+    private VdpaClient _client = null!;
+    private VdpaClientShelf _shelf = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var transport = new LoopReplayTransport(Fixtures.Exchanges("dev-new-net"), Fixtures.Exchanges("dev-get-net"));
+        _client = new VdpaClient(new NetlinkConnection(transport, cancellation: _stop.Token), new GenericFamilyCache(), ownsConnection: true);
+        var opened = 0;
+        _shelf = new VdpaClientShelf(_ => ++opened == 1 ? _client : throw new InvalidOperationException("The shelf opened a second client."));
+        _shelf.Return(_runspace, _shelf.Take(_runspace, _stop.Token));
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _client.Dispose();
+        _stop.Dispose();
+    }
+
+    /// <summary>DEV_GET as Get-VdpaDevice -Name sends it: with the command's stop token.</summary>
+    [Benchmark]
+    public VdpaDevice GetDeviceStoppable() => _client.GetDevice("fxnet0");
+
+    /// <summary>DEV_NEW as New-VdpaDevice sends it: with the command's stop token.</summary>
+    [Benchmark]
+    public int CreateDeviceStoppable() => _client.CreateDevice(Spec).ReplyCount;
+
+    /// <summary>The runspace's kept client, taken by a command and given back at its end.</summary>
+    [Benchmark]
+    public void KeptClient() => _shelf.Return(_runspace, _shelf.Take(_runspace, _stop.Token));
+
+    /// <summary>What each command paid before for its own socket: socket, setsockopt, bind, getsockname, close.</summary>
+    [Benchmark]
+    public void NewSocket() => NetlinkSocket.Open().Dispose();
+}

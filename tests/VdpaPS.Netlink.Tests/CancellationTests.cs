@@ -106,6 +106,25 @@ public sealed class CancellationTests
         Assert.Equal(1, transport.SendCount);
     }
 
+    [Fact]
+    public void ADumpTheKernelHoldsInsideSendIsStoppedPromptly()
+    {
+        // A dump's first part runs in the sender's send() too: a listing waits there while another process's DEV_NEW
+        // holds vdpa's lock.
+        using var stop = new CancellationTokenSource();
+        var transport = new HeldTransport { HoldInSend = true };
+        using var connection = new NetlinkConnection(transport, initialSequence: 3, cancellation: stop.Token);
+        var worker = Task.Run(() => connection.Execute(new GenericRequest(0x23, 3, 1, Dump: true, "vdpa DEV_GET dump"), null, (_, _) => { }));
+        Assert.True(transport.InSend.Wait(TimeSpan.FromSeconds(10)));
+        var watch = Stopwatch.StartNew();
+        stop.Cancel();
+        var e = Assert.Throws<NetlinkRequestCanceledException>(() => worker.GetAwaiter().GetResult());
+        Assert.InRange(watch.Elapsed.TotalSeconds, 0, 2);
+        Assert.True(e.Request.Dump);
+        Assert.False(connection.Synchronized);
+        transport.ReleaseSend.Set();
+    }
+
     internal static byte[] Ack(uint sequence, uint port, int error = 0)
     {
         // NLMSG_ERROR, capped: errno, then the echoed request header.

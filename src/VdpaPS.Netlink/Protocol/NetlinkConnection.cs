@@ -22,7 +22,7 @@ internal sealed class NetlinkConnection : IDisposable
 {
     private const int InitialReceiveBuffer = 32 * 1024;
     private readonly INetlinkTransport _transport;
-    private readonly NetlinkMessageWriter _writer = new();
+    private NetlinkMessageWriter _writer = new();
     private readonly Lock _gate = new();
     private byte[] _receiveBuffer = new byte[InitialReceiveBuffer];
     private uint _sequence;
@@ -45,7 +45,15 @@ internal sealed class NetlinkConnection : IDisposable
     public uint PortId => _transport.PortId;
 
     /// <summary>Ends every wait for the kernel when cancelled (a cmdlet's StopProcessing): Execute then throws <see cref="NetlinkRequestCanceledException"/>.</summary>
-    public CancellationToken Cancellation { get; }
+    /// <remarks>Set by whoever uses the connection now: a connection kept for a runspace serves one command after another.</remarks>
+    public CancellationToken Cancellation { get; set; }
+
+    /// <summary>
+    /// True while nothing of an earlier request can still arrive: every request so far was answered to its last message
+    /// (an ACK, the kernel's error, a dump's DONE). False after a cancellation, a socket or protocol error, or an
+    /// exception in a reply handler: such a connection is closed, not kept for the next command.
+    /// </summary>
+    public bool Synchronized { get; private set; } = true;
 
     /// <summary>Raised after every request with a one-line description of what was sent and what came back (for -Verbose).</summary>
     public event Action<string>? Trace;
@@ -57,12 +65,20 @@ internal sealed class NetlinkConnection : IDisposable
     {
         lock (_gate)
         {
+            // Cleared until the answer is read to its end (ReceiveReplies sets it), so any way out before that leaves it false.
+            Synchronized = false;
+            if (_sendInFlight is { IsCompleted: false })
+            {
+                // A cancelled request's send may not have reached the kernel yet, and it reads the writer's buffer.
+                _writer = new NetlinkMessageWriter();
+            }
+
             var sequence = NextSequence();
             var flags = (ushort)(FlagRequest | (request.Dump ? FlagDump : FlagAck));
             _writer.BeginGeneric(request.Family, flags, request.Command, request.Version);
             attributes?.Invoke(_writer);
             _writer.Finish(sequence, 0);
-            if (Cancellation.CanBeCanceled && !request.Dump)
+            if (Cancellation.CanBeCanceled)
             {
                 SendCancellable(request, sequence);
             }
@@ -93,14 +109,22 @@ internal sealed class NetlinkConnection : IDisposable
     }
 
     /// <summary>
-    /// Netlink runs a do request's handler inside the sender's own send() call, and a handler can wait long (a VDUSE parent
-    /// without its daemon holds DEV_NEW for its message timeout): the send goes to a worker, so a cancellation ends this
-    /// wait at once. The kernel still finishes the request; <see cref="Resume"/> waits for that send before it reads.
+    /// Netlink runs a do request's handler, and a dump's first part, inside the sender's own send() call, and a handler can
+    /// wait long (a VDUSE parent without its daemon holds DEV_NEW for its message timeout): the send goes to a worker, so
+    /// a cancellation ends this wait at once. The kernel still finishes the request; <see cref="Resume"/> waits for that
+    /// send before it reads.
     /// </summary>
+    /// <remarks>
+    /// Every vdpa request can wait there, not only DEV_NEW and DEV_DEL: each handler takes vdpa_dev_lock (a read lock for
+    /// DEV_GET and the dumps) and the family runs under the generic netlink mutex, both of which a DEV_NEW held by VDUSE
+    /// keeps. The worker costs a few microseconds a request (CallBenchmarks), little beside a command's cost in pwsh.
+    /// </remarks>
     private void SendCancellable(in GenericRequest request, uint sequence)
     {
-        var datagram = _writer.Written.ToArray();
-        var send = Task.Run(() => _transport.Send(datagram));
+        // The worker reads this writer's buffer, not a copy: the next request takes a new writer if this send is still
+        // running then.
+        var writer = _writer;
+        var send = Task.Run(() => _transport.Send(writer.Written));
         try
         {
             WaitForSend(send, Cancellation);
@@ -227,6 +251,7 @@ internal sealed class NetlinkConnection : IDisposable
                     case MessageTypeError:
                     {
                         var (errno, extAck) = ReadError(body, flags, request.Operation, afterEcho: true);
+                        Synchronized = true; // the request's last message, whether the kernel agreed or refused
                         if (errno != 0)
                         {
                             throw extAck.ToException(errno, request);
@@ -242,6 +267,7 @@ internal sealed class NetlinkConnection : IDisposable
                             throw new NetlinkProtocolException("A DONE message answered a request that was not a dump.", request.Operation);
                         }
 
+                        Synchronized = true;
                         if (body.Length >= 4)
                         {
                             var (errno, extAck) = ReadError(body, flags, request.Operation, afterEcho: false);

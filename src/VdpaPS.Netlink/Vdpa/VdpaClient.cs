@@ -233,6 +233,20 @@ internal sealed class VdpaClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes the family as the process's cache describes it now, as a new client would at its start (from nlctrl when the
+    /// cache forgot it): a client kept for the next command (<see cref="VdpaClientShelf"/>) follows another client's new
+    /// resolution after a reload, and the cache's test seam, without a socket of its own.
+    /// </summary>
+    public void RefreshFamily()
+    {
+        if (_cache?.Resolve(_connection, VdpaFamily.Name) is { } family && !ReferenceEquals(family, Family))
+        {
+            Family = family;
+            Capabilities = new VdpaFamilyCapabilities(family);
+        }
+    }
+
     /// <summary>True when nlctrl now gives the family another id; false when the id is the same (the ENOENT was vdpa's own).</summary>
     private bool ResolveFamilyAgain()
     {

@@ -6,6 +6,9 @@ public sealed class VdpaParent
     /// <summary>The name as iproute2 writes it: "bus/device" when the parent has a bus, else the device name alone.</summary>
     public string Name { get; init; } = string.Empty;
 
+    /// <summary>The name again, under the name a device gives its parent: a parent piped to -Parent (-ParentName) binds by it.</summary>
+    public string ParentName => Name;
+
     public string? BusName { get; init; }
 
     public string DeviceName { get; init; } = string.Empty;
@@ -33,6 +36,9 @@ public sealed class VdpaDevice
 
     /// <summary>The parent management device, named as <see cref="VdpaParent.Name"/>.</summary>
     public string Parent { get; init; } = string.Empty;
+
+    /// <summary>The parent again, under the name a parent has it too (<see cref="VdpaParent.ParentName"/>): either binds to -ParentName.</summary>
+    public string ParentName => Parent;
 
     public string? ParentBusName { get; init; }
 

@@ -357,7 +357,7 @@ internal sealed class VdpaSysfs
 /// One listing's reads of sysfs (<see cref="VdpaSysfs.StartListing"/>): the devices of one parent share its path and
 /// NUMA node, read once.
 /// </summary>
-public sealed class VdpaSysfsListing
+internal sealed class VdpaSysfsListing
 {
     private readonly VdpaSysfs _sysfs;
     private readonly Dictionary<string, int?> _parents = new(StringComparer.Ordinal);

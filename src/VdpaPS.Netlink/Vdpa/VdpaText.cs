@@ -156,6 +156,21 @@ internal static class VdpaText
     public static string? CheckMaxQueuePairs(int pairs) =>
         pairs is < 1 or > VdpaFamily.MaxQueuePairs ? $"{pairs} queue pairs is out of range: a device has 1 to {VdpaFamily.MaxQueuePairs}." : null;
 
+    /// <remarks>Allocates only the string it returns: decoding a net device's configuration calls it for every device.</remarks>
     public static string FormatMacAddress(ReadOnlySpan<byte> mac) =>
-        string.Join(':', mac.ToArray().Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
+        mac.IsEmpty ? string.Empty : string.Create(mac.Length * 3 - 1, mac, static (text, bytes) =>
+        {
+            const string hex = "0123456789abcdef";
+            for (var i = 0; i < bytes.Length; i++)
+            {
+                var at = i * 3;
+                if (i > 0)
+                {
+                    text[at - 1] = ':';
+                }
+
+                text[at] = hex[bytes[i] >> 4];
+                text[at + 1] = hex[bytes[i] & 0xF];
+            }
+        });
 }

@@ -20,7 +20,7 @@ public sealed class GetVdpaDeviceConfigCommand : VdpaCmdlet
         VdpaConfigListing? listing = null;
         foreach (var config in ResolveNames(Name, AskConfig, filter =>
                  {
-                     listing = DumpOrStop("Listing the configuration of every vDPA device (DEV_CONFIG_GET dump, then DEV_GET dump to check it is complete).",
+                     listing = DumpOrStop($"Listing the configuration of every vDPA device (DEV_CONFIG_GET dump, then DEV_GET dump to check it is complete).",
                          c => c.GetConfigListing(), VdpaTargetKind.Device);
                      return SelectByName(listing.Configs, c => c.Name, filter, VdpaTargetKind.Device);
                  }))

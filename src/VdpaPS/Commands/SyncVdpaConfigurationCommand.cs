@@ -236,7 +236,7 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
     /// </summary>
     private IReadOnlyList<VdpaParent> WaitForParents(VdpaConfiguration configuration)
     {
-        IReadOnlyList<VdpaParent> ListParents() => DumpOrStop("Listing vDPA parents (MGMTDEV_GET dump).", c => c.GetParents(), VdpaTargetKind.Parent);
+        IReadOnlyList<VdpaParent> ListParents() => DumpOrStop($"Listing vDPA parents (MGMTDEV_GET dump).", c => c.GetParents(), VdpaTargetKind.Parent);
         bool Missing(IReadOnlyList<VdpaParent> list) => configuration.Devices.Any(d => VdpaText.ResolveParent(d.Parent, list) is null);
         var parents = ListParents();
         if (WaitForParentSec <= 0 || !Missing(parents))

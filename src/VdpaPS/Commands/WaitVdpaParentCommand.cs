@@ -27,7 +27,15 @@ public sealed class WaitVdpaParentCommand : VdpaEventCmdlet
         bool Check()
         {
             parent = AskIfLoaded(client => client.FindParent(Name));
-            WriteVerbose(parent is null ? $"No parent '{Name}' yet." : $"Parent '{Name}' is the kernel's '{parent.Name}'.");
+            if (parent is null)
+            {
+                WriteVerbose($"No parent '{Name}' yet.");
+            }
+            else
+            {
+                WriteVerbose($"Parent '{Name}' is the kernel's '{parent.Name}'.");
+            }
+
             return parent is not null;
         }
 
