@@ -32,8 +32,10 @@ function New-VdpaInternalObject {
     $ctor = @($type.GetConstructors() | Where-Object { $_.GetParameters().Count -eq $ArgumentList.Count })
     if ($ctor.Count -ne 1) { throw "$FullName has $($ctor.Count) constructors of $($ArgumentList.Count) parameters." }
     $parameters = $ctor[0].GetParameters()
-    $converted = for ($i = 0; $i -lt $parameters.Count; $i++) {
-        [System.Management.Automation.LanguagePrimitives]::ConvertTo($ArgumentList[$i], $parameters[$i].ParameterType)
+    # Collected by index, not from a loop's output: the pipeline would unroll an argument that is a list.
+    $converted = [object[]]::new($parameters.Count)
+    for ($i = 0; $i -lt $parameters.Count; $i++) {
+        $converted[$i] = [System.Management.Automation.LanguagePrimitives]::ConvertTo($ArgumentList[$i], $parameters[$i].ParameterType)
     }
-    $ctor[0].Invoke([object[]]@($converted))
+    $ctor[0].Invoke($converted)
 }
