@@ -54,16 +54,8 @@ internal sealed class VdpaSysfs
 
     private string Bus => Path.Combine(_sys, "bus", "vdpa");
 
-    public bool IsPresent => Directory.Exists(Bus);
-
     /// <summary>Whether new devices are bound to a loaded driver automatically (/sys/bus/vdpa/drivers_autoprobe).</summary>
     public bool AutoProbe => !File.Exists(Path.Combine(Bus, "drivers_autoprobe")) || File.ReadAllText(Path.Combine(Bus, "drivers_autoprobe")).Trim() != "0";
-
-    /// <summary>The vdpa bus drivers whose modules are loaded.</summary>
-    public IReadOnlyList<string> LoadedDrivers =>
-        Directory.Exists(Path.Combine(Bus, "drivers"))
-            ? [.. Directory.GetDirectories(Path.Combine(Bus, "drivers")).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)]
-            : [];
 
     /// <summary>Every device on the vdpa bus, managed or not.</summary>
     public IReadOnlyList<string> GetDeviceNames()
