@@ -165,6 +165,22 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
         (Invoke-IpVdpa dev show "$P-d0").dev["$P-d0"].mgmtdev | Should -Be 'vdpasim_net'
     }
 
+    It 'creates one device per name in one call, each read back; a name the kernel refuses is that name''s error alone' {
+        $out = New-VdpaDevice "$P-m0", "$P-m1", "$P-m0", "$P-m2" vdpasim_net -Mtu 1400 -ErrorVariable e -ErrorAction SilentlyContinue
+        @($out).Name | Should -Be "$P-m0", "$P-m1", "$P-m2"
+        $e | Should -HaveCount 1
+        $e[0].FullyQualifiedErrorId | Should -Be 'VdpaDeviceExists,VdpaPS.Commands.NewVdpaDeviceCommand'
+        "$($e[0])" | Should -Match "'$P-m0' already exists"
+        $configs = (Invoke-IpVdpa dev config show).config
+        foreach ($n in "$P-m0", "$P-m1", "$P-m2") { $configs[$n].mtu | Should -Be 1400 -Because "$n was created with the call's MTU" }
+        # One MAC address for several devices is refused before anything is created.
+        New-VdpaDevice "$P-m3", "$P-m4" vdpasim_net -MacAddress 02:00:00:00:00:33 -ErrorVariable e2 -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $e2 | Should -HaveCount 1
+        $e2[0].FullyQualifiedErrorId | Should -Be 'InvalidMacAddress,VdpaPS.Commands.NewVdpaDeviceCommand'
+        $e2[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        Get-LabDeviceNames | Should -Not -Contain "$P-m3"
+    }
+
     It 'checks input before the kernel: <Case>' -ForEach @(
         @{ Case = 'MTU below 68'; Params = @{ Name = 'pst-i0'; Parent = 'vdpasim_net'; Mtu = 67 }; Id = 'InvalidMtu' }
         @{ Case = 'MTU above 65535'; Params = @{ Name = 'pst-i1'; Parent = 'vdpasim_net'; Mtu = 65536 }; Id = 'InvalidMtu' }

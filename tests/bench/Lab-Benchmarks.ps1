@@ -10,7 +10,8 @@
                 with Get-VdpaDevice against the raw netlink dump (VdpaClient.GetDevices() from the module's own
                 assembly), and from 256 up against the C tool alone and the C tool + ConvertFrom-Json; the time and the
                 managed memory one listing takes per device; then Remove-VdpaDevice
-      create/remove  -CompareDevices devices: New-VdpaDevice and Remove-VdpaDevice against bash loops of vdpa dev add /
+      create/remove  -CompareDevices devices: New-VdpaDevice (one call per device, and one call for all the names) and
+                Remove-VdpaDevice against bash loops of vdpa dev add /
                 vdpa dev del and against the core alone (VdpaClient.CreateDevice / DeleteDevice), each from no devices
     Writes every figure (milliseconds) to -OutputFile as JSON and prints them.
 #>
@@ -260,6 +261,14 @@ $result.RemoveCoreMs = Measure-Ms { for ($i = 0; $i -lt $compare; $i++) { $null 
 $client.Dispose()
 Write-Figure "core: VdpaClient.CreateDevice x $compare" $result.CreateCoreMs
 Write-Figure "core: VdpaClient.DeleteDevice x $compare" $result.RemoveCoreMs
+
+# New-VdpaDevice given all the names in one call, as a script that creates many devices can: the command's own cost
+# (pwsh's per-command work, the parent's lookup) is paid once, each device then costs its DEV_NEW, read-back and sysfs.
+$names = [string[]]@(for ($i = 0; $i -lt $compare; $i++) { "bn$i" })
+$result.CreateBatchMs = Measure-Ms { New-VdpaDevice -Name $names -Parent $Parent -ErrorAction Stop }
+if (@(Get-VdpaDevice 'bn*').Count -ne $compare) { throw "New-VdpaDevice -Name (${compare} names) did not create them all." }
+Get-VdpaDevice 'bn*' | Remove-VdpaDevice -Confirm:$false
+Write-Figure "New-VdpaDevice -Name <$compare names>, one call" $result.CreateBatchMs ('{0:N2} ms per device' -f ($result.CreateBatchMs / [Math]::Max($compare, 1)))
 
 # The same with the C tool, one process per device as a shell script does it.
 $result.CreateIproute2Ms = Measure-BashMs "for ((i = 0; i < $compare; i++)); do vdpa dev add name bx`$i mgmtdev $Parent || exit 1; done"

@@ -4,7 +4,7 @@ using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Commands;
 
-/// <summary>Creates a vDPA device on a parent, and emits it as the kernel reads it back.</summary>
+/// <summary>Creates vDPA devices on a parent, and emits each as the kernel reads it back.</summary>
 /// <remarks>
 /// DEV_NEW is answered with a bare ACK, and kernels before an attribute existed accept and drop it, so what the
 /// kernel applied is only known by reading the device back: every requested value is checked there.
@@ -13,10 +13,10 @@ namespace VdpaPS.Commands;
 [OutputType(typeof(VdpaDevice))]
 public sealed class NewVdpaDeviceCommand : VdpaCmdlet
 {
-    /// <summary>The new device's name (a sysfs name: no '/', no spaces). Never bound from the pipeline, so a piped parent's Name cannot become it.</summary>
+    /// <summary>The new devices' names (sysfs names: no '/', no spaces), one device each. Never bound from the pipeline, so a piped parent's Name cannot become one.</summary>
     [Parameter(Mandatory = true, Position = 0)]
     [ValidateNotNullOrEmpty]
-    public string Name { get; set; } = string.Empty;
+    public string[] Name { get; set; } = [];
 
     /// <summary>The parent (management device) as Get-VdpaParent names it, in any case, or a bus parent's address alone (0000:03:00.2); bound from piped parents.</summary>
     [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
@@ -50,21 +50,35 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
     [ValidateSet(VdpaSysfs.VhostDriver, VdpaSysfs.VirtioDriver, DriverNames.None, IgnoreCase = true)]
     public string? Driver { get; set; }
 
+    // The device being created: a Ctrl+C during its DEV_NEW removes it once the kernel has made it.
+    private string _creating = string.Empty;
+
     protected override void ProcessRecord()
     {
-        if (BuildSpec(out var parent) is not { } spec)
+        // Each name is its own device and its own error; the parent and the values are checked and resolved once for all.
+        var names = Array.FindAll(Name, n => !RefuseInput(VdpaText.CheckDeviceName(n), VdpaErrors.InvalidName, n));
+        if (names.Length == 0 || BuildSpec(out var parent) is not { } common)
         {
             return;
         }
 
         // Commands up to VSTATS_GET are parsed leniently: an attribute this kernel does not know would vanish without a word.
-        foreach (var unknown in VdpaProvisioning.UnknownTo(Client.Capabilities, spec))
+        foreach (var unknown in VdpaProvisioning.UnknownTo(Client.Capabilities, common))
         {
             WriteWarning(VdpaProvisioning.UnknownWarning(unknown));
         }
 
+        foreach (var name in names)
+        {
+            Create(common with { Name = name }, parent);
+        }
+    }
+
+    private void Create(VdpaDeviceSpec spec, VdpaParent? parent)
+    {
         var sent = VdpaProvisioning.ForFamily(Client.Capabilities, spec);
-        if (!ShouldProcess($"vDPA device '{Name}' on parent '{spec.Parent}'{VdpaProvisioning.DescribeValues(spec)}", "Create") ||
+        _creating = spec.Name;
+        if (!ShouldProcess($"vDPA device '{spec.Name}' on parent '{spec.Parent}'{VdpaProvisioning.DescribeValues(spec)}", "Create") ||
             TryCreateDevice(spec, sent, parent) is not { } device)
         {
             return;
@@ -73,7 +87,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
         ReportUnapplied(spec, device);
 
         // A loaded driver may already have claimed the device at creation; binding moves it where it was asked.
-        if (Driver is not null && !TryBindDriver(Name, Driver))
+        if (Driver is not null && !TryBindDriver(spec.Name, Driver))
         {
             return;
         }
@@ -81,14 +95,15 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
         WriteObject(WithSysfs(device));
     }
 
-    /// <summary>The spec the parameters ask for, checked before anything reaches the kernel; null when an input was refused.</summary>
+    /// <summary>What the parameters ask of every device (its Name still to be set), checked before anything reaches the kernel; null when an input was refused.</summary>
     private VdpaDeviceSpec? BuildSpec(out VdpaParent? parent)
     {
         parent = null;
         string? macError = null;
         var mac = MacAddress is null ? null : VdpaText.ParseMacAddress(MacAddress, out macError);
-        if (RefuseInput(VdpaText.CheckDeviceName(Name), VdpaErrors.InvalidName, Name) ||
-            RefuseInput(VdpaText.CheckParentName(Parent), VdpaErrors.InvalidParentName, Parent) ||
+        if (RefuseInput(VdpaText.CheckParentName(Parent), VdpaErrors.InvalidParentName, Parent) ||
+            RefuseInput(Name.Length > 1 && mac is not null ? "One MAC address cannot go to several devices: create them one at a time, each with its own." : null,
+                VdpaErrors.InvalidMacAddress, MacAddress) ||
             RefuseInput(macError, VdpaErrors.InvalidMacAddress, MacAddress) ||
             (Mtu is { } mtu && RefuseInput(VdpaText.CheckMtu(mtu), VdpaErrors.InvalidMtu, mtu)) ||
             (MaxQueuePairs is { } pairs && RefuseInput(VdpaText.CheckMaxQueuePairs(pairs), VdpaErrors.InvalidQueuePairs, pairs)))
@@ -113,7 +128,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
 
         return new VdpaDeviceSpec
         {
-            Name = Name,
+            Name = string.Empty,
             Parent = parent?.Name ?? Parent,
             MacAddress = mac,
             Mtu = (ushort?)Mtu,
@@ -135,7 +150,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
         }
 
         if (!VdpaProvisioning.Given(spec).Any() ||
-            !TryRequest($"Reading back the configuration of '{Name}' (DEV_CONFIG_GET) to check what was applied.", c => c.GetConfig(Name), Name,
+            !TryRequest($"Reading back the configuration of '{spec.Name}' (DEV_CONFIG_GET) to check what was applied.", c => c.GetConfig(spec.Name), spec.Name,
                 VdpaTargetKind.Device, out var config))
         {
             return;
@@ -162,7 +177,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
     {
         if (stopped.Request.Command == (byte)VdpaCommand.DeviceNew && DetachClient() is { } client)
         {
-            _ = client.RemoveWhenCreated(stopped, Name);
+            _ = client.RemoveWhenCreated(stopped, _creating);
         }
     }
 
