@@ -1,6 +1,7 @@
 <#
 .SYNOPSIS
-    A runbook walk-through of VdpaPS: parents, net and block devices, configuration, statistics, drivers.
+    A runbook walk-through of VdpaPS: parents, net and block devices, configuration, statistics, drivers, a
+    device in use refused with its holder named, and a lost device brought back from an exported file.
 .DESCRIPTION
     The README's main job: `dotnet pwsh ./build.ps1 demo` runs it as root in the lab kernel (vdpasim_net,
     vdpasim_blk and vduse, with virtio_vdpa and vhost_vdpa loaded and autoprobe off), where no vDPA hardware
@@ -55,6 +56,41 @@ try {
 
     Show-Step 'Hand the net device to a VM instead: rebind it to vhost_vdpa and get its char device' 'Set-VdpaDevice demo-net0 -Driver vhost_vdpa -PassThru'
     Set-VdpaDevice demo-net0 -Driver vhost_vdpa -PassThru | Format-List Name, Driver, VhostDevicePath | Out-Host
+
+    Show-Step 'A device in use is not pulled from under its user: a process holds its char device, so removal is refused, naming the holder' `
+        'Remove-VdpaDevice demo-net0 -Confirm:$false'
+    $vhost = (Get-VdpaDevice demo-net0).VhostDevicePath
+    # bash opens the char device and execs sleep with it as stdin: the holder is `sleep`, as a VM's qemu would be.
+    $holder = [System.Diagnostics.Process]::Start('bash', [string[]]@('-c', "exec sleep 120 < '$vhost'"))
+    try {
+        $deadline = [datetime]::UtcNow.AddSeconds(30)
+        while (-not (Get-ChildItem "/proc/$($holder.Id)/fd" -ErrorAction SilentlyContinue | Where-Object LinkTarget -EQ $vhost)) {
+            if ([datetime]::UtcNow -gt $deadline) { throw "sleep (pid $($holder.Id)) did not open $vhost in 30 s" }
+            Start-Sleep -Milliseconds 50
+        }
+        Remove-VdpaDevice demo-net0 -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable busy
+        $busy | ForEach-Object { "$($_.FullyQualifiedErrorId) [$($_.CategoryInfo.Category)]: $($_.Exception.Message)" } | Out-Host
+        Write-Host "Still there: $(@(Get-VdpaDevice demo-net0).Name)"
+    } finally {
+        $holder.Kill(); $holder.WaitForExit()
+    }
+
+    # Sync run as root uses only a file no other user can write, nor any folder above it: not /tmp.
+    $folder = New-Item -ItemType Directory -Force (Join-Path $HOME "vdpaps-demo-$PID")
+    chmod 700 $folder.FullName
+    $file = Join-Path $folder.FullName 'devices.json'
+    Show-Step 'Declare the host as it is: export its devices to a configuration file' "Export-VdpaConfiguration -Path $file"
+    Export-VdpaConfiguration -Path $file
+    Get-Content $file | Out-Host
+
+    Show-Step 'Lose a device, then bring it back from the file (as the boot unit does): Compare says what differs, Sync converges' `
+        "Remove-VdpaDevice demo-blk0 -Confirm:`$false; Compare-VdpaConfiguration $file; Sync-VdpaConfiguration $file -PassThru"
+    Remove-VdpaDevice demo-blk0 -Confirm:$false
+    Compare-VdpaConfiguration -Path $file | Out-Host
+    Sync-VdpaConfiguration -Path $file -PassThru | Out-Host
+    Show-Step 'The file and the host agree again' "Compare-VdpaConfiguration $file"
+    "$(@(Compare-VdpaConfiguration -Path $file).Count) differences" | Out-Host
+    Remove-Item -Recurse -Force $folder.FullName
 
     Show-Step 'A mistake gets the kernel''s own words, with a stable error id' "New-VdpaDevice -Name demo-net0 -Parent $NetParent"
     New-VdpaDevice -Name demo-net0 -Parent $NetParent -ErrorAction SilentlyContinue -ErrorVariable mistake | Out-Null
