@@ -171,7 +171,7 @@ internal sealed class VdpaClient : IDisposable
             {
                 _connection.Resume(canceled, deadline.Token);
             }
-            catch (NetlinkException e) when (e is not NetlinkSocketException and not NetlinkProtocolException)
+            catch (NetlinkException e) when (e is not (NetlinkSocketException or NetlinkProtocolException or NetlinkTimeoutException))
             {
                 return new VdpaStoppedCreate(VdpaStoppedCreateOutcome.NotCreated, e.Message); // the kernel refused it
             }
