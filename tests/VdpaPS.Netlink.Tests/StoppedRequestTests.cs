@@ -21,26 +21,39 @@ public sealed class StoppedRequestTests
     [Fact]
     public void AStopThatLandsAsTheSendReturnsStillNamesTheRequestTheKernelRan()
     {
-        // The kernel ran DEV_NEW (the send returned) just as the stop came: the caller must learn it, to undo it. Before the
-        // fix, a send that had completed by the time the filter looked let a bare OperationCanceledException out.
-        var bare = 0;
-        for (var i = 0; i < 300; i++)
+        // The kernel ran DEV_NEW (its send returned) just as the wait saw the stop: the caller must learn which request it
+        // was, to undo it. Before the fix, a send that had completed by then let a bare OperationCanceledException out, and
+        // the device the kernel made was never removed. The race is made certain here: on the waiting thread, the send is let
+        // finish, then the stop is seen.
+        var interval = NetlinkConnection.NoticeInterval;
+        NetlinkConnection.NoticeInterval = TimeSpan.FromMilliseconds(20);
+        try
         {
             using var stop = new CancellationTokenSource();
-            var kernel = new ScriptedKernel { OnSend = (_, _) => stop.Cancel() };
+            var kernel = new ScriptedKernel { HoldFirstSend = true };
             using var connection = new NetlinkConnection(kernel, initialSequence: 1, cancellation: stop.Token);
-            var e = Assert.ThrowsAny<OperationCanceledException>(() => connection.Execute(DevNew, w => w.WriteString(VdpaAttribute.DeviceName, "d0"), null));
-            if (e is not NetlinkRequestCanceledException canceled)
+            connection.Waiting += (_, _) =>
             {
-                bare++;
-                continue;
-            }
-
+                kernel.ReleaseSend.Set();
+                Assert.True(kernel.HeldSendDone.Wait(TimeSpan.FromSeconds(10)));
+                SpinWait.SpinUntil(() => kernel.SendReturned, TimeSpan.FromSeconds(10));
+                Thread.Sleep(50); // the worker's task completes after Send returns
+                stop.Cancel();
+                stop.Token.ThrowIfCancellationRequested();
+            };
+            var e = Assert.ThrowsAny<OperationCanceledException>(() => connection.Execute(DevNew, w => w.WriteString(VdpaAttribute.DeviceName, "d0"), null));
+            var canceled = Assert.IsType<NetlinkRequestCanceledException>(e);
             Assert.Equal(2u, canceled.Sequence);
             Assert.Equal(1, kernel.SendCount);
-        }
 
-        Assert.Equal(0, bare);
+            // Its answer is there to read, without waiting for a send.
+            kernel.Replies.Add(CancellationTests.Ack(2, kernel.PortId));
+            Assert.Equal(0, connection.Resume(canceled, new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token).ReplyCount);
+        }
+        finally
+        {
+            NetlinkConnection.NoticeInterval = interval;
+        }
     }
 
     [Fact]
@@ -303,6 +316,8 @@ public sealed class StoppedRequestTests
 
         public byte[]? HeldSendSawAtItsEnd { get; private set; }
 
+        public volatile bool SendReturned;
+
         public void Send(ReadOnlySpan<byte> datagram)
         {
             var number = Interlocked.Increment(ref _sends);
@@ -317,6 +332,7 @@ public sealed class StoppedRequestTests
                 ReleaseSend.Wait(TimeSpan.FromSeconds(30));
                 HeldSendSawAtItsEnd = datagram.ToArray();
                 HeldSendDone.Set();
+                SendReturned = true;
                 return;
             }
 
