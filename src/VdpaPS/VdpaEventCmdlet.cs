@@ -151,7 +151,7 @@ public abstract class VdpaEventCmdlet : VdpaCmdlet
             }
             catch (NetlinkRequestCanceledException e) when (!StopToken.IsCancellationRequested)
             {
-                throw PastDeadline(e.Request.Operation);
+                throw PastDeadline(e.Request.Operation, e);
             }
         }
     }
@@ -162,9 +162,9 @@ public abstract class VdpaEventCmdlet : VdpaCmdlet
     /// <summary>Why the last wait ran out while a request was still unanswered (the request, and who may hold it up); null otherwise.</summary>
     private protected string? Unanswered { get; private set; }
 
-    private RequestPastDeadline PastDeadline(string operation)
+    private RequestPastDeadline PastDeadline(string operation, NetlinkRequestCanceledException? stopped = null)
     {
-        Unanswered = $"the kernel had not answered {operation} when the time was up: {VdpaLockHolders.Default.Describe()}";
+        Unanswered = $"the kernel had not answered {operation} when the time was up: {VdpaLockHolders.Default.Describe(stopped)}";
         return new RequestPastDeadline();
     }
 

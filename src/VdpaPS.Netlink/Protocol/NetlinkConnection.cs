@@ -141,13 +141,14 @@ internal sealed class NetlinkConnection : IDisposable
                 send.GetAwaiter().GetResult();
             }
 
+            var stopped = new NetlinkRequestCanceledException(request, sequence);
             if (!send.IsCompleted)
             {
                 _sendInFlight = send;
-                PendingRequests.Add(request, send);
+                PendingRequests.Add(stopped, send);
             }
 
-            throw new NetlinkRequestCanceledException(request, sequence);
+            throw stopped;
         }
     }
 
@@ -432,19 +433,19 @@ internal sealed class NetlinkConnection : IDisposable
 /// </summary>
 internal static class PendingRequests
 {
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Task, (GenericRequest Request, long Since)> Running = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Task, (NetlinkRequestCanceledException Stopped, long Since)> Running = new();
 
-    /// <summary>Keeps <paramref name="request"/> until its send returns.</summary>
-    public static void Add(GenericRequest request, Task send)
+    /// <summary>Keeps the stopped request until its send returns.</summary>
+    public static void Add(NetlinkRequestCanceledException stopped, Task send)
     {
-        Running[send] = (request, Environment.TickCount64);
+        Running[send] = (stopped, Environment.TickCount64);
         send.ContinueWith(static done => Running.TryRemove(done, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     /// <summary>Each stopped request the kernel still runs, and how long ago it was stopped.</summary>
-    public static IReadOnlyList<(GenericRequest Request, TimeSpan Age)> Snapshot()
+    public static IReadOnlyList<(NetlinkRequestCanceledException Stopped, TimeSpan Age)> Snapshot()
     {
         var now = Environment.TickCount64;
-        return [.. Running.Values.Select(r => (r.Request, TimeSpan.FromMilliseconds(now - r.Since)))];
+        return [.. Running.Values.Select(r => (r.Stopped, TimeSpan.FromMilliseconds(now - r.Since)))];
     }
 }

@@ -21,10 +21,10 @@ internal sealed class VdpaLockHolders
     private readonly string _sys;
     private readonly string _proc;
     private readonly string _dev;
-    private readonly Func<IReadOnlyList<(GenericRequest Request, TimeSpan Age)>> _pending;
+    private readonly Func<IReadOnlyList<(NetlinkRequestCanceledException Stopped, TimeSpan Age)>> _pending;
 
     public VdpaLockHolders(string sysRoot = "/sys", string procRoot = "/proc", string devRoot = "/dev",
-        Func<IReadOnlyList<(GenericRequest Request, TimeSpan Age)>>? pending = null)
+        Func<IReadOnlyList<(NetlinkRequestCanceledException Stopped, TimeSpan Age)>>? pending = null)
     {
         _sys = sysRoot;
         _proc = procRoot;
@@ -35,13 +35,17 @@ internal sealed class VdpaLockHolders
     public static VdpaLockHolders Default { get; } = new();
 
     /// <summary>The likely holders, likeliest first.</summary>
-    public IReadOnlyList<VdpaLockHolder> Find()
+    /// <param name="waiting">The request that waits, when it was stopped itself: not its own holder.</param>
+    public IReadOnlyList<VdpaLockHolder> Find(NetlinkRequestCanceledException? waiting = null)
     {
         var holders = new List<VdpaLockHolder>();
-        foreach (var (request, age) in _pending())
+        foreach (var (stopped, age) in _pending())
         {
-            holders.Add(new VdpaLockHolder(
-                $"this process's {request.Operation}, stopped {Seconds(age)} ago, which the kernel is still running", null));
+            if (!ReferenceEquals(stopped, waiting))
+            {
+                holders.Add(new VdpaLockHolder(
+                    $"this process's {stopped.Request.Operation}, stopped {Seconds(age)} ago, which the kernel is still running", null));
+            }
         }
 
         var vduse = Path.Combine(_sys, "class", "vduse");
@@ -79,12 +83,13 @@ internal sealed class VdpaLockHolders
     /// One sentence for a user: "the vdpa lock may be held by ..." with the holders found, or what else can hold it. Never
     /// fails: a holder that cannot be looked for is left out.
     /// </summary>
-    public string Describe()
+    /// <param name="waiting">The request that waits, when it was stopped itself: not its own holder.</param>
+    public string Describe(NetlinkRequestCanceledException? waiting = null)
     {
         IReadOnlyList<VdpaLockHolder> holders;
         try
         {
-            holders = Find();
+            holders = Find(waiting);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
