@@ -160,7 +160,7 @@ Describe 'Every cmdlet in further runspaces of one process' {
             $file = "/root/$Name.json"
             # Device events from another process: bash adds and removes a device until the watch has two events.
             $stop = "/root/$Name.stop"
-            $bash = [System.Diagnostics.Process]::Start('bash', @('-c',
+            $bash = [System.Diagnostics.Process]::Start('bash', [string[]]@('-c',
                 "for i in `$(seq 120); do [ -e $stop ] && exit 0; vdpa dev add name $Name-w mgmtdev vdpasim_net; vdpa dev del $Name-w; done"))
             Step Watch-VdpaDevice {
                 $events = @(Watch-VdpaDevice -Name "$Name-w" -Count 2 -TimeoutSec 60)
