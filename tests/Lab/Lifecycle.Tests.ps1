@@ -195,7 +195,7 @@ Describe 'A vdpasim_net device bound to virtio_vdpa, its interface up' {
     }
 }
 
-Describe 'Ctrl+C' {
+Describe 'Ctrl+C' -Tag Issue22 {
     BeforeAll {
         # VDUSE devices nobody serves, with autoprobe on: virtio_vdpa's probe inside DEV_NEW waits for the missing daemon
         # for the message timeout (4 s here, VDUSE's default is 30), and the kernel holds DEV_NEW, and vdpa's lock, until then.

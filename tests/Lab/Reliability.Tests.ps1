@@ -134,7 +134,7 @@ Describe 'Concurrent runspaces' {
     }
 }
 
-Describe 'Every cmdlet in further runspaces of one process' {
+Describe 'Every cmdlet in further runspaces of one process' -Tag Issue22 {
     AfterAll { Remove-LabDevice "$P-rs*" }
 
     It 'runs each cmdlet of the module in a second and a third runspace after this one used the module, with device events from another process' {
