@@ -22,10 +22,10 @@ internal static partial class VdpaErrors
     /// </summary>
     public static ErrorRecord SubscribeFailed(NetlinkException e) => SubscribeFailed(e, new VdpaKernelSupport().OtherNetworkNamespace());
 
-    internal static ErrorRecord SubscribeFailed(NetlinkException e, string? otherNamespace)
+    public static ErrorRecord SubscribeFailed(NetlinkException e, string? otherNamespace)
     {
         var reason = e.Message.TrimEnd('.');
-        var (message, action) = otherNamespace is null
+        var (message, action) = string.IsNullOrEmpty(otherNamespace)
             ? ($"The kernel's device events (NETLINK_KOBJECT_UEVENT) cannot be received: {reason}.", (string?)null)
             : ($"The kernel's device events (NETLINK_KOBJECT_UEVENT) cannot be received: {reason}. The host's devices' events reach only the initial " +
                $"network namespace, and {otherNamespace}.", "Run the command on the host, not inside a container's network namespace.");
