@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using VdpaPS.Netlink.Protocol;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS;
@@ -12,11 +13,24 @@ public abstract partial class VdpaCmdlet
     /// </summary>
     private protected VdpaDevice? TryCreateDevice(VdpaDeviceSpec spec, VdpaDeviceSpec sent, VdpaParent? parent)
     {
-        if ((parent is not null && !CheckParentHasRoom(parent, spec.Name)) ||
-            !TryRequest($"Creating vDPA device '{spec.Name}' (DEV_NEW: {VdpaProvisioning.DescribeRequest(sent)}).", c => c.CreateDevice(sent), spec,
-                VdpaTargetKind.Device, out var ack, parent))
+        if (parent is not null && !CheckParentHasRoom(parent, spec.Name))
         {
             return null;
+        }
+
+        NetlinkAcknowledgement ack;
+        _creating = spec.Name;
+        try
+        {
+            if (!TryRequest($"Creating vDPA device '{spec.Name}' (DEV_NEW: {VdpaProvisioning.DescribeRequest(sent)}).", c => c.CreateDevice(sent), spec,
+                    VdpaTargetKind.Device, out ack, parent))
+            {
+                return null;
+            }
+        }
+        finally
+        {
+            _creating = null;
         }
 
         if (ack.Warning is not null)

@@ -57,13 +57,38 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
                     throw new PipelineStoppedException();
                 }
 
-                if (VerboseEnabled)
-                {
-                    _client!.Connection.Trace += WriteVerbose;
-                }
+                Listen(_client!);
             }
 
             return _client!;
+        }
+    }
+
+    /// <summary>With -Verbose: what goes over the wire, and what a request waits for while the kernel does not answer.</summary>
+    private protected void Listen(VdpaClient client)
+    {
+        if (VerboseEnabled)
+        {
+            client.Connection.Trace += WriteVerbose;
+            client.Connection.Waiting += SayWaiting;
+        }
+    }
+
+    /// <summary>A request the kernel has not answered yet, and who may hold it up (the vdpa lock).</summary>
+    private void SayWaiting(GenericRequest request, TimeSpan waited)
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return; // The wait ends at its next check; the pipeline takes no more output.
+        }
+
+        try
+        {
+            WriteVerbose($"Waiting {VdpaLockHolders.Seconds(waited)} so far for the kernel's answer to {request.Operation}: {VdpaLockHolders.Default.Describe()}.");
+        }
+        catch (PipelineStoppedException)
+        {
+            // Stopped meanwhile: the request's own wait sees the cancellation next.
         }
     }
 
@@ -82,35 +107,65 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         }
     }
 
-    /// <summary>
-    /// A request whose wait was stopped: the kernel may still carry it out. A cmdlet that can undo it overrides this
-    /// (New-VdpaDevice removes a device DEV_NEW makes after all); it may take the client with <see cref="DetachClient"/>.
-    /// </summary>
-    private protected virtual void OnRequestStopped(NetlinkRequestCanceledException stopped)
-    {
-    }
-
-    /// <summary>Hands the client (and its socket, with a request still open on it) to the caller, who disposes it.</summary>
-    private protected VdpaClient? DetachClient()
+    /// <summary>Takes the client from the command (to keep it for the runspace or close it).</summary>
+    private VdpaClient? DetachClient()
     {
         var client = _client;
         _client = null;
         if (client is not null)
         {
             client.Connection.Trace -= WriteVerbose;
+            client.Connection.Waiting -= SayWaiting;
         }
 
         return client;
     }
 
+    // The device whose DEV_NEW is on its way (TryCreateDevice): a stop during it removes what the kernel makes after all.
+    private string? _creating;
+
     private PipelineStoppedException Stopped(OperationCanceledException e)
     {
-        if (e is NetlinkRequestCanceledException request)
+        if (e is NetlinkRequestCanceledException { Request.Command: (byte)VdpaCommand.DeviceNew } request && _creating is { } name && _client is { } client)
         {
-            OnRequestStopped(request);
+            FinishStoppedCreate(client, request, name);
         }
 
         return new PipelineStoppedException();
+    }
+
+    /// <summary>
+    /// Stopped while the kernel still works on DEV_NEW (a VDUSE parent without its daemon holds it for its message timeout):
+    /// the kernel may yet create the device. Its answer is awaited here, and a device it made removed, before the command
+    /// returns (a task left behind would be lost when pwsh or the boot unit exits). Bounded by the longest hold the vdpa lock
+    /// can have now; what could not be finished is a warning. The pipeline is stopping, so both go to the host directly.
+    /// </summary>
+    private void FinishStoppedCreate(VdpaClient client, NetlinkRequestCanceledException request, string name)
+    {
+        var holders = VdpaLockHolders.Default;
+        var limit = TimeSpan.FromSeconds(Math.Clamp((holders.LongestHold() ?? TimeSpan.Zero).TotalSeconds + 5, 10, 120));
+        var ui = Host?.UI;
+        var verbose = VerboseEnabled;
+        if (verbose)
+        {
+            ui?.WriteVerboseLine($"Stopped during DEV_NEW of vDPA device '{name}', which the kernel still runs: waiting up to {VdpaLockHolders.Seconds(limit)} " +
+                $"for its answer, to remove the device if it is made ({holders.Describe()}).");
+        }
+
+        var outcome = client.FinishStoppedCreate(request, name, limit);
+        switch (outcome.Outcome)
+        {
+            case VdpaStoppedCreateOutcome.Removed when verbose:
+                ui?.WriteVerboseLine($"The kernel made vDPA device '{name}' after the stop; it was removed.");
+                break;
+            case VdpaStoppedCreateOutcome.NotCreated when verbose:
+                ui?.WriteVerboseLine($"The kernel did not make vDPA device '{name}': {outcome.Detail}");
+                break;
+            case VdpaStoppedCreateOutcome.Unknown:
+                ui?.WriteWarningLine($"Stopped during DEV_NEW of vDPA device '{name}', and the cleanup could not finish: {outcome.Detail}. The kernel may " +
+                    $"still make the device ({holders.Describe()}); if Get-VdpaDevice '{name}' shows it, remove it with Remove-VdpaDevice.");
+                break;
+        }
     }
 
     private protected void WriteNetlinkError(NetlinkException e, object? target, VdpaTargetKind kind, VdpaParent? parent = null) =>

@@ -68,8 +68,21 @@ public abstract class VdpaEventCmdlet : VdpaCmdlet
     {
         using var monitor = Subscribe();
         var started = StartDeadline();
-        while (!check())
+        _started = started;
+        while (true)
         {
+            try
+            {
+                if (check())
+                {
+                    break;
+                }
+            }
+            catch (RequestPastDeadline)
+            {
+                return false;
+            }
+
             while (true)
             {
                 var batch = ReceiveEvents(monitor, started);
@@ -101,10 +114,21 @@ public abstract class VdpaEventCmdlet : VdpaCmdlet
     /// </summary>
     private protected T? AskIfLoaded<T>(Func<VdpaClient, T?> ask)
     {
+        // A request the kernel holds (vdpa's lock, behind a VDUSE device without its daemon) ends with -TimeoutSec too.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(StopToken);
+        if (Remaining(_started) is { } remaining)
+        {
+            deadline.CancelAfter(remaining);
+        }
+
         VdpaClient client;
         try
         {
-            client = VdpaClient.Open(cancellation: StopToken);
+            client = VdpaClient.Open(cancellation: deadline.Token);
+        }
+        catch (OperationCanceledException) when (!StopToken.IsCancellationRequested)
+        {
+            throw PastDeadline("nlctrl GETFAMILY");
         }
         catch (FamilyNotFoundException e)
         {
@@ -120,12 +144,32 @@ public abstract class VdpaEventCmdlet : VdpaCmdlet
 
         using (client)
         {
-            if (VerboseEnabled)
+            Listen(client);
+            try
             {
-                client.Connection.Trace += WriteVerbose;
+                return ask(client);
             }
-
-            return ask(client);
+            catch (NetlinkRequestCanceledException e) when (!StopToken.IsCancellationRequested)
+            {
+                throw PastDeadline(e.Request.Operation, e);
+            }
         }
+    }
+
+    // The -TimeoutSec clock of the wait in progress.
+    private Stopwatch? _started;
+
+    /// <summary>Why the last wait ran out while a request was still unanswered (the request, and who may hold it up); null otherwise.</summary>
+    private protected string? Unanswered { get; private set; }
+
+    private RequestPastDeadline PastDeadline(string operation, NetlinkRequestCanceledException? stopped = null)
+    {
+        Unanswered = $"the kernel had not answered {operation} when the time was up: {VdpaLockHolders.Default.Describe(stopped)}";
+        return new RequestPastDeadline();
+    }
+
+    /// <summary>A request cut short by -TimeoutSec: the wait ends as timed out.</summary>
+    private sealed class RequestPastDeadline : Exception
+    {
     }
 }

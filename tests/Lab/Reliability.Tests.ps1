@@ -134,6 +134,87 @@ Describe 'Concurrent runspaces' {
     }
 }
 
+Describe 'Every cmdlet in further runspaces of one process' -Tag Issue22 {
+    AfterAll { Remove-LabDevice "$P-rs*" }
+
+    It 'runs each cmdlet of the module in a second and a third runspace after this one used the module, with device events from another process' {
+        # Issue 22: after another runspace had imported VdpaPS and listed parents, Watch-VdpaDevice failed with "netlink poll
+        # failed: EAGAIN": a poll interrupted by a signal (a child's SIGCHLD) read a stale errno. This runspace has used the
+        # module (BeforeAll); two runspaces of one pool then run every cmdlet at once, each on its own devices.
+        Get-VdpaParent vdpasim_net -ErrorAction Stop | Out-Null
+        $iss = [System.Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
+        $iss.ImportPSModule((Join-Path $env:VDPAPS_MODULE_PATH 'VdpaPS.psd1'))
+        $pool = [runspacefactory]::CreateRunspacePool(2, 2, $iss, $Host)
+        $pool.Open()
+        $script = {
+            param([string] $Name, [bool] $CanSetMac)
+            $ErrorActionPreference = 'Stop'
+            $ran = [System.Collections.Generic.List[string]]::new()
+            $problems = [System.Collections.Generic.List[string]]::new()
+            function Step([string] $Cmdlet, [scriptblock] $Run, [string[]] $Accept = @()) {
+                $ran.Add($Cmdlet)
+                try { & $Run } catch {
+                    if ($_.FullyQualifiedErrorId.Split(',')[0] -notin $Accept) { $problems.Add("${Cmdlet}: $($_.FullyQualifiedErrorId): $_") }
+                }
+            }
+            $file = "/root/$Name.json"
+            # Device events from another process: bash adds and removes a device until the watch has two events.
+            $stop = "/root/$Name.stop"
+            $bash = [System.Diagnostics.Process]::Start('bash', [string[]]@('-c',
+                "for i in `$(seq 120); do [ -e $stop ] && exit 0; vdpa dev add name $Name-w mgmtdev vdpasim_net; vdpa dev del $Name-w; done"))
+            Step Watch-VdpaDevice {
+                $events = @(Watch-VdpaDevice -Name "$Name-w" -Count 2 -TimeoutSec 60)
+                if ($events.Count -ne 2 -or @($events.Name | Select-Object -Unique) -ne "$Name-w") { throw "watched $($events.Count) events: $($events | Out-String)" }
+            }
+            New-Item -ItemType File $stop | Out-Null
+            $bash.WaitForExit(60000) | Out-Null
+            Step Get-VdpaParent { if ((Get-VdpaParent vdpasim_net).Name -ne 'vdpasim_net') { throw 'no vdpasim_net' } }
+            Step Wait-VdpaParent { Wait-VdpaParent vdpasim_net -TimeoutSec 30 | Out-Null }
+            Step Get-VdpaCommonFeature { if (-not (Get-VdpaParent vdpasim_net | Get-VdpaCommonFeature).Features) { throw 'no common features' } }
+            Step New-VdpaDevice { New-VdpaDevice $Name vdpasim_net -MacAddress 02:00:00:00:7e:01 | Out-Null }
+            Step Wait-VdpaDevice { if ((Wait-VdpaDevice $Name -TimeoutSec 30).Name -ne $Name) { throw 'not there' } }
+            Step Get-VdpaDevice { if ((Get-VdpaDevice $Name).Parent -ne 'vdpasim_net') { throw 'wrong parent' } }
+            Step Get-VdpaDeviceConfig { if ((Get-VdpaDeviceConfig $Name).MacAddress -ne '02:00:00:00:7e:01') { throw 'wrong MAC' } }
+            # An unbound device has no statistics yet; 6.1's simulator keeps none: the kernel's own answers.
+            Step Get-VdpaStats { Get-VdpaStats $Name -QueueIndex 0 | Out-Null } -Accept VdpaFeatureNegotiationIncomplete, VdpaOperationNotSupported
+            if ($CanSetMac) {
+                Step Set-VdpaDevice { Set-VdpaDevice $Name -MacAddress 02:00:00:00:7e:02 }
+            } else {
+                Step Set-VdpaDevice { Set-VdpaDevice $Name -MacAddress 02:00:00:00:7e:02 } -Accept VdpaNotSupportedByKernel
+            }
+            Step Export-VdpaConfiguration { Export-VdpaConfiguration -Path $file -Name $Name }
+            Step Remove-VdpaDevice { Remove-VdpaDevice $Name -Confirm:$false }
+            Step Sync-VdpaConfiguration { Sync-VdpaConfiguration -Path $file -Confirm:$false -InformationAction Ignore }
+            Step Compare-VdpaConfiguration { $d = @(Compare-VdpaConfiguration -Path $file | Where-Object Device -EQ $Name); if ($d.Count -ne 0) { throw "differences after sync: $($d | Out-String)" } }
+            [pscustomobject]@{ Name = $Name; Ran = @($ran); Problems = @($problems) }
+        }
+        try {
+            $runs = foreach ($i in 2, 3) {
+                $ps = [powershell]::Create()
+                $ps.RunspacePool = $pool
+                $null = $ps.AddScript($script).AddArgument("$P-rs$i").AddArgument([bool] $CanSetMac)
+                [pscustomobject]@{ PowerShell = $ps; Async = $ps.BeginInvoke() }
+            }
+            $results = foreach ($run in $runs) {
+                $out = $run.PowerShell.EndInvoke($run.Async)
+                $run.PowerShell.Streams.Error | Should -BeNullOrEmpty
+                $out
+            }
+        } finally {
+            foreach ($run in $runs) { $run.PowerShell.Dispose() }
+            $pool.Dispose()
+        }
+
+        $cmdlets = @((Get-Command -Module VdpaPS -CommandType Cmdlet).Name | Sort-Object)
+        $results | Should -HaveCount 2
+        foreach ($r in $results) {
+            $r.Problems | Should -BeNullOrEmpty -Because "every cmdlet works in runspace $($r.Name)"
+            @($r.Ran | Sort-Object -Unique) | Should -Be $cmdlets -Because 'the test runs every cmdlet of the module'
+        }
+        foreach ($i in 2, 3) { (Get-VdpaDevice "$P-rs$i" -ErrorAction Stop).Name | Should -Be "$P-rs$i" }
+    }
+}
+
 Describe 'No leaks' {
     BeforeAll { New-VdpaDevice "$P-leak" vdpasim_net -ErrorAction Stop | Out-Null }
     AfterAll { Remove-LabDevice "$P-*" }

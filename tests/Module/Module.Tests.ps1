@@ -145,6 +145,24 @@ Describe 'The public surface' {
     }
 }
 
+Describe 'Device events that cannot be received' {
+    It 'says the socket''s failure once, and blames the network namespace only for a process outside the initial one' {
+        # Issue 22: a poll failure read "...: netlink poll failed: EAGAIN (Resource temporarily unavailable).. They reach
+        # only the initial network namespace." in the host's own namespace.
+        $errors = Get-VdpaInternalType VdpaPS.VdpaErrors
+        $poll = [VdpaPS.Netlink.Protocol.NetlinkSocketException]::new('poll', 4)
+        $r = $errors::SubscribeFailed($poll, $null)
+        $r.FullyQualifiedErrorId | Should -Be 'VdpaEventsUnavailable'
+        $r.ErrorDetails.Message | Should -BeExactly "The kernel's device events (NETLINK_KOBJECT_UEVENT) cannot be received: netlink poll failed: EINTR (Interrupted system call)."
+        $r.ErrorDetails.RecommendedAction | Should -BeNullOrEmpty
+
+        $r = $errors::SubscribeFailed($poll, 'this process is in network namespace net:[2], not the initial one (net:[1])')
+        $r.ErrorDetails.Message | Should -Match 'reach only the initial network namespace, and this process is in network namespace net:\[2\]'
+        $r.ErrorDetails.Message | Should -Not -Match '\.\.'
+        $r.ErrorDetails.RecommendedAction | Should -Match 'network namespace'
+    }
+}
+
 Describe 'A kernel refusal as the ErrorRecord a user sees' {
     It 'reads the same on the exception as on the record, and keeps the kernel''s exception inside' {
         # EEXIST as the connection raises it for DEV_NEW (errno, no extended ack, operation): the refusal's shape, not a kernel.

@@ -39,6 +39,30 @@ public sealed class KernelSupportTests : IDisposable
         Assert.Equal(VdpaAbsence.NotBuilt, new VdpaKernelSupport(_root, Release).Diagnose().Reason);
     }
 
+    [Theory]
+    [InlineData("kernel/drivers/vdpa/vdpa.ko.xz")] // Fedora, Debian
+    [InlineData("kernel/drivers/vdpa/vdpa.ko.zst")] // Ubuntu, Arch
+    [InlineData("kernel/drivers/vdpa/vdpa.ko.gz")]
+    [InlineData("extra/vdpa.ko")] // built apart (the lab's 6.1)
+    public void ModulesDepNamesACompressedOrRelocatedModule(string module)
+    {
+        Write($"lib/modules/{Release}/modules.dep", $"kernel/drivers/vhost/vhost_vdpa.ko.xz: {module}\n{module}:\n");
+
+        var d = new VdpaKernelSupport(_root, Release).Diagnose();
+
+        Assert.Equal(VdpaAbsence.NotLoaded, d.Reason);
+        Assert.Contains(module, d.Evidence);
+    }
+
+    [Fact]
+    public void ModulesDepWithOnlyOtherVdpaModulesIsNotBuilt()
+    {
+        // vhost_vdpa.ko.xz and a dependency list naming vdpa.ko are not the module's own line.
+        Write($"lib/modules/{Release}/modules.dep", "kernel/drivers/vhost/vhost_vdpa.ko.xz: kernel/drivers/vdpa/vdpa.ko.xz\n");
+
+        Assert.Equal(VdpaAbsence.NotBuilt, new VdpaKernelSupport(_root, Release).Diagnose().Reason);
+    }
+
     [Fact]
     public void ProcConfigGzIsReadToo()
     {

@@ -20,4 +20,8 @@ internal interface INetlinkTransport : IDisposable
         cancellation.ThrowIfCancellationRequested();
         return Receive(ref buffer);
     }
+
+    /// <summary>The same, telling <paramref name="stillWaiting"/> how long it has waited, now and then, while nothing came.</summary>
+    /// <remarks>Transports that never wait need not override it.</remarks>
+    int Receive(ref byte[] buffer, CancellationToken cancellation, Action<TimeSpan>? stillWaiting) => Receive(ref buffer, cancellation);
 }

@@ -65,6 +65,9 @@ internal sealed class NetlinkConnection : IDisposable
     {
         lock (_gate)
         {
+            // Stopped before anything was sent: the kernel knows nothing of this request.
+            Cancellation.ThrowIfCancellationRequested();
+
             // Cleared until the answer is read to its end (ReceiveReplies sets it), so any way out before that leaves it false.
             Synchronized = false;
             if (_sendInFlight is { IsCompleted: false })
@@ -90,7 +93,7 @@ internal sealed class NetlinkConnection : IDisposable
             var requestLength = _writer.Length;
             try
             {
-                var ack = ReceiveReplies(request, sequence, onReply, Cancellation);
+                var ack = ReceiveReplies(request, sequence, onReply, Cancellation, NoticeFor(request));
                 Trace?.Invoke($"{request.Operation}: sent {requestLength} bytes (seq {sequence}{(request.Dump ? ", dump" : string.Empty)}); " +
                     $"received {ack.ReplyCount} repl{(ack.ReplyCount == 1 ? "y" : "ies")}" + (ack.Warning is null ? "." : $", warning: {ack.Warning}"));
                 return ack;
@@ -127,21 +130,41 @@ internal sealed class NetlinkConnection : IDisposable
         var send = Task.Run(() => _transport.Send(writer.Written));
         try
         {
-            WaitForSend(send, Cancellation);
+            WaitForSend(send, Cancellation, NoticeFor(request));
         }
-        catch (OperationCanceledException) when (Cancellation.IsCancellationRequested && !send.IsCompleted)
+        catch (OperationCanceledException) when (Cancellation.IsCancellationRequested)
         {
-            _sendInFlight = send;
-            throw new NetlinkRequestCanceledException(request, sequence);
+            // Stopped while the send ran, or just as it returned: either way the kernel has the request and acts on it,
+            // so the caller must learn which one (a DEV_NEW to undo). Only a send that failed reached nothing.
+            if (send.IsFaulted)
+            {
+                send.GetAwaiter().GetResult();
+            }
+
+            var stopped = new NetlinkRequestCanceledException(request, sequence);
+            if (!send.IsCompleted)
+            {
+                _sendInFlight = send;
+                PendingRequests.Add(stopped, send);
+            }
+
+            throw stopped;
         }
     }
 
-    /// <summary>Waits for a send on a worker; its own exception (a NetlinkSocketException) is thrown as it is, not wrapped.</summary>
-    private static void WaitForSend(Task send, CancellationToken cancellation)
+    /// <summary>
+    /// Waits for a send on a worker; its own exception (a NetlinkSocketException) is thrown as it is, not wrapped. While
+    /// it waits, <paramref name="notice"/> hears how long it has been, every <see cref="NoticeInterval"/>.
+    /// </summary>
+    private static void WaitForSend(Task send, CancellationToken cancellation, Action<TimeSpan>? notice)
     {
+        var started = Environment.TickCount64;
         try
         {
-            send.Wait(cancellation);
+            while (!send.Wait(notice is null ? Timeout.InfiniteTimeSpan : NoticeInterval, cancellation))
+            {
+                notice!(TimeSpan.FromMilliseconds(Environment.TickCount64 - started));
+            }
         }
         catch (AggregateException)
         {
@@ -150,6 +173,19 @@ internal sealed class NetlinkConnection : IDisposable
 
         send.GetAwaiter().GetResult();
     }
+
+    /// <summary>How often <see cref="Waiting"/> is raised while the kernel has not answered.</summary>
+    public static TimeSpan NoticeInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Raised on the waiting thread while a request waits for the kernel longer than <see cref="NoticeInterval"/> (and then
+    /// again every interval): the request, and how long it has waited. The kernel holds every vdpa request while a VDUSE
+    /// device's daemon does not answer, so a caller can say what it waits for, and why.
+    /// </summary>
+    public event Action<GenericRequest, TimeSpan>? Waiting;
+
+    private Action<TimeSpan>? NoticeFor(GenericRequest request) =>
+        Waiting is { } waiting ? elapsed => waiting(request, elapsed) : null;
 
     /// <summary>
     /// Waits again for the answer to a request whose wait was cancelled (the kernel went on with it), up to the receive
@@ -162,12 +198,22 @@ internal sealed class NetlinkConnection : IDisposable
         {
             if (_sendInFlight is { } send)
             {
-                // The kernel answers once its handler returns from the send it was stopped in.
-                _sendInFlight = null;
-                WaitForSend(send, cancellation);
+                // The kernel answers once its handler returns from the send it was stopped in. The guard stays until the
+                // worker is done with the writer's buffer: a Resume stopped before that leaves it for the next request.
+                try
+                {
+                    WaitForSend(send, cancellation, NoticeFor(canceled.Request));
+                }
+                finally
+                {
+                    if (send.IsCompleted)
+                    {
+                        _sendInFlight = null;
+                    }
+                }
             }
 
-            return ReceiveReplies(canceled.Request, canceled.Sequence, null, cancellation);
+            return ReceiveReplies(canceled.Request, canceled.Sequence, null, cancellation, NoticeFor(canceled.Request));
         }
     }
 
@@ -198,13 +244,24 @@ internal sealed class NetlinkConnection : IDisposable
         return _sequence;
     }
 
-    private NetlinkAcknowledgement ReceiveReplies(in GenericRequest request, uint sequence, GenericReplyHandler? onReply, CancellationToken cancellation)
+    private NetlinkAcknowledgement ReceiveReplies(in GenericRequest request, uint sequence, GenericReplyHandler? onReply, CancellationToken cancellation,
+        Action<TimeSpan>? notice)
     {
         var interrupted = false;
         var replies = 0;
         while (true)
         {
-            var length = _transport.Receive(ref _receiveBuffer, cancellation);
+            int length;
+            try
+            {
+                length = _transport.Receive(ref _receiveBuffer, cancellation, notice);
+            }
+            catch (NetlinkSocketException e) when (e.Errno == LinuxErrno.ETIMEDOUT)
+            {
+                // Which request went unanswered, not which socket call: what held it up is the caller's to say.
+                throw new NetlinkTimeoutException(request, e.Waited ?? TimeSpan.Zero, e);
+            }
+
             var datagram = new ReadOnlySpan<byte>(_receiveBuffer, 0, length);
             while (!datagram.IsEmpty)
             {
@@ -368,4 +425,27 @@ internal sealed class NetlinkConnection : IDisposable
     }
 
     public void Dispose() => _transport.Dispose();
+}
+
+/// <summary>
+/// This process's requests whose wait was stopped while the kernel still ran them (their send had not returned): each
+/// holds what its handler holds (vdpa's lock) until it returns, so a request that waits names them.
+/// </summary>
+internal static class PendingRequests
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Task, (NetlinkRequestCanceledException Stopped, long Since)> Running = new();
+
+    /// <summary>Keeps the stopped request until its send returns.</summary>
+    public static void Add(NetlinkRequestCanceledException stopped, Task send)
+    {
+        Running[send] = (stopped, Environment.TickCount64);
+        send.ContinueWith(static done => Running.TryRemove(done, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Each stopped request the kernel still runs, and how long ago it was stopped.</summary>
+    public static IReadOnlyList<(NetlinkRequestCanceledException Stopped, TimeSpan Age)> Snapshot()
+    {
+        var now = Environment.TickCount64;
+        return [.. Running.Values.Select(r => (r.Stopped, TimeSpan.FromMilliseconds(now - r.Since)))];
+    }
 }

@@ -96,6 +96,23 @@ public sealed class NetlinkSocketException : NetlinkException
         : base($"netlink {call} failed: {errno.DescribeErrno()}.", errno, call)
     {
     }
+
+    /// <summary>For a receive that timed out (ETIMEDOUT): how long it waited for the kernel.</summary>
+    public TimeSpan? Waited { get; init; }
+}
+
+/// <summary>The kernel did not answer a request within the socket's receive timeout: something holds it (vdpa's lock).</summary>
+public sealed class NetlinkTimeoutException : NetlinkException
+{
+    public NetlinkTimeoutException(GenericRequest request, TimeSpan waited, NetlinkSocketException inner)
+        : base($"{request.Operation}: the kernel did not answer within {waited.TotalSeconds:0} s.", LinuxErrno.ETIMEDOUT, request.Operation, inner)
+    {
+        Request = request;
+        Waited = waited;
+    }
+
+    /// <summary>How long the request waited.</summary>
+    public TimeSpan Waited { get; }
 }
 
 /// <summary>The wait for the kernel's answer was cancelled after the request was sent: the kernel may still carry it out.</summary>

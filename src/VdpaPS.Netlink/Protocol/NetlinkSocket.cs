@@ -147,19 +147,23 @@ internal sealed unsafe partial class NetlinkSocket : INetlinkTransport
 
     /// <summary>Waits (up to the receive timeout) for a datagram, or until <paramref name="cancellation"/> is cancelled.</summary>
     /// <exception cref="OperationCanceledException">Cancelled before a datagram arrived; nothing was read.</exception>
-    public int Receive(ref byte[] buffer, CancellationToken cancellation)
+    public int Receive(ref byte[] buffer, CancellationToken cancellation) => Receive(ref buffer, cancellation, null);
+
+    /// <inheritdoc cref="Receive(ref byte[], CancellationToken)"/>
+    /// <param name="stillWaiting">Told how long the wait has lasted, every <see cref="NetlinkConnection.NoticeInterval"/> without a datagram.</param>
+    public int Receive(ref byte[] buffer, CancellationToken cancellation, Action<TimeSpan>? stillWaiting)
     {
         var added = false;
         _handle.DangerousAddRef(ref added);
         try
         {
             var fd = (int)_handle.DangerousGetHandle().ToInt64();
-            WaitReadable(fd, cancellation);
+            WaitReadable(fd, cancellation, stillWaiting);
             var error = ReceiveWhole(fd, ref buffer, 0, out var length, out var senderPortId);
             if (error != 0)
             {
                 throw error == LinuxErrno.EAGAIN
-                    ? new NetlinkSocketException("receive (timed out waiting for the kernel)", LinuxErrno.ETIMEDOUT)
+                    ? new NetlinkSocketException("receive (timed out waiting for the kernel)", LinuxErrno.ETIMEDOUT) { Waited = _receiveTimeout }
                     : new NetlinkSocketException("receive", error);
             }
 
@@ -180,11 +184,19 @@ internal sealed unsafe partial class NetlinkSocket : INetlinkTransport
         }
     }
 
-    private void WaitReadable(int fd, CancellationToken cancellation)
+    private void WaitReadable(int fd, CancellationToken cancellation, Action<TimeSpan>? stillWaiting)
     {
-        if (!WaitReadable(fd, Environment.TickCount64 + (long)_receiveTimeout.TotalMilliseconds, cancellation))
+        var started = Environment.TickCount64;
+        var deadline = started + (long)_receiveTimeout.TotalMilliseconds;
+        var interval = (long)NetlinkConnection.NoticeInterval.TotalMilliseconds;
+        while (!WaitReadable(fd, stillWaiting is null ? deadline : Math.Min(deadline, Environment.TickCount64 + interval), cancellation))
         {
-            throw new NetlinkSocketException("receive (timed out waiting for the kernel)", LinuxErrno.ETIMEDOUT);
+            if (stillWaiting is null || Environment.TickCount64 >= deadline)
+            {
+                throw new NetlinkSocketException("receive (timed out waiting for the kernel)", LinuxErrno.ETIMEDOUT) { Waited = _receiveTimeout };
+            }
+
+            stillWaiting(TimeSpan.FromMilliseconds(Environment.TickCount64 - started));
         }
     }
 
@@ -208,15 +220,17 @@ internal sealed unsafe partial class NetlinkSocket : INetlinkTransport
             fds[0] = new pollfd { fd = fd, events = (short)POLLIN };
             // poll() skips a negative descriptor: without a token only the socket is watched.
             fds[1] = new pollfd { fd = wake, events = (short)POLLIN };
-            var ready = poll(fds, 2, wait);
+            var ready = LibCLibrary.Poll(fds, 2, wait);
             if (ready < 0)
             {
-                if (errno == LinuxErrno.EINTR)
+                // Read once, right after the call: a signal (the runtime's own, a child's SIGCHLD) interrupts poll with EINTR.
+                var error = LibCLibrary.LastErrno;
+                if (error == LinuxErrno.EINTR)
                 {
                     continue;
                 }
 
-                throw new NetlinkSocketException("poll", errno);
+                throw new NetlinkSocketException("poll", error);
             }
 
             cancellation.ThrowIfCancellationRequested();

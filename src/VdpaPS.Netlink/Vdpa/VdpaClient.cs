@@ -107,9 +107,15 @@ internal sealed class VdpaClient : IDisposable
         {
             return GetOne(VdpaCommand.DeviceConfigGet, w => w.WriteString(DeviceName, name), a => VdpaDecoder.DecodeConfig(a, Capabilities));
         }
-        catch (NetlinkException e) when (e.Errno == LinuxErrno.EOPNOTSUPP && !Capabilities.Has(VdpaCapability.BlockConfig) && IsBlockDevice(name))
+        catch (NetlinkException e) when (e.Errno == LinuxErrno.EOPNOTSUPP && !Capabilities.Has(VdpaCapability.BlockConfig))
         {
-            throw new VdpaCapabilityException(VdpaCapability.BlockConfig, Capabilities, e.Operation, e);
+            // Asked here, not in the filter: a request in a filter would lose its own exceptions (a Ctrl+C) to the filter.
+            if (IsBlockDevice(name))
+            {
+                throw new VdpaCapabilityException(VdpaCapability.BlockConfig, Capabilities, e.Operation, e);
+            }
+
+            throw;
         }
     }
 
@@ -150,33 +156,44 @@ internal sealed class VdpaClient : IDisposable
         [.. VdpaProvisioning.UnknownTo(Capabilities, spec).Select(a => a.Id)];
 
     /// <summary>
-    /// After a DEV_NEW whose wait was cancelled (the kernel goes on with it: a VDUSE parent without its daemon holds it
-    /// for its message timeout): waits in the background for the kernel's answer and, when the device was created after
-    /// all, removes it over a new socket. The task owns this client and disposes it; it is true when a device was removed.
+    /// After a DEV_NEW whose wait was stopped (the kernel goes on with it: a VDUSE parent without its daemon holds it for its
+    /// message timeout): waits, up to <paramref name="limit"/>, for the kernel's answer on this connection and, when the
+    /// device was created after all, removes it. Runs on the caller's thread, so it is done before the caller returns.
     /// </summary>
-    public Task<bool> RemoveWhenCreated(NetlinkRequestCanceledException canceled, string name) =>
-        Task.Run(() =>
+    public VdpaStoppedCreate FinishStoppedCreate(NetlinkRequestCanceledException canceled, string name, TimeSpan limit)
+    {
+        using var deadline = new CancellationTokenSource(limit);
+        var previous = _connection.Cancellation;
+        _connection.Cancellation = deadline.Token;
+        try
         {
             try
             {
-                try
-                {
-                    _connection.Resume(canceled);
-                }
-                catch (NetlinkException)
-                {
-                    return false; // The kernel refused it: no device was made.
-                }
-
-                using var other = Open();
-                other.DeleteDevice(name);
-                return true;
+                _connection.Resume(canceled, deadline.Token);
             }
-            finally
+            catch (NetlinkException e) when (e is not (NetlinkSocketException or NetlinkProtocolException or NetlinkTimeoutException))
             {
-                Dispose();
+                return new VdpaStoppedCreate(VdpaStoppedCreateOutcome.NotCreated, e.Message); // the kernel refused it
             }
-        });
+
+            DeleteDevice(name);
+            return new VdpaStoppedCreate(VdpaStoppedCreateOutcome.Removed, null);
+        }
+        catch (OperationCanceledException)
+        {
+            return new VdpaStoppedCreate(VdpaStoppedCreateOutcome.Unknown,
+                $"the kernel had not answered within {VdpaLockHolders.Seconds(limit)}");
+        }
+        catch (NetlinkException e)
+        {
+            // A receive that timed out is no refusal: the kernel may still create the device.
+            return new VdpaStoppedCreate(VdpaStoppedCreateOutcome.Unknown, e.Message);
+        }
+        finally
+        {
+            _connection.Cancellation = previous;
+        }
+    }
 
     public NetlinkAcknowledgement DeleteDevice(string name) =>
         Send(VdpaCommand.DeviceDelete, w => w.WriteString(DeviceName, name), null);
@@ -328,6 +345,22 @@ internal sealed class VdpaClient : IDisposable
         }
     }
 }
+
+/// <summary>What became of a device whose DEV_NEW was stopped.</summary>
+internal enum VdpaStoppedCreateOutcome
+{
+    /// <summary>The kernel refused the DEV_NEW after all: no device was made.</summary>
+    NotCreated,
+
+    /// <summary>The kernel made the device, and it was removed.</summary>
+    Removed,
+
+    /// <summary>Not known in time (no answer, or the removal failed): the device may exist, or come later.</summary>
+    Unknown,
+}
+
+/// <summary>The outcome, with the kernel's words or what went wrong.</summary>
+internal sealed record VdpaStoppedCreate(VdpaStoppedCreateOutcome Outcome, string? Detail);
 
 /// <summary>A configuration dump with the devices the kernel left out of it (named by the device dump).</summary>
 internal sealed record VdpaConfigListing(IReadOnlyList<VdpaDeviceConfig> Configs, IReadOnlyList<string> Missing);

@@ -194,6 +194,10 @@ internal static partial class VdpaErrorMap
                 subject.Device is null ? $"A vDPA device of that name already exists: {kernel}." : $"A vDPA device named '{subject.Device}' already exists: {kernel}.",
                 "Choose another name, or remove the device first."),
             VdpaErrorKind.DeviceBusy => ($"{subject.DeviceOpening} is busy: {kernel}.", null),
+            VdpaErrorKind.TimedOut when e is NetlinkTimeoutException timeout => (
+                $"The kernel did not answer {e.Operation}{(subject.Device is null ? string.Empty : $" for {device}")} within " +
+                $"{VdpaLockHolders.Seconds(timeout.Waited)}: {VdpaLockHolders.Default.Describe()}.",
+                "Start or fix the daemon of that VDUSE device, or destroy it; the kernel answers once its msg_timeout has passed."),
             VdpaErrorKind.QueueIndexOutOfRange => (
                 $"{subject.DeviceOpening} has no queue {(subject.Queue is { } q ? q.ToString(CultureInfo.InvariantCulture) : "of that index")}: {kernel}.",
                 "Queue indexes run from 0 to MaxQueues - 1 (see Get-VdpaDevice); leave -QueueIndex out to read every queue."),

@@ -28,7 +28,9 @@ internal sealed record VdpaAbsenceDiagnosis(VdpaAbsence Reason, string Evidence)
 /// </summary>
 internal sealed class VdpaKernelSupport
 {
-    private const string ModulePath = "kernel/drivers/vdpa/vdpa.ko";
+    // The module's file, in whatever folder the list gives it (kernel/drivers/vdpa/ in a distribution's tree, extra/ or
+    // updates/ for one built apart).
+    private const string ModuleFile = "vdpa.ko";
     private readonly string _root;
     private readonly string _release;
 
@@ -79,23 +81,51 @@ internal sealed class VdpaKernelSupport
         var modules = $"lib/modules/{_release}";
         var dep = ReadText($"{modules}/modules.dep");
         var builtin = ReadText($"{modules}/modules.builtin");
-        if (dep is not null && dep.Contains(ModulePath + ":", StringComparison.Ordinal))
+        if (FindModule(dep, ':') is { } listed)
         {
-            return new(VdpaAbsence.NotLoaded, $"/{modules}/modules.dep lists {ModulePath} and /sys/module/vdpa does not exist");
+            return new(VdpaAbsence.NotLoaded, $"/{modules}/modules.dep lists {listed} and /sys/module/vdpa does not exist");
         }
 
-        if (builtin is not null && builtin.Contains(ModulePath, StringComparison.Ordinal))
+        if (FindModule(builtin, null) is { } built)
         {
-            return new(VdpaAbsence.NotVisible, $"/{modules}/modules.builtin lists {ModulePath}, yet nlctrl does not list the family here");
+            return new(VdpaAbsence.NotVisible, $"/{modules}/modules.builtin lists {built}, yet nlctrl does not list the family here");
         }
 
         if (dep is not null)
         {
-            return new(VdpaAbsence.NotBuilt, $"neither /{modules}/modules.dep nor modules.builtin lists {ModulePath}");
+            return new(VdpaAbsence.NotBuilt, $"neither /{modules}/modules.dep nor modules.builtin lists {ModuleFile}");
         }
 
         return new(VdpaAbsence.Unknown, $"no kernel config (/boot/config-{_release}, /proc/config.gz) and no /{modules}/modules.dep to read");
     }
+
+    /// <summary>
+    /// The vdpa module's name as a module list gives it, or null when it is not there. Distributions compress modules, and
+    /// modules.dep names the file: vdpa.ko.xz (Fedora, Debian), vdpa.ko.zst (Ubuntu, Arch), vdpa.ko.gz.
+    /// </summary>
+    /// <param name="end">What ends the name on its line: ':' in modules.dep (its dependencies follow), null in modules.builtin.</param>
+    internal static string? FindModule(string? list, char? end)
+    {
+        if (list is null)
+        {
+            return null;
+        }
+
+        foreach (var raw in list.Split('\n'))
+        {
+            var line = raw.TrimEnd('\r');
+            var name = end is { } c && line.IndexOf(c, StringComparison.Ordinal) is var at and >= 0 ? line[..at] : line.Trim();
+            var file = name[(name.LastIndexOf('/') + 1)..];
+            if (file == ModuleFile || Array.Exists(CompressedSuffixes, s => file == ModuleFile + s))
+            {
+                return name;
+            }
+        }
+
+        return null;
+    }
+
+    private static readonly string[] CompressedSuffixes = [".xz", ".zst", ".gz"];
 
     private IEnumerable<(string File, string Text)> ConfigFiles()
     {
@@ -126,7 +156,8 @@ internal sealed class VdpaKernelSupport
         }
     }
 
-    private string? OtherNetworkNamespace()
+    /// <summary>A sentence when this process is not in the initial network namespace (where vdpa and the host's uevents are); else null.</summary>
+    public string? OtherNetworkNamespace()
     {
         try
         {

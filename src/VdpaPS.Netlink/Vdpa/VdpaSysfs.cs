@@ -377,8 +377,8 @@ internal sealed class VdpaSysfsListing
 /// <summary>opendir(3), readdir(3), closedir(3) from the C library: Tmds.LibC has no directory calls.</summary>
 internal static class NativeDirectory
 {
-    // The C library Tmds.LibC binds to as well.
-    private const string CLibrary = "libc.so.6";
+    // The C library Tmds.LibC binds to as well (on musl too: LibCLibrary).
+    private const string CLibrary = Protocol.LibCLibrary.Name;
 
     [DllImport(CLibrary, SetLastError = true)]
     internal static extern IntPtr opendir([MarshalAs(UnmanagedType.LPUTF8Str)] string name);

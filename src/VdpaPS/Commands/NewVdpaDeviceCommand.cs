@@ -50,9 +50,6 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
     [ValidateSet(VdpaSysfs.VhostDriver, VdpaSysfs.VirtioDriver, DriverNames.None, IgnoreCase = true)]
     public string? Driver { get; set; }
 
-    // The device being created: a Ctrl+C during its DEV_NEW removes it once the kernel has made it.
-    private string _creating = string.Empty;
-
     protected override void ProcessRecord()
     {
         // Each name is its own device and its own error; the parent and the values are checked and resolved once for all.
@@ -77,7 +74,6 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
     private void Create(VdpaDeviceSpec spec, VdpaParent? parent)
     {
         var sent = VdpaProvisioning.ForFamily(Client.Capabilities, spec);
-        _creating = spec.Name;
         if (!ShouldProcess($"vDPA device '{spec.Name}' on parent '{spec.Parent}'{VdpaProvisioning.DescribeValues(spec)}", "Create") ||
             TryCreateDevice(spec, sent, parent) is not { } device)
         {
@@ -166,18 +162,6 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
             {
                 WriteError(VdpaErrors.NotApplied(finding.Message, device));
             }
-        }
-    }
-
-    /// <summary>
-    /// Stopped while the kernel still works on DEV_NEW (a VDUSE parent without its daemon holds it for its message
-    /// timeout): the kernel may yet create the device, so a background task waits for its answer and removes it then.
-    /// </summary>
-    private protected override void OnRequestStopped(NetlinkRequestCanceledException stopped)
-    {
-        if (stopped.Request.Command == (byte)VdpaCommand.DeviceNew && DetachClient() is { } client)
-        {
-            _ = client.RemoveWhenCreated(stopped, _creating);
         }
     }
 

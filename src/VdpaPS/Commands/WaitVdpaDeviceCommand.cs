@@ -56,7 +56,9 @@ public sealed class WaitVdpaDeviceCommand : VdpaEventCmdlet
             if (!WaitUntil(Check, VdpaUevents.MayAffectDevices))
             {
                 WriteError(VdpaErrors.WaitTimedOut(
-                    $"vDPA device '{Name}' was not {Describe(state, driver)} within {TimeoutSec} s: it is {seen}.", Name));
+                    Unanswered is { } why
+                        ? $"vDPA device '{Name}' was not {Describe(state, driver)} within {TimeoutSec} s: {why}."
+                        : $"vDPA device '{Name}' was not {Describe(state, driver)} within {TimeoutSec} s: it is {seen}.", Name));
                 return;
             }
         }

@@ -44,7 +44,9 @@ public sealed class WaitVdpaParentCommand : VdpaEventCmdlet
             // A management device sends no uevent of its own: its module's add, or a driver binding its bus device, comes with it.
             if (!WaitUntil(Check, VdpaUevents.MayAddParent))
             {
-                WriteError(VdpaErrors.WaitTimedOut($"No vDPA parent (management device) '{Name}' appeared within {TimeoutSec} s.", Name));
+                WriteError(VdpaErrors.WaitTimedOut(Unanswered is { } why
+                    ? $"No vDPA parent (management device) '{Name}' appeared within {TimeoutSec} s: {why}."
+                    : $"No vDPA parent (management device) '{Name}' appeared within {TimeoutSec} s.", Name));
                 return;
             }
         }
