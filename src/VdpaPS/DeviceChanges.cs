@@ -69,14 +69,15 @@ public abstract partial class VdpaCmdlet
         return true;
     }
 
-    /// <summary>DEV_DEL for one device whose users were looked for (<see cref="CheckUsage"/>); false when this item failed (the error is written).</summary>
-    /// <remarks>Every removal (Remove-VdpaDevice, Sync-VdpaConfiguration -Prune and -Force) goes through here.</remarks>
-    private protected bool TryRemoveDevice(VdpaDevice device, VdpaDeviceUsageReport usage)
-    {
-        WarnAboutUsers(device, usage);
-        return TryRequest($"Removing vDPA device '{device.Name}' (DEV_DEL DEV_NAME={device.Name}).", c => c.DeleteDevice(device.Name), device,
+    /// <summary>
+    /// DEV_DEL for one device, its users looked for again first (<see cref="CheckUsageBeforeSending"/>): a device that may be
+    /// in use is removed only when forced. False when this item failed (the error is written).
+    /// </summary>
+    /// <remarks>Every removal (Remove-VdpaDevice, Sync-VdpaConfiguration -Prune and -Force) goes through here, after ShouldProcess.</remarks>
+    private protected bool TryRemoveDevice(VdpaDevice device, bool force) =>
+        CheckUsageBeforeSending(device, "removed", force) is not null &&
+        TryRequest($"Removing vDPA device '{device.Name}' (DEV_DEL DEV_NAME={device.Name}).", c => c.DeleteDevice(device.Name), device,
             VdpaTargetKind.Device, out _);
-    }
 
     /// <summary>DEV_ATTR_SET, checked by reading the configuration back; null when this item failed (the error is written).</summary>
     private protected VdpaDeviceConfig? TrySetMacAddress(string name, byte[] mac)

@@ -14,6 +14,15 @@ internal static class DriverNames
 
 public abstract partial class VdpaCmdlet
 {
+    /// <summary>
+    /// Binds an existing device to another driver (or unbinds it), which takes away what it became: its users are looked for
+    /// right before (<see cref="CheckUsageBeforeSending"/>), and a device that may be in use is unbound only when forced.
+    /// </summary>
+    private protected bool TryChangeDriver(string name, string driver, bool force) =>
+        (VdpaSysfs.Default.GetDriver(name) is not { } bound || bound == DriverNames.ToSysfs(driver) ||
+            CheckUsageBeforeSending(new VdpaDevice { Name = name }, $"unbound from {bound}", force) is not null) &&
+        TryBindDriver(name, driver);
+
     /// <summary>Binds a device to a driver (or unbinds it) through sysfs; a failure is this item's error, not the command's end.</summary>
     private protected bool TryBindDriver(string name, string driver)
     {

@@ -174,6 +174,109 @@ Describe 'A vdpasim_blk disk bound to virtio_vdpa' {
     }
 }
 
+Describe 'A device a process opens while the confirmation prompt is open' {
+    BeforeAll {
+        # The cmdlets run in a runspace whose host answers each -Confirm prompt Yes after starting a process that holds the
+        # char device (bounded: should the change go through, the kernel's wait for the holder ends with it).
+        $script:Held = (New-VdpaDevice "$P-c0" vdpasim_net -Driver vhost_vdpa -ErrorAction Stop).VhostDevicePath
+        Wait-LabCondition { Test-Path $Held } "$Held to appear"
+        $script:ConfirmHost = [VdpaPS.TestTools.HoldingConfirmHost]::new($Held, 15)
+        $script:Runspace = [runspacefactory]::CreateRunspace($ConfirmHost)
+        $Runspace.Open()
+        $script:Shell = [powershell]::Create()
+        $Shell.Runspace = $Runspace
+        $null = $Shell.AddScript("Import-Module '$(Join-Path $env:VDPAPS_MODULE_PATH 'VdpaPS.psd1')'").Invoke()
+
+        function Invoke-Confirmed([string] $Command) {
+            $Shell.Commands.Clear()
+            $Shell.Streams.Error.Clear()
+            $null = $Shell.AddScript($Command).Invoke()
+            try { return @($Shell.Streams.Error) } finally { $ConfirmHost.StopHolders() }
+        }
+    }
+    AfterAll {
+        $ConfirmHost.StopHolders()
+        $Shell.Dispose()
+        $Runspace.Dispose()
+        Remove-LabDevice "$P-c*"
+    }
+
+    It 'Remove-VdpaDevice looks again once confirmed: refused naming the new holder, the device stays' {
+        $e = Invoke-Confirmed "Remove-VdpaDevice '$P-c0' -Confirm"
+        $ConfirmHost.Prompts | Should -Be 1
+        Assert-InUse $e 'RemoveVdpaDeviceCommand' "sleep \(pid $($ConfirmHost.Holders[0].Id), user root\) has $([regex]::Escape($Held)) open"
+        Get-LabDeviceNames | Should -Contain "$P-c0"
+    }
+
+    It 'Set-VdpaDevice -Driver None looks again once confirmed: refused, the device stays bound' {
+        $e = Invoke-Confirmed "Set-VdpaDevice '$P-c0' -Driver None -Confirm"
+        $ConfirmHost.Prompts | Should -Be 2
+        Assert-InUse $e 'SetVdpaDeviceCommand' "sleep \(pid $($ConfirmHost.Holders[1].Id), user root\) has $([regex]::Escape($Held)) open"
+        Split-Path -Leaf (Get-Item "/sys/bus/vdpa/devices/$P-c0/driver").LinkTarget | Should -Be 'vhost_vdpa'
+    }
+}
+
+Describe 'A filesystem on a vdpasim_blk disk, mounted where a major:minor match misses it' {
+    BeforeAll {
+        # One disk for every filesystem, each made in turn; btrfs and xfs come from the lab kernel's own modules.
+        foreach ($m in 'ext4', 'btrfs', 'xfs') { Invoke-LabModprobe $m }
+        New-VdpaDevice "$P-f0" vdpasim_blk -Driver virtio_vdpa -ErrorAction Stop | Out-Null
+        Wait-LabCondition { (Get-VdpaDevice "$P-f0").BlockDevice } "the disk of $P-f0"
+        $script:Disk = (Get-VdpaDevice "$P-f0").BlockDevice
+        Wait-LabCondition { Test-Path $Disk } "$Disk to appear"
+        $script:FsMount = "/tmp/$P-fs"
+        New-Item -ItemType Directory -Force $FsMount | Out-Null
+
+        function New-LabFilesystem([string] $Type) {
+            # Forced over what the disk held before, and without discarding it first (slow through the simulator).
+            $options = if ($Type -eq 'ext4') { '-F', '-q', '-E', 'nodiscard' } else { '-f', '-q', '-K' }
+            # xfsprogs refuses a filesystem under 300 MB (the disk has 128) except in the kernel's QA tests, which these name.
+            $env:TEST_DIR = '/tmp'; $env:TEST_DEV = $Disk; $env:QA_CHECK_FS = '1'
+            try {
+                # A namespace's filesystems are unmounted a moment after its last process ended: mkfs waits for that.
+                $deadline = [DateTime]::UtcNow.AddSeconds(20)
+                while ($true) {
+                    $out = & "mkfs.$Type" @options $Disk 2>&1
+                    if ($LASTEXITCODE -eq 0) { return }
+                    if ([DateTime]::UtcNow -gt $deadline) { throw "mkfs.$Type $Disk failed: $out" }
+                    Start-Sleep -Milliseconds 200
+                }
+            } finally { Remove-Item Env:TEST_DIR, Env:TEST_DEV, Env:QA_CHECK_FS }
+        }
+        function Assert-RefusedWhileMounted([string] $Pattern) {
+            Remove-VdpaDevice "$P-f0" -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
+            Assert-InUse $e 'RemoveVdpaDeviceCommand' $Pattern
+            Get-LabDeviceNames | Should -Contain "$P-f0"
+        }
+    }
+    AfterAll {
+        & umount $FsMount 2>$null
+        Remove-LabDevice "$P-f*"
+    }
+
+    It 'ext4 mounted only in another mount namespace is refused, naming that mount and its process' {
+        New-LabFilesystem ext4
+        # As a container or a service with private mounts has it: the host's mount table does not show it.
+        $ns = [System.Diagnostics.Process]::Start('unshare', [string[]]@('-m', '--propagation', 'private', 'sh', '-c', "mount '$Disk' '$FsMount' && exec sleep 120"))
+        try {
+            Wait-LabCondition { (Get-Content "/proc/$($ns.Id)/mountinfo" -ErrorAction SilentlyContinue) -match " $([regex]::Escape($FsMount)) " } "the mount in pid $($ns.Id)'s namespace"
+            (Get-Content /proc/self/mountinfo) -match " $([regex]::Escape($FsMount)) " | Should -BeNullOrEmpty
+            Assert-RefusedWhileMounted "$([regex]::Escape($Disk)) is mounted on $([regex]::Escape($FsMount)) in the mount namespace of sleep \(pid $($ns.Id)\)"
+        } finally {
+            if (-not $ns.HasExited) { $ns.Kill(); $ns.WaitForExit() }
+        }
+    }
+
+    It '<Type> mounted here is refused, naming the mount' -ForEach @(@{ Type = 'btrfs' }, @{ Type = 'xfs' }) {
+        New-LabFilesystem $Type
+        & mount -t $Type $Disk $FsMount
+        $LASTEXITCODE | Should -Be 0
+        try {
+            Assert-RefusedWhileMounted "$([regex]::Escape($Disk)) is mounted on $([regex]::Escape($FsMount))"
+        } finally { & umount $FsMount }
+    }
+}
+
 Describe 'A vdpasim_net device bound to virtio_vdpa, its interface up' {
     BeforeAll {
         # A unicast MAC: an all-zero one (the simulator's default) cannot be brought up.

@@ -1,3 +1,4 @@
+using VdpaPS.Netlink.Protocol;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Netlink.Tests;
@@ -17,8 +18,15 @@ public sealed class DeviceUsageTests : IDisposable
 
     private string Etc => Path.Combine(_root, "etc");
 
+    /// <summary>What an exclusive open of each node answers (0 when not listed): a temp tree has no block devices.</summary>
+    private readonly Dictionary<string, int> _exclusive = new(StringComparer.Ordinal);
+
+    /// <summary>Folders opendir refuses, with the errno: root, who runs these tests, may read every folder of a temp tree.</summary>
+    private readonly Dictionary<string, int> _refused = new(StringComparer.Ordinal);
+
     private VdpaDeviceUsage Usage(Func<string, IReadOnlyList<string>>? addresses = null) =>
-        new(Proc, Sys, Etc, addresses ?? (_ => []));
+        new(Proc, Sys, Etc, addresses ?? (_ => []), path => _exclusive.GetValueOrDefault(path),
+            dir => _refused.TryGetValue(dir, out var errno) ? ([], errno) : (VdpaSysfs.EntryNames(dir, out var e), e));
 
     public DeviceUsageTests()
     {
@@ -41,7 +49,7 @@ public sealed class DeviceUsageTests : IDisposable
         Assert.Equal(4242, user.ProcessId);
         Assert.Equal(VdpaDeviceUseKind.OpenFile, user.Kind);
         Assert.True(report.InUse);
-        Assert.Null(report.UninspectedNote);
+        Assert.Null(report.UncertainNote);
     }
 
     [Fact]
@@ -121,6 +129,141 @@ public sealed class DeviceUsageTests : IDisposable
         Assert.Empty(Usage().Find(new VdpaDevice { Name = "n1", NetworkInterface = "eth2" }).Notes);
     }
 
+    [Fact]
+    public void AProcessWhoseOpenFilesCannotBeReadMakesTheDeviceCountAsInUseNamingItAndWhy()
+    {
+        Process(4242, "qemu-system-x86", 64055, ("17", "/dev/vhost-vdpa-0"));
+        Process(4300, "sleep", 0);
+        _refused[Path.Combine(Proc, "4242", "fd")] = LinuxErrno.EACCES;
+        _refused[Path.Combine(Proc, "4300", "fd")] = LinuxErrno.EACCES;
+        // A kernel thread (PF_KTHREAD in its stat flags) has no open files: not counted, though its fd folder is refused too.
+        Process(2, "kthreadd", 0);
+        Write("proc/2/stat", "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 3 0 0\n");
+        _refused[Path.Combine(Proc, "2", "fd")] = LinuxErrno.EACCES;
+        // A process that ended while the list was read holds nothing.
+        _refused[Path.Combine(Proc, "1", "fd")] = LinuxErrno.ENOENT;
+
+        var report = Usage().Find(new VdpaDevice { Name = "d0", VhostDevicePath = "/dev/vhost-vdpa-0" });
+
+        Assert.False(report.InUse);
+        Assert.False(report.IsCertain);
+        Assert.True(report.MayBeInUse);
+        Assert.Equal([4242, 4300], report.UninspectedProcesses.Select(p => p.ProcessId));
+        Assert.Equal("2 processes whose open files this user may not read (/proc/PID/fd: EACCES (Permission denied)): " +
+            "qemu-system-x86 (pid 4242), sleep (pid 4300)", report.UncertainNote);
+    }
+
+    [Fact]
+    public void ADeviceWithNothingToWatchLooksAtNoProcess()
+    {
+        _refused[Path.Combine(Proc, "1", "fd")] = LinuxErrno.EACCES;
+        var report = Usage().Find(new VdpaDevice { Name = "n0" });
+        Assert.True(report.IsCertain);
+        Assert.False(report.MayBeInUse);
+    }
+
+    [Fact]
+    public void NamesAMountInAnotherMountNamespaceOnceAndTheProcessItBelongsTo()
+    {
+        Disk("vdb", "253:16");
+        Namespace("self", "mnt:[4026531841]");
+        Namespace("1", "mnt:[4026531841]");
+        Process(812, "sh", 0);
+        Namespace("812", "mnt:[4026532300]");
+        Process(813, "sleep", 0);
+        Namespace("813", "mnt:[4026532300]");
+        var mounted = "22 1 0:21 / /proc rw - proc proc rw\n30 22 253:16 / /data rw,relatime - ext4 /dev/vdb rw\n";
+        Write("proc/812/mountinfo", mounted);
+        Write("proc/813/mountinfo", mounted);
+        // The same mount copied into a third namespace is said once.
+        Process(900, "svc", 0);
+        Namespace("900", "mnt:[4026532400]");
+        Write("proc/900/mountinfo", mounted);
+
+        var user = Assert.Single(Usage().Find(new VdpaDevice { Name = "b0", BlockDevice = "/dev/vdb" }).Users);
+
+        Assert.Equal(VdpaDeviceUseKind.Mounted, user.Kind);
+        Assert.Equal("/dev/vdb is mounted on /data in the mount namespace of sh (pid 812)", user.Description);
+        Assert.Equal("/data", user.MountPoint);
+    }
+
+    [Fact]
+    public void FindsABtrfsMountByItsSourceThoughItShowsAnAnonymousDeviceNumber()
+    {
+        Disk("vdd", "253:48");
+        Write("proc/self/mountinfo", "22 1 0:21 / /proc rw - proc proc rw\n" +
+            "50 22 0:45 / /srv/pool rw,relatime shared:30 - btrfs /dev/vdd rw,space_cache=v2,subvolid=5,subvol=/\n");
+
+        var user = Assert.Single(Usage().Find(new VdpaDevice { Name = "b3", BlockDevice = "/dev/vdd" }).Users);
+
+        Assert.Equal("/dev/vdd is mounted on /srv/pool", user.Description);
+    }
+
+    [Fact]
+    public void AnExclusiveOpenRefusedWithEbusyIsAUserUnlessAMountOrHolderAlreadyExplainsIt()
+    {
+        Disk("vde", "253:64", ("vde1", "253:65"), ("vde2", "253:66"));
+        Write("proc/self/mountinfo", "22 1 0:21 / /proc rw - proc proc rw\n40 22 253:65 / /boot rw - ext4 /dev/vde1 rw\n");
+        // vde1 is mounted (named by mountinfo); vde2 is claimed by something no file shows; the whole disk is busy for both.
+        _exclusive["/dev/vde1"] = LinuxErrno.EBUSY;
+        _exclusive["/dev/vde2"] = LinuxErrno.EBUSY;
+        _exclusive["/dev/vde"] = LinuxErrno.EBUSY;
+
+        var report = Usage().Find(new VdpaDevice { Name = "b4", BlockDevice = "/dev/vde" });
+
+        Assert.Equal(
+            [
+                "/dev/vde1 is mounted on /boot",
+                "the kernel refuses to open /dev/vde2 exclusively (EBUSY (Device or resource busy)): it is mounted (in a mount namespace " +
+                    "this user cannot read, or by a filesystem not found by its device), swap, or part of device-mapper, md or btrfs",
+            ],
+            report.Users.Select(u => u.Description));
+        Assert.Equal(VdpaDeviceUseKind.Claimed, report.Users[1].Kind);
+        Assert.True(report.IsCertain);
+    }
+
+    [Fact]
+    public void AClaimedDiskNothingElseExplainsIsInUse()
+    {
+        Disk("vdf", "253:80");
+        _exclusive["/dev/vdf"] = LinuxErrno.EBUSY;
+        var report = Usage().Find(new VdpaDevice { Name = "b5", BlockDevice = "/dev/vdf" });
+        Assert.Equal(VdpaDeviceUseKind.Claimed, Assert.Single(report.Users).Kind);
+        Assert.True(report.InUse);
+    }
+
+    [Fact]
+    public void ADiskThatCannotBeOpenedLeavesTheCheckUnsureWithTheSystemsWords()
+    {
+        Disk("vdg", "253:96");
+        _exclusive["/dev/vdg"] = LinuxErrno.EACCES;
+        var report = Usage().Find(new VdpaDevice { Name = "b6", BlockDevice = "/dev/vdg" });
+        Assert.False(report.InUse);
+        Assert.True(report.MayBeInUse);
+        Assert.Equal("/dev/vdg could not be opened to ask the kernel whether it is claimed (EACCES (Permission denied))", report.UncertainNote);
+    }
+
+    [Fact]
+    public void TheRealExclusiveOpenOfAMissingNodeSaysSo()
+    {
+        // The real open(2): a disk node that is not there cannot answer, so the check is not sure.
+        var report = new VdpaDeviceUsage(Proc, Sys, Etc, _ => []).Find(new VdpaDevice { Name = "b7", BlockDevice = Path.Combine(_root, "dev", "vdz") });
+        Assert.Contains("ENOENT (No such file or directory)", report.UncertainNote, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AVirtioDeviceThatCannotBeToldApartLeavesABlockDeviceUnsureAndANetDeviceWithANote()
+    {
+        const string Why = "its virtio device cannot be told apart";
+        var block = Usage().Find(new VdpaDevice { Name = "b8", Type = VirtioDeviceClass.Block, VirtioUncertainty = Why });
+        Assert.True(block.MayBeInUse);
+        Assert.Equal($"{Why}, so its disk could not be checked", block.UncertainNote);
+
+        var net = Usage().Find(new VdpaDevice { Name = "n8", Type = VirtioDeviceClass.Net, VirtioUncertainty = Why });
+        Assert.False(net.MayBeInUse);
+        Assert.Equal([Why], net.Notes);
+    }
+
     private void Process(int pid, string comm, int uid, params (string Fd, string Target)[] fds)
     {
         Write($"proc/{pid}/comm", comm + "\n");
@@ -130,6 +273,12 @@ public sealed class DeviceUsageTests : IDisposable
         {
             File.CreateSymbolicLink(Path.Combine(fdDir, fd), target);
         }
+    }
+
+    private void Namespace(string pid, string link)
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(Proc, pid, "ns")).FullName;
+        File.CreateSymbolicLink(Path.Combine(dir, "mnt"), link);
     }
 
     private void Disk(string name, string numbers, params (string Name, string Numbers)[] partitions)

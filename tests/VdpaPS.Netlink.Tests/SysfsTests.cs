@@ -94,12 +94,57 @@ public sealed class SysfsTests : IDisposable
     }
 
     [Fact]
-    public void ADeviceSysfsDoesNotHaveIsLeftAsNetlinkDescribedIt()
+    public void ADeviceReadAgainKeepsNothingSysfsNoLongerShows()
     {
-        var device = new VdpaDevice { Name = "gone", Driver = "kept" };
+        // A piped or refilled object: what sysfs showed before must not stay once the device was unbound or removed.
+        var device = new VdpaDevice { Name = "ev-b0", Parent = "vdpasim_blk" };
         Sysfs.Describe(device);
-        Assert.Equal("kept", device.Driver);
-        Assert.Equal("kept", Sysfs.StartListing().Describe(device).Driver);
+        Assert.Equal(Path.Combine(Dev, "vda"), device.BlockDevice);
+
+        File.Delete(Path.Combine(Sys, "devices/ev-b0/driver"));
+        Directory.Delete(Path.Combine(Sys, "devices/ev-b0/virtio4"), recursive: true);
+        Sysfs.Describe(device);
+        Assert.Null(device.Driver);
+        Assert.Null(device.BlockDevice);
+
+        var net = Describe("ev-n1");
+        File.Delete(Path.Combine(Sys, "bus/vdpa/devices/ev-n1"));
+        Sysfs.StartListing().Describe(net);
+        Assert.Equal((null, null, null, null, null, null), (net.Driver, net.VhostDevicePath, net.NetworkInterface, net.BlockDevice, net.ParentDevicePath, net.NumaNode));
+        Assert.Equal("ev-b0", device.Name); // what netlink said stays
+        Assert.Equal("vdpasim_blk", device.Parent);
+    }
+
+    [Fact]
+    public void UnderAParentWithSeveralVirtioBoundDevicesNoneIsGivenAnotherOnesInterfaceOrDisk()
+    {
+        // Two devices of one PCI function bound to virtio_vdpa: their virtioN sit side by side below the function, and the
+        // kernel links neither to its vDPA device.
+        const string Function = "devices/pci0000:20/0000:20:01.0/0000:22:00.0";
+        Device("vdpa1", $"{Function}/vdpa1", VdpaSysfs.VirtioDriver);
+        Device("vdpa2", $"{Function}/vdpa2", VdpaSysfs.VirtioDriver);
+        Write($"{Function}/virtio5/device", "0x0001\n");
+        Directory.CreateDirectory(Path.Combine(Sys, Function, "virtio5/net/enp34s0"));
+        Write($"{Function}/virtio6/device", "0x0002\n");
+        Directory.CreateDirectory(Path.Combine(Sys, Function, "virtio6/block/vdc"));
+
+        foreach (var name in new[] { "vdpa1", "vdpa2" })
+        {
+            var device = new VdpaDevice { Name = name, Type = VirtioDeviceClass.Block, VirtioDeviceId = 2 };
+            Sysfs.Describe(device);
+            Assert.Null(device.NetworkInterface);
+            Assert.Null(device.BlockDevice);
+            Assert.Contains("cannot be told apart", device.VirtioUncertainty, StringComparison.Ordinal);
+            Assert.Contains("virtio5, virtio6", device.VirtioUncertainty, StringComparison.Ordinal);
+        }
+
+        // Once the other is bound elsewhere, the one left bound to virtio_vdpa owns the virtioN of its kind.
+        File.Delete(Path.Combine(Sys, Function, "vdpa2/driver"));
+        var only = new VdpaDevice { Name = "vdpa1", Type = VirtioDeviceClass.Block, VirtioDeviceId = 2 };
+        Sysfs.Describe(only);
+        Assert.Equal(Path.Combine(Dev, "vdc"), only.BlockDevice);
+        Assert.Null(only.NetworkInterface);
+        Assert.Null(only.VirtioUncertainty);
     }
 
     [Fact]

@@ -1,8 +1,10 @@
 #!/bin/bash
 # as-user.sh - run a command as an unprivileged user inside the lab guest: uid/gid 65534 (nobody),
-# no supplementary groups, no capabilities, HOME=/tmp/vdpaps-nobody (writable, kept for the boot).
+# no supplementary groups, no capabilities (or only the one --cap names), HOME=/tmp/vdpaps-nobody (writable, kept for the boot).
 #
 #   bash tests/lab/as-user.sh COMMAND [ARGS...]       # exits with COMMAND's exit code
+#   bash tests/lab/as-user.sh --cap net_admin COMMAND  # the same user with that one capability (ambient: kept
+#                                                      # across exec), as an operator who may change devices
 #   bash tests/lab/as-user.sh dotnet pwsh -NoProfile -c 'whoami'
 #   from pwsh as root: & bash ./tests/lab/as-user.sh dotnet pwsh -NoProfile -c '...'
 #
@@ -15,7 +17,13 @@ set -euo pipefail
 fail() { echo "as-user.sh: $*" >&2; exit 125; }
 [ -e /run/vdpaps-lab-guest ] || fail "only for the lab guest (it changes permissions under /root); use lab.sh run"
 ((EUID == 0)) || fail "must be started as root"
-(($#)) || fail "usage: as-user.sh COMMAND [ARGS...]"
+caps=(--inh-caps=-all)
+if [ "${1:-}" = --cap ]; then
+  [[ "${2:-}" =~ ^[a-z_]+$ ]] || fail "--cap takes a capability name (net_admin)"
+  caps=(--inh-caps="+$2" --ambient-caps="+$2")
+  shift 2
+fi
+(($#)) || fail "usage: as-user.sh [--cap NAME] COMMAND [ARGS...]"
 
 uid=65534
 gid=65534
@@ -45,5 +53,5 @@ if [ ! -d "$home" ]; then
   chmod 700 "$home"
 fi
 
-exec setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all \
+exec setpriv --reuid="$uid" --regid="$gid" --clear-groups "${caps[@]}" \
   env HOME="$home" USER=nobody LOGNAME=nobody NUGET_PACKAGES="$packages" "$@"

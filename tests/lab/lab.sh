@@ -93,7 +93,8 @@ missing_host_packages() {
   # busybox-static is not installed: it conflicts with the busybox package that initramfs-tools
   # uses on a normal Debian box, so it is downloaded and unpacked into the cache instead.
   # openssh-server: its sshd runs in the guest only (-m ssh, PowerShell remoting), from the host's root.
-  local want=(qemu-system-x86 gcc-12 make binutils xz-utils kmod iproute2 util-linux openssh-server) p have
+  # btrfs-progs, xfsprogs: mkfs.btrfs and mkfs.xfs for the in-use tests (filesystems a major:minor match misses).
+  local want=(qemu-system-x86 gcc-12 make binutils xz-utils kmod iproute2 util-linux openssh-server btrfs-progs xfsprogs) p have
   # One dpkg-query for all: it is the bulk of a warm setup's time otherwise.
   have=" $(dpkg-query -W -f='${Package}:${db:Status-Status} ' "${want[@]}" 2>/dev/null || true)"
   for p in "${want[@]}"; do

@@ -77,6 +77,12 @@ public sealed class VdpaDevice
 
     public int? NumaNode { get; set; }
 
+    /// <summary>
+    /// Set when the device is bound to virtio_vdpa but its virtio device (and so its disk or interface) could not be told
+    /// apart from its siblings' below a shared DMA device: why, for the usage check to say it could not be sure.
+    /// </summary>
+    internal string? VirtioUncertainty { get; set; }
+
     /// <summary>False for devices present in sysfs that the netlink dumps do not show (not created through a management device).</summary>
     public bool IsManaged { get; set; } = true;
 

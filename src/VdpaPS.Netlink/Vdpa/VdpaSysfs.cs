@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using Tmds.Linux;
+using VdpaPS.Netlink.Protocol;
 using static Tmds.Linux.LibC;
 
 namespace VdpaPS.Netlink.Vdpa;
@@ -81,6 +82,15 @@ internal sealed class VdpaSysfs
 
     internal void Fill(VdpaDevice device, Dictionary<string, int?>? parents)
     {
+        // Everything below comes from sysfs alone: what an earlier fill found is dropped first, so a device read again (a
+        // piped object, a refilled one) never keeps a driver, disk or interface it no longer has.
+        device.Driver = null;
+        device.VhostDevicePath = null;
+        device.NetworkInterface = null;
+        device.BlockDevice = null;
+        device.ParentDevicePath = null;
+        device.NumaNode = null;
+        device.VirtioUncertainty = null;
         if (CheckName(device.Name) is not null || ResolveDevice(DevicePath(device.Name)) is not { } deviceDir)
         {
             return;
@@ -111,7 +121,7 @@ internal sealed class VdpaSysfs
         // vhost_vdpa makes the vhost-vdpa-N child (and its char device) on probe and removes it on unbind; virtio_vdpa
         // makes virtioN. The directories are listed only for the driver that can have put something there.
         device.VhostDevicePath = device.Driver == VhostDriver ? FindVhostDevice(deviceDir) : null;
-        if (device.Driver == VirtioDriver && FindVirtioDevice(deviceDir, parentDir) is { } virtio)
+        if (device.Driver == VirtioDriver && FindVirtioDevice(device, deviceDir, parentDir) is { } virtio)
         {
             device.NetworkInterface = FirstEntry(Path.Combine(virtio, "net"));
             device.BlockDevice = FirstEntry(Path.Combine(virtio, "block")) is { } block ? Path.Combine(_dev, block) : null;
@@ -215,11 +225,49 @@ internal sealed class VdpaSysfs
         return null;
     }
 
-    private static string? FindVirtioDevice(string deviceDir, string? parentDir)
+    /// <summary>
+    /// The virtioN virtio_vdpa made for the device: below the device itself (the simulator, VDUSE), else below its DMA device,
+    /// the parent (hardware). The kernel links a virtioN to no vdpa device, so one below the parent is taken only when this
+    /// device is the one there that can own it; otherwise the device's disk or interface is unknown and said so.
+    /// </summary>
+    private string? FindVirtioDevice(VdpaDevice device, string deviceDir, string? parentDir)
     {
-        // The simulator and VDUSE are their own DMA device; hardware puts virtioN under the PCI function.
-        return SafeEntries(deviceDir, "virtio*").FirstOrDefault()
-            ?? (parentDir is null ? null : SafeEntries(parentDir, "virtio*").FirstOrDefault());
+        if (SafeEntries(deviceDir, "virtio*").FirstOrDefault() is { } own)
+        {
+            return own;
+        }
+
+        var shared = parentDir is null ? [] : SafeEntries(parentDir, "virtio*").ToList();
+        if (shared.Count == 0)
+        {
+            return null;
+        }
+
+        // Which devices of this parent could own them: bound to virtio_vdpa, with no virtioN of their own.
+        var claimants = GetDeviceNames()
+            .Where(n => ResolveDevice(DevicePath(n)) is { } dir && Path.GetDirectoryName(dir) == parentDir &&
+                DriverOf(dir) == VirtioDriver && !SafeEntries(dir, "virtio*").Any())
+            .ToList();
+        var candidates = device.VirtioDeviceId == 0 ? shared : shared.Where(v => VirtioIdOf(v) is not { } id || id == device.VirtioDeviceId).ToList();
+        if (claimants.Count == 1 && candidates.Count == 1)
+        {
+            return candidates[0];
+        }
+
+        device.VirtioUncertainty = $"its virtio device cannot be told apart: {parentDir} has {string.Join(", ", shared.Select(Path.GetFileName))} " +
+            $"for the {claimants.Count} devices bound to {VirtioDriver} below it ({string.Join(", ", claimants)}), and the kernel links none of them to its vDPA device";
+        return null;
+    }
+
+    /// <summary>The virtio device id in virtioN/device ("0x0002"), or null when it cannot be read.</summary>
+    private static uint? VirtioIdOf(string virtioDir)
+    {
+        var file = Path.Combine(virtioDir, "device");
+        var text = File.Exists(file) ? File.ReadAllText(file).Trim() : null;
+        return text is not null && text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) &&
+            uint.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var id)
+            ? id
+            : null;
     }
 
     private static int? ReadNumaNode(string? parentDir)
@@ -259,15 +307,27 @@ internal sealed class VdpaSysfs
     /// The names in a directory (no "." and ".."), empty when it cannot be read. readdir(3) alone: .NET's enumeration
     /// stats every symbolic link, and each entry of /sys/bus/vdpa/devices is one (two system calls a device in a listing).
     /// </summary>
-    internal static List<string> EntryNames(string directory)
+    internal static List<string> EntryNames(string directory) => EntryNames(directory, out _);
+
+    /// <summary>As <see cref="EntryNames(string)"/>, with the errno of a directory that could not be opened (0 when it was).</summary>
+    internal static List<string> EntryNames(string directory, out int error)
     {
+        error = 0;
         var names = new List<string>();
         // struct dirent's name is at byte 19 where ino_t and off_t are 64-bit (glibc and musl on 64-bit Linux).
         if (IntPtr.Size != 8)
         {
-            if (Directory.Exists(directory))
+            try
             {
                 names.AddRange(Directory.GetFileSystemEntries(directory).Select(Path.GetFileName).OfType<string>());
+            }
+            catch (DirectoryNotFoundException)
+            {
+                error = LinuxErrno.ENOENT;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                error = LinuxErrno.EACCES;
             }
 
             return names;
@@ -276,6 +336,7 @@ internal sealed class VdpaSysfs
         var dir = NativeDirectory.opendir(directory);
         if (dir == IntPtr.Zero)
         {
+            error = Marshal.GetLastPInvokeError();
             return names;
         }
 

@@ -39,8 +39,9 @@ public sealed class RemoveVdpaDeviceCommand : VdpaCmdlet
         var devices = ParameterSetName == NameSet ? ResolveDevices(Name) : InputObject;
         foreach (var device in devices)
         {
-            // Users are looked for before anything is sent: the kernel's removal would wait for them without end.
-            if (CheckUsage(WithSysfs(device), "removed", Force, out var users) is not { } usage)
+            // Users are looked for before the prompt, so -WhatIf and -Confirm name them (and a device in use is refused
+            // without asking), and again after it (TryRemoveDevice), right before anything is sent.
+            if (CheckUsage(WithSysfs(device), "removed", Force, out var users) is null)
             {
                 continue;
             }
@@ -52,7 +53,7 @@ public sealed class RemoveVdpaDeviceCommand : VdpaCmdlet
                 continue;
             }
 
-            if (TryRemoveDevice(device, usage) && PassThru)
+            if (TryRemoveDevice(device, Force) && PassThru)
             {
                 WriteObject(device);
             }

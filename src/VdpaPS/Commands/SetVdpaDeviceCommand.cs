@@ -56,12 +56,11 @@ public sealed class SetVdpaDeviceCommand : VdpaCmdlet
             return;
         }
 
-        // Unbinding takes away what the device became (its char device, netdev or disk), as removal does.
+        // Unbinding takes away what the device became (its char device, netdev or disk), as removal does: its users are
+        // looked for before the prompt, so -WhatIf and -Confirm name them, and again after it (TryChangeDriver).
         var current = WithSysfs(new VdpaDevice { Name = Name });
-        VdpaDeviceUsageReport? usage = null;
         var users = string.Empty;
-        if (current.Driver is { } bound && bound != target &&
-            (usage = CheckUsage(current, $"unbound from {bound}", Force, out users)) is null)
+        if (current.Driver is { } bound && bound != target && CheckUsage(current, $"unbound from {bound}", Force, out users) is null)
         {
             return;
         }
@@ -71,12 +70,7 @@ public sealed class SetVdpaDeviceCommand : VdpaCmdlet
             return;
         }
 
-        if (usage is not null)
-        {
-            WarnAboutUsers(current, usage);
-        }
-
-        if (!TryBindDriver(Name, Driver))
+        if (!TryChangeDriver(Name, Driver, Force))
         {
             return;
         }

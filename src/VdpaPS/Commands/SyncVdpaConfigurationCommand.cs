@@ -146,10 +146,8 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
                 var target = DriverNames.ToSysfs(change.Desired!);
                 if (ShouldProcess($"vDPA device '{wanted.Name}'", target is null ? $"Unbind from {change.Actual}" : $"Bind to {target} (now {change.Actual})"))
                 {
-                    // Unbinding waits for the char device's or disk's holders, as removal does: never while the device is in use.
-                    var device = current is null ? null : WithSysfs(current.Device);
-                    var free = device?.Driver is not { } bound || CheckUsage(device, $"unbound from {bound}", force: false, out _) is not null;
-                    Tally(free && TryBindDriver(wanted.Name, change.Desired!), "driver bound");
+                    // Unbinding waits for the char device's or disk's holders, as removal does: never while the device may be in use.
+                    Tally(TryChangeDriver(wanted.Name, change.Desired!, force: false), "driver bound");
                 }
             }
         }
@@ -227,8 +225,7 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
     /// Every removal Sync makes (-Prune, and -Force's recreation) goes through here, so a device in use is never removed.
     /// </summary>
     /// <remarks>-Force recreates a device whose attributes differ, but never one in use: the usage check runs without it.</remarks>
-    private bool RemoveForSync(VdpaDevice device) =>
-        CheckUsage(WithSysfs(device), "removed", force: false, out _) is { } usage && TryRemoveDevice(device, usage);
+    private bool RemoveForSync(VdpaDevice device) => TryRemoveDevice(device, force: false);
 
     /// <summary>
     /// The parents the file names, waiting up to -WaitForParentSec for any not there yet: subscribed to the kernel's uevents
