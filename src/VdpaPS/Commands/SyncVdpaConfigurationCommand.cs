@@ -225,17 +225,16 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
 
         var (spec, parent) = found;
 
-        var problems = VdpaProvisioning.CheckFits(spec, parent, VdpaSysfs.Default.GetParentKind(parent.Name)).ToList();
-        if (!string.Equals(parent.Name, current.Device.Parent, StringComparison.Ordinal) && VdpaSysfs.Default.KeepsOneDevice(parent) &&
-            TryRequest($"Listing vDPA devices (DEV_GET dump).", c => c.GetDevices(), wanted.Name, VdpaTargetKind.Device, out var devices) &&
-            devices.FirstOrDefault(d => d.Parent == parent.Name) is { } other)
-        {
-            problems.Add($"parent '{parent.Name}' ({VdpaSysfs.VirtioPciParentDriver}) keeps one device, and has '{other.Name}'");
-        }
-
+        var problems = VdpaProvisioning.CheckFits(spec, parent, VdpaSysfs.Default.GetParentKind(parent.Name));
         if (problems.Count > 0)
         {
             WriteError(VdpaErrors.RecreateRefused(wanted.Name, what, problems));
+            return false;
+        }
+
+        // A move to another parent that keeps one device (vp_vdpa) needs that parent free; on its own parent the device frees it.
+        if (!string.Equals(parent.Name, current.Device.Parent, StringComparison.Ordinal) && !CheckParentHasRoom(parent, wanted.Name))
+        {
             return false;
         }
 
