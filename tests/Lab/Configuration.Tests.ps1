@@ -247,7 +247,8 @@ Describe 'Sync asks before it removes, as Remove-VdpaDevice does (ConfirmImpact 
     }
 
     It '-WhatIf removes nothing and -Confirm:$false asks nothing' {
-        Sync-VdpaConfiguration -Path $PFile -Prune -Force -WhatIf
+        Sync-VdpaConfiguration -Path $PFile -Prune -Force -WhatIf -InformationVariable info
+        "$info" | Should -Not -Match 'failed' -Because 'a removal -WhatIf declines is not a failure'
         Get-LabDeviceNames | Should -Contain 'cfg-p0'
         Sync-VdpaConfiguration -Path $PFile -Prune -Force -Confirm:$false -ErrorAction Stop
         Get-LabDeviceNames | Should -Not -Contain 'cfg-p0'

@@ -119,8 +119,13 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
             }
             else
             {
-                // A recreated device gets its MAC and driver with it: nothing else is left to do for it.
-                Tally(Recreate(wanted, current!, recreate, parents), "recreated");
+                // A recreated device gets its MAC and driver with it: nothing else is left to do for it. One the user
+                // declined to remove (-WhatIf, or No at the prompt) is neither done nor failed.
+                if (Recreate(wanted, current!, recreate, parents) is { } recreated)
+                {
+                    Tally(recreated, "recreated");
+                }
+
                 return;
             }
         }
@@ -215,7 +220,8 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
     /// -Force's remove and create, never losing the device: the new form is checked against what its parent offers before
     /// anything is removed, and when the parent refuses it all the same, the device is created again as it was.
     /// </summary>
-    private bool Recreate(VdpaDeviceDefinition wanted, VdpaDeviceState current, List<VdpaConfigurationDifference> recreate, IReadOnlyList<VdpaParent> parents)
+    /// <returns>Whether the device is in its new form; null when the removal was declined (nothing was done).</returns>
+    private bool? Recreate(VdpaDeviceDefinition wanted, VdpaDeviceState current, List<VdpaConfigurationDifference> recreate, IReadOnlyList<VdpaParent> parents)
     {
         var what = string.Join(", ", recreate.Select(d => $"{d.Attribute} {d.Actual} -> {d.Desired}"));
         if (SpecFor(wanted, parents) is not { } found)
@@ -240,7 +246,12 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
 
         // The device as it is, in the words its parent takes back: what a failed create falls back to.
         var former = VdpaProvisioning.Restorable(current.Definition, VdpaSysfs.Default.GetParentKind(current.Device.Parent));
-        if (!ShouldRemove($"vDPA device '{wanted.Name}' ({what})", "Remove and recreate") || !RemoveForSync(current.Device))
+        if (!ShouldRemove($"vDPA device '{wanted.Name}' ({what})", "Remove and recreate"))
+        {
+            return null;
+        }
+
+        if (!RemoveForSync(current.Device))
         {
             return false;
         }
