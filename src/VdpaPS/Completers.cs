@@ -49,9 +49,8 @@ public sealed class ParentNameCompleter : VdpaCompleter
         return client.GetParents().Select(p => (p.Name, $"{p.Name}: {string.Join(", ", p.SupportedClasses)}")).ToList();
     }
 
-    /// <summary>A bus parent also completes from its address alone: 0000:00:1 offers pci/0000:00:10.0.</summary>
-    protected override IEnumerable<string> MatchTexts(string name) =>
-        VdpaText.SplitParentName(name) is (not null, var device) ? [name, device] : [name];
+    /// <summary>A bus parent also completes from its address alone: 0000:00:1 and 00:1 offer pci/0000:00:10.0.</summary>
+    protected override IEnumerable<string> MatchTexts(string name) => VdpaParentName.Spellings(name);
 }
 
 public sealed class DeviceNameCompleter : VdpaCompleter

@@ -265,7 +265,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
             patterns =>
             {
                 var (parents, resolved) = ResolveParentNames(patterns);
-                return SelectByName(parents, p => p.Name, resolved, VdpaTargetKind.Parent, p => p.BusName is null ? null : p.DeviceName);
+                return SelectByName(parents, p => p.Name, resolved, VdpaTargetKind.Parent, VdpaParentName.Spellings);
             });
 
     /// <summary>
@@ -280,7 +280,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
             return (parents, null);
         }
 
-        var resolved = names.Select(n => WildcardPattern.ContainsWildcardCharacters(n) ? n : VdpaText.ResolveParent(n, parents)?.Name ?? n).ToArray();
+        var resolved = names.Select(n => WildcardPattern.ContainsWildcardCharacters(n) ? n : VdpaParentName.Resolve(n, parents)?.Name ?? n).ToArray();
         for (var i = 0; i < names.Length; i++)
         {
             SayResolved(names[i], resolved[i]);
@@ -353,8 +353,9 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>Picks the items whose names match; a literal name that matches nothing is an ObjectNotFound error, a wildcard that matches nothing is silent.</summary>
+    /// <param name="spellingsOf">Every spelling a name may be matched by (a parent's: <see cref="VdpaParentName.Spellings"/>); the name alone by default.</param>
     private protected IEnumerable<T> SelectByName<T>(IEnumerable<T> items, Func<T, string> nameOf, string[]? patterns, VdpaTargetKind kind,
-        Func<T, string?>? otherNameOf = null)
+        Func<string, IEnumerable<string>>? spellingsOf = null)
     {
         if (patterns is null || patterns.Length == 0)
         {
@@ -372,11 +373,11 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         foreach (var item in items)
         {
             var name = nameOf(item);
-            var other = otherNameOf?.Invoke(item);
+            string[] spellings = spellingsOf is null ? [name] : [.. spellingsOf(name)];
             var any = false;
             for (var i = 0; i < matchers.Length; i++)
             {
-                if (matchers[i].Matcher.IsMatch(name) || (other is not null && matchers[i].Wildcard && matchers[i].Matcher.IsMatch(other)))
+                if (Array.Exists(spellings, matchers[i].Matcher.IsMatch))
                 {
                     matched[i] = true;
                     any = true;

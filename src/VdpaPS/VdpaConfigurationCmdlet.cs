@@ -10,12 +10,18 @@ public abstract class VdpaConfigurationCmdlet : VdpaCmdlet
     /// The file, validated. A file with problems ends the command before any device is touched: each problem is its own
     /// error (file, property path, line), the last one terminating.
     /// </summary>
-    private protected VdpaConfiguration ReadConfiguration(string file)
+    /// <param name="check">Whether the file must be the caller's or root's alone (Sync: it changes devices through the file).</param>
+    private protected VdpaConfiguration ReadConfiguration(string file, bool check = false)
     {
         WriteVerbose($"Reading the configuration file {file}.");
         try
         {
-            return VdpaConfigurationReader.ReadFile(file);
+            return VdpaConfigurationReader.ReadFile(file, check);
+        }
+        catch (VdpaConfigurationNotSecureException e)
+        {
+            ThrowTerminatingError(VdpaErrors.ConfigurationNotSecure(file, e.Found));
+            throw; // not reached
         }
         catch (VdpaConfigurationException e)
         {

@@ -106,6 +106,20 @@ Describe 'New-VdpaDevice -Driver' {
         Get-FileKind $d.VhostDevicePath | Should -Be 'character special file'
     }
 
+    It 'writes the device after the bind''s error when the driver cannot take it (issue 22)' {
+        Remove-LabModule vhost_vdpa
+        try {
+            $d = New-VdpaDevice "$P-v1" vdpasim_net -Driver vhost_vdpa -ErrorVariable e -ErrorAction SilentlyContinue
+        } finally {
+            Invoke-LabModprobe vhost_vdpa
+        }
+        @($e | ForEach-Object FullyQualifiedErrorId) | Should -Be @('VdpaDriverNotLoaded,VdpaPS.Commands.NewVdpaDeviceCommand')
+        $d | Should -HaveCount 1 -Because 'the device exists, and the caller needs it to rebind or remove it'
+        $d.Name | Should -Be "$P-v1"
+        $d.Driver | Should -BeNullOrEmpty -Because 'autoprobe is off: the device stays as it was made, unbound'
+        Get-LabDeviceNames | Should -Contain "$P-v1"
+    }
+
     It 'a vdpasim_blk device bound to virtio_vdpa shows its block device' {
         $d = New-VdpaDevice "$P-b0" vdpasim_blk -Driver virtio_vdpa
         $d.Driver | Should -Be 'virtio_vdpa'

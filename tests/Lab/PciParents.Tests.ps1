@@ -184,6 +184,55 @@ Describe 'What pci/0000:00:11.0 does not accept' {
     }
 }
 
+Describe 'A configuration file for pci/0000:00:11.0 (issue 22)' {
+    BeforeAll {
+        # Sync as root uses only a file no other user can write, in folders no other user can write.
+        $script:CfgDir = '/etc/vdpaps-lab-pci'
+        New-Item -ItemType Directory -Force $CfgDir | Out-Null
+        & chmod 755 $CfgDir
+    }
+    AfterAll {
+        Remove-LabDevice "$P-c*"
+        Remove-Item -Recurse -Force $CfgDir -ErrorAction SilentlyContinue
+    }
+
+    It 'naming the parent by its short address converges with Sync, and Compare then reports nothing' {
+        $file = Join-Path $CfgDir 'short.json'
+        Set-Content $file (@{ devices = @(@{ name = "$P-c0"; parent = '00:11.0'; driver = 'vhost_vdpa' }) } | ConvertTo-Json -Depth 5)
+        & chmod 644 $file
+        Sync-VdpaConfiguration -Path $file -ErrorVariable e -ErrorAction SilentlyContinue
+        $e | Should -HaveCount 0
+        $d = Get-VdpaDevice "$P-c0"
+        $d.Parent | Should -Be 'pci/0000:00:11.0'
+        $d.Driver | Should -Be 'vhost_vdpa'
+        # Other tests' devices are on the host too: only this file's device is compared.
+        Compare-VdpaConfiguration -Path $file | Where-Object Change -NE Extra | Should -BeNullOrEmpty
+        Sync-VdpaConfiguration -Path $file -Force -Confirm:$false -InformationVariable info -ErrorAction Stop
+        "$info" | Should -Match ': (nothing was changed|the host already matches)' -Because '-Force finds nothing to recreate'
+        (Get-Content -Raw $file | ConvertFrom-Json).devices[0].parent | Should -Be '00:11.0' -Because 'the file keeps what the user wrote'
+    }
+
+    It 'Export then Sync brings its device back after a removal: the file holds only what the parent lets a create set' {
+        $file = Join-Path $CfgDir 'export.json'
+        Export-VdpaConfiguration -Path $file -Name "$P-c0" -ErrorAction Stop
+        $written = @((Get-Content -Raw $file | ConvertFrom-Json).devices)
+        $written | Should -HaveCount 1
+        $written[0].parent | Should -Be 'pci/0000:00:11.0'
+        # vp_vdpa takes device features at creation, not the MAC, MTU or queue pairs the function has of its own.
+        $written[0].PSObject.Properties.Name | Should -Not -Contain 'mac'
+        $written[0].PSObject.Properties.Name | Should -Not -Contain 'mtu'
+        $written[0].PSObject.Properties.Name | Should -Not -Contain 'maxQueuePairs'
+        $written[0].features | Should -Contain 'VERSION_1'
+        $before = Export-VdpaConfiguration -Name "$P-c0" | ConvertTo-Json -Compress
+
+        Remove-VdpaDevice "$P-c0" -Confirm:$false -ErrorAction Stop
+        Sync-VdpaConfiguration -Path $file -ErrorVariable e -ErrorAction SilentlyContinue
+        $e | Should -HaveCount 0
+        Export-VdpaConfiguration -Name "$P-c0" | ConvertTo-Json -Compress | Should -Be $before
+        Compare-VdpaConfiguration -Path $file | Where-Object Change -NE Extra | Should -BeNullOrEmpty
+    }
+}
+
 Describe 'A block device on pci/0000:00:12.0' {
     BeforeAll {
         $script:BlkFeatures = 'VERSION_1', 'BLK_SIZE', 'SEG_MAX', 'FLUSH'

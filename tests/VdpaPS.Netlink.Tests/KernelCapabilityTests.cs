@@ -154,42 +154,6 @@ public sealed class KernelCapabilityTests
         Assert.Equal([6, 5], transport.Sent.Select(d => d[16]));
     }
 
-    [Theory]
-    [InlineData("pci/0000:00:10.0", "pci/0000:00:10.0")]
-    [InlineData("PCI/0000:00:10.0", "pci/0000:00:10.0")]
-    [InlineData("0000:00:10.0", "pci/0000:00:10.0")]
-    [InlineData("00:10.0", "pci/0000:00:10.0")]
-    [InlineData("0000:21:00.0", "pci/0000:21:00.0")]
-    [InlineData("VDPASIM_NET", "vdpasim_net")]
-    [InlineData("vdpasim_net", "vdpasim_net")]
-    [InlineData("0000:00:13.0", null)]
-    [InlineData("auxiliary/0000:00:10.0", null)]
-    [InlineData("mlx5_core.sf.1", null)]
-    public void AParentIsFoundByItsNameInAnyCaseOrByItsAddressAlone(string typed, string? expected)
-    {
-        VdpaParent[] parents =
-        [
-            new() { Name = "pci/0000:00:10.0", BusName = "pci", DeviceName = "0000:00:10.0" },
-            new() { Name = "pci/0000:21:00.0", BusName = "pci", DeviceName = "0000:21:00.0" },
-            new() { Name = "vdpasim_net", DeviceName = "vdpasim_net" },
-        ];
-
-        Assert.Equal(expected, VdpaText.ResolveParent(typed, parents)?.Name);
-    }
-
-    [Fact]
-    public void AnAddressOnTwoBusesIsAmbiguousAndResolvesToNothing()
-    {
-        VdpaParent[] parents =
-        [
-            new() { Name = "pci/x", BusName = "pci", DeviceName = "x" },
-            new() { Name = "auxiliary/x", BusName = "auxiliary", DeviceName = "x" },
-        ];
-
-        Assert.Null(VdpaText.ResolveParent("x", parents));
-        Assert.Equal("auxiliary/x", VdpaText.ResolveParent("AUXILIARY/x", parents)?.Name);
-    }
-
     internal static VdpaFamilyCapabilities Family(uint maxAttribute, bool attributeSet)
     {
         var ops = VdpaKernelCatalog.Commands

@@ -194,3 +194,70 @@ public sealed class ProvisioningTests
         return (client.GetConfig("fxnet0"), client.Capabilities);
     }
 }
+
+/// <summary>What a parent lets a create set, what Export writes of it, and the check -Force makes before it removes anything.</summary>
+public sealed class ParentProvisioningTests
+{
+    private static readonly VdpaDeviceDefinition Exported = new()
+    {
+        Name = "d0", Parent = "pci/0000:00:11.0", MacAddress = "52:54:00:00:11:00", Mtu = 1500, MaxQueuePairs = 1, Features = ["MAC", "VERSION_1"], Driver = "vhost_vdpa",
+    };
+
+    private static readonly VdpaParent SimNet = new()
+    {
+        Name = "vdpasim_net", DeviceName = "vdpasim_net", SupportedClasses = [VirtioDeviceClass.Net], MaxQueues = 3, SupportedFeatureMask = 0x10000003DUL | (1UL << 5),
+    };
+
+    [Theory]
+    [InlineData("vp-vdpa", null, null, null, true)]
+    [InlineData("vdpasim_net", "52:54:00:00:11:00", 1500, null, true)]
+    [InlineData("vdpasim_blk", null, null, null, false)]
+    [InlineData("vduse", null, null, null, false)]
+    [InlineData("mlx5_core", "52:54:00:00:11:00", 1500, 1, true)]
+    public void ExportWritesOnlyWhatTheParentLetsACreateSet(string kind, string? mac, int? mtu, int? pairs, bool features)
+    {
+        var written = VdpaProvisioning.Restorable(Exported, kind);
+        Assert.Equal((mac, mtu, pairs, features), (written.MacAddress, written.Mtu, written.MaxQueuePairs, written.Features is not null));
+        Assert.Equal(("d0", "pci/0000:00:11.0", "vhost_vdpa"), (written.Name, written.Parent, written.Driver));
+    }
+
+    [Fact]
+    public void AParentOfUnknownKindKeepsEverything() => Assert.Same(Exported, VdpaProvisioning.Restorable(Exported, "ifcvf"));
+
+    [Fact]
+    public void TheNewFormIsCheckedAgainstWhatTheParentOffers()
+    {
+        var spec = new VdpaDeviceSpec { Name = "d0", Parent = "vdpasim_net", MaxQueuePairs = 64 };
+        var problems = VdpaProvisioning.CheckFits(spec, SimNet, "vdpasim_net");
+        Assert.Equal(
+            ["parent 'vdpasim_net' (vdpasim_net) does not accept -MaxQueuePairs", "64 queue pairs need 128 virtqueues, and parent 'vdpasim_net' gives a device at most 3"],
+            problems);
+
+        Assert.Empty(VdpaProvisioning.CheckFits(spec with { MaxQueuePairs = null, Mtu = 1400 }, SimNet, "vdpasim_net"));
+        Assert.Equal(["parent 'vdpasim_net' does not offer the features ACCESS_PLATFORM"],
+            VdpaProvisioning.CheckFits(spec with { MaxQueuePairs = null, Features = 1UL << 33 | 1UL << 32 }, SimNet, "vdpasim_net"));
+        Assert.Equal(["parent 'pci/0000:00:11.0' (vp-vdpa) does not accept -MacAddress"],
+            VdpaProvisioning.CheckFits(new VdpaDeviceSpec { Name = "d0", Parent = "pci/0000:00:11.0", MacAddress = [2, 0, 0, 0, 0, 1] },
+                new VdpaParent { Name = "pci/0000:00:11.0", BusName = "pci", DeviceName = "0000:00:11.0", SupportedClasses = [VirtioDeviceClass.Net] }, "vp-vdpa"));
+        var blk = new VdpaParent { Name = "vdpasim_blk", DeviceName = "vdpasim_blk", SupportedClasses = [VirtioDeviceClass.Block] };
+        Assert.Contains("makes no net devices", Assert.Single(VdpaProvisioning.CheckFits(new VdpaDeviceSpec { Name = "b", Parent = "vdpasim_blk", Mtu = 1400 }, blk, "mlx5_core")),
+            StringComparison.Ordinal);
+
+        // A parent whose driver is not known: attributes cannot be vouched for, so a removal would not be safe; names alone are.
+        Assert.Contains("is not known", Assert.Single(VdpaProvisioning.CheckFits(spec with { MaxQueuePairs = null, Mtu = 1400 }, SimNet, "ifcvf")), StringComparison.Ordinal);
+        Assert.Empty(VdpaProvisioning.CheckFits(new VdpaDeviceSpec { Name = "d0", Parent = "x" }, SimNet, null));
+    }
+
+    [Fact]
+    public void AFileDeviceBecomesTheCreateItAsksFor()
+    {
+        var wanted = new VdpaDeviceDefinition { Name = "d0", Parent = "VDPASIM_NET", MacAddress = "02:00:00:00:00:01", Features = ["MAC", "VERSION_1"] };
+        var spec = VdpaProvisioning.FromDefinition(wanted, SimNet, out var error)!;
+        Assert.Null(error);
+        Assert.Equal(("vdpasim_net", "02:00:00:00:00:01", (1UL << 5) | (1UL << 32)), (spec.Parent, VdpaText.FormatMacAddress(spec.MacAddress), spec.Features));
+        // Features equal to the parent's offer are not sent (a device gets its parent's); a name of another class is refused.
+        Assert.Null(VdpaProvisioning.FromDefinition(wanted with { Features = VirtioFeatures.GetNames(SimNet.SupportedFeatureMask!.Value, VirtioDeviceClass.Net) }, SimNet, out _)!.Features);
+        Assert.Null(VdpaProvisioning.FromDefinition(wanted with { Features = ["FLUSH"] }, SimNet, out error));
+        Assert.Contains("FLUSH", error, StringComparison.Ordinal);
+    }
+}

@@ -181,6 +181,27 @@ public sealed class SysfsTests : IDisposable
         Assert.Equal(0, Sysfs.StartListing().Describe(new VdpaDevice { Name = "vdpa0" }).NumaNode);
     }
 
+    /// <summary>
+    /// A bind the kernel does not take (here: the tree's driver link never changes) leaves the device's override as it
+    /// was, so the next probe gives it its former driver, and the error says so.
+    /// </summary>
+    [Theory]
+    [InlineData("(null)\n", "\n")]
+    [InlineData("vhost_vdpa\n", "vhost_vdpa")]
+    public void AFailedBindPutsTheFormerOverrideBack(string before, string after)
+    {
+        Write("devices/ev-h0/driver_override", before);
+        Write("bus/vdpa/drivers/vhost_vdpa/unbind", string.Empty);
+        Write("bus/vdpa/drivers/virtio_vdpa/bind", string.Empty);
+
+        var e = Assert.Throws<VdpaSysfsException>(() => Sysfs.SetDriver("ev-h0", VdpaSysfs.VirtioDriver));
+        Assert.Equal(VdpaSysfsFailure.BindNotEffective, e.Failure);
+        Assert.Contains("put back as it was: bound to vhost_vdpa", e.Message, StringComparison.Ordinal);
+        // A sysfs attribute takes each write whole; this regular file is overwritten from its start, so the last write is its beginning.
+        Assert.StartsWith(after, File.ReadAllText(Path.Combine(Sys, "devices/ev-h0/driver_override")), StringComparison.Ordinal);
+        Assert.Equal("ev-h0", File.ReadAllText(Path.Combine(Sys, "bus/vdpa/drivers/vhost_vdpa/unbind")));
+    }
+
     private VdpaDevice Describe(string name)
     {
         var device = new VdpaDevice { Name = name };

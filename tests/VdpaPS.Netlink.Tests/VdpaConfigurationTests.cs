@@ -40,7 +40,7 @@ public class VdpaConfigurationTests
     public void EachBadFileIsReportedWithItsKindPathAndLine(string file, VdpaConfigurationProblemKind kind, string path, int line)
     {
         var full = Path.Combine(SampleDirectory, file);
-        var e = Assert.Throws<VdpaConfigurationException>(() => VdpaConfigurationReader.ReadFile(full));
+        var e = Assert.Throws<VdpaConfigurationException>(() => VdpaConfigurationReader.ReadFile(full, check: false));
         var problem = Assert.Single(e.Problems);
         Assert.Equal(kind, problem.Kind);
         Assert.Equal(path, problem.Path);
@@ -69,7 +69,7 @@ public class VdpaConfigurationTests
     [Fact]
     public void AValidFileIsReadAsWritten()
     {
-        var configuration = VdpaConfigurationReader.ReadFile(Path.Combine(SampleDirectory, "valid-full.json"));
+        var configuration = VdpaConfigurationReader.ReadFile(Path.Combine(SampleDirectory, "valid-full.json"), check: false);
         Assert.Equal(["net0", "blk0", "vf0"], configuration.Devices.Select(d => d.Name));
         var net = configuration.Devices[0];
         Assert.Equal("02:aa:bb:00:00:01", net.MacAddress);
@@ -236,28 +236,231 @@ public class VdpaConfigurationTests
     }
 }
 
-public class VdpaConfigurationFileCheckTests
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public class VdpaConfigurationFileCheckTests : IDisposable
 {
     private static Func<string, (uint Uid, uint Mode)?> Tree(params (string Path, uint Uid, string Mode)[] entries) =>
         path => entries.FirstOrDefault(e => e.Path == path) is { Path: not null } e ? (e.Uid, Convert.ToUInt32(e.Mode, 8)) : null;
 
     private static readonly (string, uint, string)[] RootTree = [("/", 0, "40755"), ("/etc", 0, "40755"), ("/etc/vdpaps", 0, "40755"), ("/etc/vdpaps/devices.json", 0, "100644")];
 
+    private static VdpaUnsafePath? Check((string Path, uint Uid, string Mode)[] tree, uint[]? trusted = null)
+    {
+        var stat = Tree(tree);
+        return VdpaConfigurationFileCheck.FindUnsafe("/etc/vdpaps/devices.json", stat("/etc/vdpaps/devices.json")!.Value, trusted ?? [0u], stat);
+    }
+
     [Fact]
-    public void ARootOwnedTreeIsAccepted() => Assert.Null(VdpaConfigurationFileCheck.FindUnsafePath("/etc/vdpaps/devices.json", Tree(RootTree)));
+    public void ARootOwnedTreeIsAccepted() => Assert.Null(Check(RootTree));
 
     [Theory]
     [InlineData("/etc/vdpaps/devices.json", 0u, "100664", "writable by its group")]
     [InlineData("/etc/vdpaps/devices.json", 0u, "100646", "writable by every user")]
     [InlineData("/etc/vdpaps/devices.json", 1000u, "100644", "owned by user id 1000")]
+    [InlineData("/etc/vdpaps/devices.json", 0u, "10644", "not a regular file")]
     [InlineData("/etc/vdpaps", 0u, "40777", "a folder above the file is writable by every user")]
     [InlineData("/etc/vdpaps", 1000u, "40755", "a folder above the file is owned by user id 1000")]
     public void AnotherUsersWriteAccessIsRefused(string path, uint uid, string mode, string reason)
     {
         var tree = RootTree.Select(e => e.Item1 == path ? (path, uid, mode) : e).ToArray();
-        var found = VdpaConfigurationFileCheck.FindUnsafePath("/etc/vdpaps/devices.json", Tree(tree));
+        var found = Check(tree);
         Assert.NotNull(found);
         Assert.Equal(path, found.Path);
         Assert.Contains(reason, found.Reason, StringComparison.Ordinal);
     }
+
+    /// <summary>A non-root caller that can change devices (CAP_NET_ADMIN) is checked too: its own files and root's are trusted, nobody else's.</summary>
+    [Fact]
+    public void ANonRootCallerWithNetAdminIsCheckedAndTrustsItselfAndRoot()
+    {
+        const ulong netAdmin = 1UL << 12;
+        Assert.True(VdpaConfigurationFileCheck.AppliesTo(0, 0));
+        Assert.True(VdpaConfigurationFileCheck.AppliesTo(1000, netAdmin));
+        Assert.True(VdpaConfigurationFileCheck.AppliesTo(1000, null)); // capabilities unknown: checked
+        Assert.False(VdpaConfigurationFileCheck.AppliesTo(1000, 0)); // cannot change devices: the kernel refuses it anyway
+        Assert.Equal([0u, 1000u], VdpaConfigurationFileCheck.TrustedOwners(1000));
+        Assert.Equal([0u], VdpaConfigurationFileCheck.TrustedOwners(0));
+
+        var own = RootTree.Select(e => e.Item1 == "/etc/vdpaps/devices.json" ? (e.Item1, 1000u, e.Item3) : e).ToArray();
+        Assert.Null(Check(own, [0u, 1000u]));
+        var others = RootTree.Select(e => e.Item1 == "/etc/vdpaps/devices.json" ? (e.Item1, 1001u, e.Item3) : e).ToArray();
+        Assert.Contains("owned by user id 1001, not root or user id 1000 (the caller)", Check(others, [0u, 1000u])!.Reason, StringComparison.Ordinal);
+    }
+
+    private readonly string _root = Directory.CreateTempSubdirectory("vdpaps-filecheck-").FullName;
+
+    public void Dispose()
+    {
+        Directory.Delete(_root, recursive: true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Folders above the test's own tree (/tmp is every user's) count as safe; inside it the real stat(2) answers.</summary>
+    private (uint Uid, uint Mode)? StatInTree(string path)
+    {
+        if (!path.StartsWith(_root, StringComparison.Ordinal))
+        {
+            return (VdpaConfigurationFileCheck.EffectiveUid, 0x41ED); // 040755
+        }
+
+        var info = new DirectoryInfo(path);
+        return info.Exists ? (VdpaConfigurationFileCheck.EffectiveUid, 0x4000u | (uint)info.UnixFileMode) : null;
+    }
+
+    private string Folder(string relative, string mode)
+    {
+        var path = Path.Combine(_root, relative);
+        Directory.CreateDirectory(path);
+        File.SetUnixFileMode(path, (UnixFileMode)Convert.ToInt32(mode, 8));
+        return path;
+    }
+
+    private static string WriteFile(string path, string text, string mode)
+    {
+        File.WriteAllText(path, text);
+        File.SetUnixFileMode(path, (UnixFileMode)Convert.ToInt32(mode, 8));
+        return path;
+    }
+
+    private byte[] Read(string file) => VdpaConfigurationFileCheck.Read(file, check: true, [VdpaConfigurationFileCheck.EffectiveUid], StatInTree);
+
+    [Fact]
+    public void AFileOfTheCallersAloneIsReadThroughOneDescriptor()
+    {
+        var file = WriteFile(Path.Combine(Folder("etc", "755"), "devices.json"), "{\"devices\": []}", "644");
+        Assert.Equal("{\"devices\": []}", System.Text.Encoding.UTF8.GetString(Read(file)));
+    }
+
+    /// <summary>The owner and mode come from fstat on the opened descriptor: a file swapped in by path after the open changes nothing.</summary>
+    [Fact]
+    public void TheCheckIsOfTheFileOpenedNotOfThePathAfterwards()
+    {
+        var etc = Folder("etc", "755");
+        var file = WriteFile(Path.Combine(etc, "devices.json"), "loose", "666");
+        var tight = WriteFile(Path.Combine(etc, "tight.json"), "tight", "644");
+        var e = Assert.Throws<VdpaConfigurationNotSecureException>(() =>
+            VdpaConfigurationFileCheck.Read(file, check: true, [VdpaConfigurationFileCheck.EffectiveUid], StatInTree, opened: () => File.Move(tight, file, overwrite: true)));
+        Assert.Contains("writable by every user", e.Found.Reason, StringComparison.Ordinal);
+
+        // The other way round: the tight file is the one opened and read, whatever is put at its path next.
+        var loose = WriteFile(Path.Combine(etc, "loose.json"), "swapped", "666");
+        var content = VdpaConfigurationFileCheck.Read(file, check: true, [VdpaConfigurationFileCheck.EffectiveUid], StatInTree,
+            opened: () => File.Move(loose, file, overwrite: true));
+        Assert.Equal("tight", System.Text.Encoding.UTF8.GetString(content));
+    }
+
+    /// <summary>A symlinked folder in the middle of the path is resolved: the folders above its target are the ones checked.</summary>
+    [Fact]
+    public void TheFoldersAboveTheRealPathAreChecked()
+    {
+        var real = Folder("loose/real", "755");
+        File.SetUnixFileMode(Path.Combine(_root, "loose"), (UnixFileMode)Convert.ToInt32("777", 8));
+        var etc = Folder("etc", "755");
+        Directory.CreateSymbolicLink(Path.Combine(etc, "vdpaps"), real);
+        WriteFile(Path.Combine(real, "devices.json"), "{}", "644");
+
+        var e = Assert.Throws<VdpaConfigurationNotSecureException>(() => Read(Path.Combine(etc, "vdpaps", "devices.json")));
+        Assert.Equal(Path.Combine(_root, "loose"), e.Found.Path);
+        Assert.Contains("a folder above the file is writable by every user", e.Found.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WithoutTheCheckALooseFileIsRead()
+    {
+        var file = WriteFile(Path.Combine(Folder("tmp", "777"), "devices.json"), "x", "666");
+        Assert.Equal("x", System.Text.Encoding.UTF8.GetString(VdpaConfigurationFileCheck.Read(file, check: false)));
+    }
+}
+
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public class VdpaConfigurationWriteTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("vdpaps-export-").FullName;
+
+    public void Dispose()
+    {
+        Directory.Delete(_root, recursive: true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>The text goes to a temporary file in the same folder, renamed over the target: until the rename the old file is whole.</summary>
+    [Fact]
+    public void TheFileIsReplacedByARenameOfATemporaryFileInTheSameFolder()
+    {
+        var file = Path.Combine(_root, "devices.json");
+        File.WriteAllText(file, "old");
+        File.SetUnixFileMode(file, (UnixFileMode)Convert.ToInt32("640", 8));
+        var inode = InodeOf(file);
+        string? temporary = null;
+        VdpaConfigurationWriter.WriteFile(file, "new", beforeRename: t =>
+        {
+            temporary = t;
+            Assert.Equal("old", File.ReadAllText(file));
+            Assert.Equal("new", File.ReadAllText(t));
+        });
+
+        Assert.Equal(_root, Path.GetDirectoryName(temporary));
+        Assert.False(File.Exists(temporary));
+        Assert.Equal("new", File.ReadAllText(file));
+        Assert.NotEqual(inode, InodeOf(file)); // a new file, not the old one truncated
+        Assert.Equal((UnixFileMode)Convert.ToInt32("640", 8), File.GetUnixFileMode(file));
+        Assert.Equal([file], Directory.GetFiles(_root));
+    }
+
+    [Fact]
+    public void AFailedWriteLeavesTheOldFileAndNoTemporaryOne()
+    {
+        var file = Path.Combine(_root, "devices.json");
+        File.WriteAllText(file, "old");
+        Assert.Throws<IOException>(() => VdpaConfigurationWriter.WriteFile(file, "new", beforeRename: _ => throw new IOException("disk full")));
+        Assert.Equal("old", File.ReadAllText(file));
+        Assert.Equal([file], Directory.GetFiles(_root));
+    }
+
+    [Fact]
+    public void ASymlinkAsTargetIsRefusedAndWhatItPointsToIsUntouched()
+    {
+        var elsewhere = Path.Combine(_root, "shadow");
+        File.WriteAllText(elsewhere, "root's file");
+        var link = Path.Combine(_root, "devices.json");
+        File.CreateSymbolicLink(link, elsewhere);
+        var e = Assert.Throws<IOException>(() => VdpaConfigurationWriter.WriteFile(link, "new"));
+        Assert.Contains("is a symbolic link", e.Message, StringComparison.Ordinal);
+        Assert.Equal("root's file", File.ReadAllText(elsewhere));
+        Assert.NotNull(new FileInfo(link).LinkTarget);
+    }
+
+    [Fact]
+    public void ANewFileIsCreatedWithMode644()
+    {
+        var file = Path.Combine(_root, "new.json");
+        VdpaConfigurationWriter.WriteFile(file, "x");
+        Assert.Equal((UnixFileMode)Convert.ToInt32("644", 8), File.GetUnixFileMode(file));
+    }
+
+    private static long InodeOf(string path)
+    {
+        var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%i", path]) { RedirectStandardOutput = true })!;
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return long.Parse(output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
+
+public class VdpaConfigurationDuplicateKeyTests
+{
+    [Theory]
+    [InlineData("{\n \"devices\": [\n  {\"name\": \"a\",\n   \"parent\": \"vdpasim_net\",\n   \"mac\": \"02:00:00:00:00:01\",\n   \"mac\": \"02:00:00:00:00:02\"}\n ]\n}", "$.devices[0].mac", 6, 5)]
+    [InlineData("{\n \"devices\": [],\n \"devices\": [{\"name\": \"a\", \"parent\": \"vduse\"}]\n}", "$.devices", 3, 2)]
+    public void ADuplicateKeyIsRefusedWithItsLine(string json, string path, int line, int first)
+    {
+        var e = Assert.Throws<VdpaConfigurationException>(() => VdpaConfigurationReader.Parse(json, "dup.json"));
+        var problem = Assert.Single(e.Problems);
+        Assert.Equal((VdpaConfigurationProblemKind.DuplicateProperty, path, (int?)line), (problem.Kind, problem.Path, problem.Line));
+        Assert.Contains($"first on line {first}", problem.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheSameKeyInTwoObjectsIsNoDuplicate() =>
+        Assert.Equal(2, VdpaConfigurationReader.Parse("""{"devices": [{"name": "a", "parent": "vduse"}, {"name": "b", "parent": "vduse"}]}""", "ok.json").Devices.Count);
 }

@@ -67,16 +67,16 @@ internal sealed class VdpaClient : IDisposable
     /// The parent a user means: the kernel's own name, any case of it, or a bus parent's address alone (0000:00:10.0 for
     /// pci/0000:00:10.0). Null when none matches (or the address alone is ambiguous across buses).
     /// </summary>
-    /// <remarks>The kernel's own name is one MGMTDEV_GET; only another spelling needs the list to resolve against.</remarks>
+    /// <remarks>The kernel's own name (or a PCI address in any form) is one MGMTDEV_GET; only another spelling needs the list to resolve against.</remarks>
     public VdpaParent? FindParent(string typed)
     {
         try
         {
-            return GetParent(typed);
+            return GetParent(VdpaParentName.Canonical(typed));
         }
         catch (NetlinkException e) when (e.Errno is LinuxErrno.ENODEV or LinuxErrno.ENOENT)
         {
-            return VdpaText.ResolveParent(typed, GetParents());
+            return VdpaParentName.Resolve(typed, GetParents());
         }
     }
 

@@ -132,7 +132,7 @@ internal static class VdpaConfigurationDiff
             new() { Device = wanted.Name, Change = change, Attribute = attribute, Desired = desiredValue, Actual = actualValue ?? "none", Definition = wanted, Current = actual };
 
         var list = new List<VdpaConfigurationDifference>();
-        if (!ParentMatches(wanted.Parent, actual.Parent))
+        if (!VdpaParentName.Matches(wanted.Parent, actual.Parent))
         {
             list.Add(Difference(VdpaConfigurationChange.Recreate, "parent", wanted.Parent, actual.Parent));
         }
@@ -180,12 +180,6 @@ internal static class VdpaConfigurationDiff
 
         return list.OrderBy(d => d.Change == VdpaConfigurationChange.Recreate ? 0 : 1);
     }
-
-    /// <summary>A file may name a parent in any case, or a bus parent by its address alone, as New-VdpaDevice accepts it.</summary>
-    public static bool ParentMatches(string wanted, string actual) =>
-        string.Equals(wanted, actual, StringComparison.OrdinalIgnoreCase) ||
-        (!wanted.Contains('/') && VdpaText.SplitParentName(actual) is { BusName: not null } split &&
-         string.Equals(wanted, split.DeviceName, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>A one-line description of a device definition (for Create and Extra rows).</summary>
     public static string Summarize(VdpaDeviceDefinition d)

@@ -15,6 +15,7 @@ public enum VdpaConfigurationProblemKind
     UnknownFeature,
     InvalidMacAddress,
     DuplicateDeviceName,
+    DuplicateProperty,
 }
 
 /// <summary>One problem of a configuration file, located by its property path ($.devices[2].mac) and line.</summary>
@@ -55,13 +56,11 @@ internal static partial class VdpaConfigurationReader
     private static readonly string[] RootProperties = ["$schema", "devices"];
     private static readonly string[] DeviceProperties = ["name", "parent", "mac", "mtu", "maxQueuePairs", "features", "driver"];
 
+    /// <param name="check">Whether the file must be the caller's or root's alone (for a caller that can change devices); see <see cref="VdpaConfigurationFileCheck"/>.</param>
     /// <exception cref="VdpaConfigurationException">The file is not valid; nothing in it was used.</exception>
+    /// <exception cref="VdpaConfigurationNotSecureException">Another user could have written the file.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static VdpaConfiguration ReadFile(string path)
-    {
-        var bytes = File.ReadAllBytes(path);
-        return Parse(bytes, path);
-    }
+    public static VdpaConfiguration ReadFile(string path, bool check) => Parse(VdpaConfigurationFileCheck.Read(path, check), path);
 
     /// <exception cref="VdpaConfigurationException">The text is not a valid configuration.</exception>
     public static VdpaConfiguration Parse(string json, string file) => Parse(Encoding.UTF8.GetBytes(json), file);
@@ -94,6 +93,18 @@ internal static partial class VdpaConfigurationReader
         {
             var lines = LineMap.Build(utf8);
             void Add(VdpaConfigurationProblemKind kind, string path, string reason) => problems.Add(new(kind, file, path, lines.LineOf(path), reason));
+
+            // JsonDocument keeps the last of two equal keys; a file saying two things of one property is refused instead.
+            foreach (var (path, line, first) in lines.Duplicates)
+            {
+                problems.Add(new(VdpaConfigurationProblemKind.DuplicateProperty, file, path, line,
+                    $"The property is given twice in one object (first on line {first.ToString(CultureInfo.InvariantCulture)}); each property is given once."));
+            }
+
+            if (problems.Count > 0)
+            {
+                return problems;
+            }
 
             var devices = new List<VdpaDeviceDefinition>();
             var root = document.RootElement;
@@ -389,6 +400,9 @@ internal static partial class VdpaConfigurationReader
     {
         private readonly Dictionary<string, int> _lines = new(StringComparer.Ordinal);
 
+        /// <summary>Properties named twice in one object: the path, the line of the second, the line of the first.</summary>
+        public List<(string Path, int Line, int First)> Duplicates { get; } = [];
+
         public int? LineOf(string path) => _lines.TryGetValue(path, out var line) ? line : null;
 
         public static string Child(string path, string property) =>
@@ -440,7 +454,11 @@ internal static partial class VdpaConfigurationReader
                 {
                     case JsonTokenType.PropertyName:
                         propertyPath = Child(containers.Peek().Path, reader.GetString()!);
-                        map._lines.TryAdd(propertyPath, line);
+                        if (!map._lines.TryAdd(propertyPath, line))
+                        {
+                            map.Duplicates.Add((propertyPath, line, map._lines[propertyPath]));
+                        }
+
                         break;
                     case JsonTokenType.StartObject:
                     case JsonTokenType.StartArray:

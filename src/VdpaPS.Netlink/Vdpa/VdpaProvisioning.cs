@@ -165,6 +165,127 @@ internal static class VdpaProvisioning
         return "The kernel accepted the request without using the attribute (kernels before it existed ignore it).";
     }
 
+    /// <summary>
+    /// What each parent driver's DEV_NEW accepts beyond the names (its config_attr_mask, which the kernel does not
+    /// report), by what <see cref="VdpaSysfs.GetParentKind"/> names: vdpa_sim_net, vp_vdpa and mlx5_vdpa set it; the
+    /// simulator's block parent and VDUSE set none, and refuse every attribute (EOPNOTSUPP).
+    /// </summary>
+    private static readonly Dictionary<string, ushort[]> AcceptedByKind = new(StringComparer.Ordinal)
+    {
+        ["vdpasim_net"] = [VdpaAttribute.NetConfigMacAddress, VdpaAttribute.NetConfigMtu, VdpaAttribute.DeviceFeatures],
+        ["vdpasim_blk"] = [],
+        ["vduse"] = [],
+        [VdpaSysfs.VirtioPciParentDriver] = [VdpaAttribute.DeviceFeatures],
+        ["mlx5_core"] = [VdpaAttribute.NetConfigMacAddress, VdpaAttribute.NetConfigMtu, VdpaAttribute.NetConfigMaxQueuePairs, VdpaAttribute.DeviceFeatures],
+        ["mlx5_core.sf"] = [VdpaAttribute.NetConfigMacAddress, VdpaAttribute.NetConfigMtu, VdpaAttribute.NetConfigMaxQueuePairs, VdpaAttribute.DeviceFeatures],
+    };
+
+    /// <summary>The attributes a parent of this kind accepts in DEV_NEW; null when the kind is not known.</summary>
+    public static IReadOnlyList<VdpaProvisioningAttribute>? AcceptedBy(string? parentKind) =>
+        parentKind is not null && AcceptedByKind.TryGetValue(parentKind, out var ids) ? [.. Attributes.Where(a => ids.Contains(a.Id))] : null;
+
+    /// <summary>
+    /// A device definition with only what its parent lets a create set (vp_vdpa: features, not the MAC, MTU or queue
+    /// pairs the function has of its own), so a file written from it creates the device again. Unchanged when the
+    /// parent's kind is not known.
+    /// </summary>
+    public static VdpaDeviceDefinition Restorable(VdpaDeviceDefinition definition, string? parentKind)
+    {
+        if (AcceptedBy(parentKind) is not { } accepted)
+        {
+            return definition;
+        }
+
+        bool Takes(ushort id) => accepted.Any(a => a.Id == id);
+        return definition with
+        {
+            MacAddress = Takes(VdpaAttribute.NetConfigMacAddress) ? definition.MacAddress : null,
+            Mtu = Takes(VdpaAttribute.NetConfigMtu) ? definition.Mtu : null,
+            MaxQueuePairs = Takes(VdpaAttribute.NetConfigMaxQueuePairs) ? definition.MaxQueuePairs : null,
+            Features = Takes(VdpaAttribute.DeviceFeatures) ? definition.Features : null,
+        };
+    }
+
+    /// <summary>
+    /// The DEV_NEW a file's device asks of its (resolved) parent. Features equal to the parent's offer are not sent,
+    /// nor any to a parent that names none: a device created without features gets its parent's, and parents that
+    /// provision none (vdpasim_blk, vduse) refuse the attribute. Null, with the reason, for a feature name of another class.
+    /// </summary>
+    public static VdpaDeviceSpec? FromDefinition(VdpaDeviceDefinition wanted, VdpaParent parent, out string? error)
+    {
+        error = null;
+        ulong? features = null;
+        if (wanted.Features is { } names)
+        {
+            var netAttributes = wanted.MacAddress is not null || wanted.Mtu is not null || wanted.MaxQueuePairs is not null;
+            try
+            {
+                features = VirtioFeatures.ParseMask(names, FeatureClass(parent, netAttributes));
+            }
+            catch (ArgumentException e)
+            {
+                error = $"{e.Message.Split(" (Parameter")[0]} (parent '{parent.Name}').";
+                return null;
+            }
+        }
+
+        if (parent.SupportedFeatureMask is not { } offered || offered == 0 || features == offered)
+        {
+            features = null;
+        }
+
+        return new VdpaDeviceSpec
+        {
+            Name = wanted.Name,
+            Parent = parent.Name,
+            MacAddress = wanted.MacAddress is null ? null : VdpaText.ParseMacAddress(wanted.MacAddress, out _),
+            Mtu = (ushort?)wanted.Mtu,
+            MaxQueuePairs = (ushort?)wanted.MaxQueuePairs,
+            Features = features,
+        };
+    }
+
+    /// <summary>
+    /// Why the parent would refuse this DEV_NEW, known before anything is sent: an attribute its driver does not accept
+    /// (or attributes given to a parent whose driver is not known), a feature it does not offer, more queue pairs than its
+    /// virtqueues hold, net attributes on a parent that makes no net devices. Empty when nothing known stands against it.
+    /// </summary>
+    public static IReadOnlyList<string> CheckFits(VdpaDeviceSpec spec, VdpaParent parent, string? parentKind)
+    {
+        var problems = new List<string>();
+        var given = Given(spec).ToList();
+        var accepted = AcceptedBy(parentKind);
+        if (given.Count > 0 && accepted is null)
+        {
+            problems.Add($"which attributes parent '{parent.Name}' (driver {parentKind ?? "unknown"}) accepts at creation is not known, so whether it " +
+                $"takes {string.Join(", ", given.Select(a => a.Parameter))} cannot be told");
+        }
+        else
+        {
+            problems.AddRange(given.Where(a => !accepted!.Contains(a)).Select(a => $"parent '{parent.Name}' ({parentKind}) does not accept {a.Parameter}"));
+        }
+
+        if (spec.Features is { } asked && parent.SupportedFeatureMask is { } offered && (asked & ~offered) != 0)
+        {
+            var type = parent.SupportedClasses.Length == 1 ? parent.SupportedClasses[0] : VirtioDeviceClass.Unknown;
+            problems.Add($"parent '{parent.Name}' does not offer the features {string.Join(", ", VirtioFeatures.GetNames(asked & ~offered, type))}");
+        }
+
+        if ((spec.MacAddress is not null || spec.Mtu is not null || spec.MaxQueuePairs is not null) && parent.SupportedClasses.Length > 0 &&
+            !parent.SupportedClasses.Contains(VirtioDeviceClass.Net))
+        {
+            problems.Add($"parent '{parent.Name}' makes no net devices ({string.Join(", ", parent.SupportedClasses)}), and the MAC, MTU and queue pairs are a net device's");
+        }
+
+        // Each pair is two virtqueues; a parent reporting 0 has no limit of its own (VDUSE).
+        if (spec.MaxQueuePairs is { } pairs && parent.MaxQueues is { } most && most > 0 && 2L * pairs > most)
+        {
+            problems.Add($"{pairs} queue pairs need {2 * pairs} virtqueues, and parent '{parent.Name}' gives a device at most {most}");
+        }
+
+        return problems;
+    }
+
     private static string? Text(ushort? value) => value?.ToString(CultureInfo.InvariantCulture);
 
     private static string? Hex(ulong? mask) => mask is { } m ? $"0x{m.ToString("x", CultureInfo.InvariantCulture)}" : null;

@@ -162,43 +162,107 @@ internal sealed class VdpaSysfs
             return false;
         }
 
-        if (current is not null)
+        var overridePath = Path.Combine(DevicePath(name), "driver_override");
+        var formerOverride = ReadOverride(overridePath);
+        try
         {
-            Write(Path.Combine(Bus, "drivers", current, "unbind"), name);
-        }
+            if (current is not null)
+            {
+                Write(Path.Combine(Bus, "drivers", current, "unbind"), name);
+            }
 
-        // An empty line clears the override; a driver name makes the next probe (ours, or a later one) choose it.
-        Write(Path.Combine(DevicePath(name), "driver_override"), driver ?? "\n");
-        if (driver is not null)
-        {
-            Write(Path.Combine(Bus, "drivers", driver, "bind"), name);
-        }
+            // An empty line clears the override; a driver name makes the next probe (ours, or a later one) choose it.
+            Write(overridePath, driver ?? "\n");
+            if (driver is not null)
+            {
+                Write(Path.Combine(Bus, "drivers", driver, "bind"), name);
+            }
 
-        var now = GetDriver(name);
-        if (now != driver)
+            var now = GetDriver(name);
+            if (now != driver)
+            {
+                throw new VdpaSysfsException(
+                    $"The device '{name}' is bound to {now ?? "no driver"} after asking for {driver ?? "no driver"}; the kernel did not take the change.",
+                    VdpaSysfsFailure.BindNotEffective);
+            }
+        }
+        catch (VdpaSysfsException e)
         {
-            throw new VdpaSysfsException(
-                $"The device '{name}' is bound to {now ?? "no driver"} after asking for {driver ?? "no driver"}; the kernel did not take the change.",
-                VdpaSysfsFailure.BindNotEffective);
+            // A half-done change leaves the device unbound with a new override: what used it before gets it back.
+            var back = GoBack(name, current, formerOverride);
+            throw new VdpaSysfsException(e.Message + " " + back, e.Failure, e);
         }
 
         return true;
+    }
+
+    /// <summary>Puts the driver and override a failed <see cref="SetDriver"/> found back; says what became of the device.</summary>
+    private string GoBack(string name, string? formerDriver, string? formerOverride)
+    {
+        try
+        {
+            var now = GetDriver(name);
+            if (now != formerDriver && now is not null)
+            {
+                Write(Path.Combine(Bus, "drivers", now, "unbind"), name);
+            }
+
+            Write(Path.Combine(DevicePath(name), "driver_override"), formerOverride ?? "\n");
+            if (formerDriver is not null && GetDriver(name) != formerDriver)
+            {
+                Write(Path.Combine(Bus, "drivers", formerDriver, "bind"), name);
+            }
+
+            var after = GetDriver(name);
+            return after == formerDriver
+                ? $"It was put back as it was: bound to {formerDriver ?? "no driver"}."
+                : $"Putting it back to {formerDriver ?? "no driver"} did not take either: it is bound to {after ?? "no driver"}.";
+        }
+        catch (Exception e) when (e is VdpaSysfsException or IOException or UnauthorizedAccessException)
+        {
+            return $"Putting it back to {formerDriver ?? "no driver"} failed too: {e.Message}";
+        }
+    }
+
+    /// <summary>The override a device has (sysfs shows "(null)" for none); null when it has none or it cannot be read.</summary>
+    private static string? ReadOverride(string path)
+    {
+        try
+        {
+            var text = File.ReadAllText(path).Trim();
+            return text.Length == 0 || text == "(null)" ? null : text;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The PCI driver of vp_vdpa parents (the module is vp_vdpa, the driver vp-vdpa).</summary>
     public const string VirtioPciParentDriver = "vp-vdpa";
 
     /// <summary>The driver of a parent on a bus (/sys/bus/BUS/devices/DEVICE/driver), or null for parents without a bus or driver.</summary>
-    public string? GetParentDriver(VdpaParent parent)
+    public string? GetParentDriver(VdpaParent parent) => GetParentDriver(parent.Name);
+
+    /// <inheritdoc cref="GetParentDriver(VdpaParent)"/>
+    public string? GetParentDriver(string parentName)
     {
-        if (parent.BusName is not { Length: > 0 } bus || VdpaText.CheckDeviceName(bus) is not null || VdpaText.CheckDeviceName(parent.DeviceName) is not null)
+        var (busName, deviceName) = VdpaText.SplitParentName(parentName);
+        if (busName is not { Length: > 0 } bus || VdpaText.CheckDeviceName(bus) is not null || VdpaText.CheckDeviceName(deviceName) is not null)
         {
             return null;
         }
 
-        var link = Path.Combine(_sys, "bus", bus, "devices", parent.DeviceName, "driver");
+        var link = Path.Combine(_sys, "bus", bus, "devices", deviceName, "driver");
         return Directory.Exists(link) ? Path.GetFileName(ResolveDirectory(link)) : null;
     }
+
+    /// <summary>
+    /// What makes a parent's devices: the driver of a bus parent (vp-vdpa, mlx5_core), or the name of a parent without a
+    /// bus, which its driver registers under its own name (vdpasim_net, vdpasim_blk, vduse). Null when it cannot be told.
+    /// </summary>
+    public string? GetParentKind(string parentName) =>
+        VdpaText.SplitParentName(parentName).BusName is null ? parentName : GetParentDriver(parentName);
 
     /// <summary>
     /// Whether the parent's driver keeps one vDPA device per parent without refusing a second: vp_vdpa accepts a second

@@ -50,40 +50,6 @@ internal static class VdpaText
         return slash < 0 ? (null, parent) : (parent[..slash], parent[(slash + 1)..]);
     }
 
-    /// <summary>
-    /// The parent a user means, among the kernel's: its own name first, then any case of it, then a bus parent's device
-    /// part alone (0000:00:10.0, or 00:10.0 in PCI domain 0). Null when nothing matches or an address is ambiguous.
-    /// </summary>
-    public static VdpaParent? ResolveParent(string typed, IEnumerable<VdpaParent> parents)
-    {
-        var all = parents as IReadOnlyList<VdpaParent> ?? [.. parents];
-        var exact = all.FirstOrDefault(p => string.Equals(p.Name, typed, StringComparison.Ordinal));
-        if (exact is not null)
-        {
-            return exact;
-        }
-
-        var anyCase = all.Where(p => string.Equals(p.Name, typed, StringComparison.OrdinalIgnoreCase)).ToList();
-        if (anyCase.Count == 1)
-        {
-            return anyCase[0];
-        }
-
-        if (typed.Contains('/'))
-        {
-            return null;
-        }
-
-        var address = IsShortPciAddress(typed) ? "0000:" + typed : typed;
-        var byAddress = all.Where(p => p.BusName is not null && string.Equals(p.DeviceName, address, StringComparison.OrdinalIgnoreCase)).ToList();
-        return byAddress.Count == 1 ? byAddress[0] : null;
-    }
-
-    /// <summary>"00:10.0": a PCI address without its domain (bus:device.function).</summary>
-    private static bool IsShortPciAddress(string text) =>
-        text.Length == 7 && text[2] == ':' && text[5] == '.' && Uri.IsHexDigit(text[0]) && Uri.IsHexDigit(text[1]) &&
-        Uri.IsHexDigit(text[3]) && Uri.IsHexDigit(text[4]) && text[6] is >= '0' and <= '7';
-
     public static string JoinParentName(string? busName, string deviceName) =>
         string.IsNullOrEmpty(busName) ? deviceName : $"{busName}/{deviceName}";
 

@@ -8,7 +8,7 @@ namespace VdpaPS.Commands;
 [OutputType(typeof(VdpaDeviceDefinition))]
 public sealed class ExportVdpaConfigurationCommand : VdpaConfigurationCmdlet
 {
-    /// <summary>The file to write (replaced if it exists). Without it the devices are emitted as objects.</summary>
+    /// <summary>The file to write: replaced whole (a new file renamed over it), never written through a symlink. Without it the devices are emitted as objects.</summary>
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
     public string? Path { get; set; }
@@ -22,7 +22,10 @@ public sealed class ExportVdpaConfigurationCommand : VdpaConfigurationCmdlet
 
     protected override void EndProcessing()
     {
-        var devices = SelectByName(ReadHost(), s => s.Definition.Name, Name, VdpaTargetKind.Device).Select(s => s.Definition).ToList();
+        // Only what each device's parent lets a create set is written (vp_vdpa: features, not the function's own MAC), so
+        // Sync-VdpaConfiguration of this file brings every device back.
+        var devices = SelectByName(ReadHost(), s => s.Definition.Name, Name, VdpaTargetKind.Device)
+            .Select(s => VdpaProvisioning.Restorable(s.Definition, VdpaSysfs.Default.GetParentKind(s.Device.Parent))).ToList();
         if (Path is null)
         {
             WriteObject(devices, enumerateCollection: true);
@@ -37,7 +40,7 @@ public sealed class ExportVdpaConfigurationCommand : VdpaConfigurationCmdlet
 
         try
         {
-            File.WriteAllText(file, VdpaConfigurationWriter.Serialize(new VdpaConfiguration { Devices = devices }));
+            VdpaConfigurationWriter.WriteFile(file, VdpaConfigurationWriter.Serialize(new VdpaConfiguration { Devices = devices }));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -51,7 +51,7 @@ public sealed class GetVdpaDeviceCommand : VdpaCmdlet
         {
             listed.Add(device.Name);
             if (parentName is not null ? string.Equals(device.Parent, parentName, StringComparison.Ordinal)
-                : parent is null || parent.IsMatch(device.Parent) || parent.IsMatch(device.ParentDeviceName))
+                : parent is null || VdpaParentName.AnySpelling(device.Parent, parent.IsMatch))
             {
                 WriteObject(sysfs.Describe(device));
             }

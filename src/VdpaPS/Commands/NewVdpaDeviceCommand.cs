@@ -82,10 +82,11 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
 
         ReportUnapplied(spec, device);
 
-        // A loaded driver may already have claimed the device at creation; binding moves it where it was asked.
-        if (Driver is not null && !TryBindDriver(spec.Name, Driver))
+        // A loaded driver may already have claimed the device at creation; binding moves it where it was asked. A failed
+        // bind is this device's error, but the device exists (bound as before the attempt): it is emitted all the same.
+        if (Driver is not null)
         {
-            return;
+            TryBindDriver(spec.Name, Driver);
         }
 
         WriteObject(WithSysfs(device));

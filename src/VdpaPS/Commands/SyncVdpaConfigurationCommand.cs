@@ -15,7 +15,7 @@ namespace VdpaPS.Commands;
 [OutputType(typeof(VdpaDevice))]
 public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
 {
-    /// <summary>The configuration file. Run as root, it must be root's alone (no other user may write it or a folder above it).</summary>
+    /// <summary>The configuration file. For a caller that can change devices it must be root's or the caller's alone (no other user may write it or a folder above its real path).</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("FullName")]
     [ValidateNotNullOrEmpty]
@@ -46,8 +46,7 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
     protected override void ProcessRecord()
     {
         var file = ResolveFilePath(Path);
-        CheckFileIsRootsAlone(file);
-        var configuration = ReadConfiguration(file);
+        var configuration = ReadConfiguration(file, check: VdpaConfigurationFileCheck.AppliesToThisProcess);
 
         var parents = WaitForParents(configuration);
         var host = ReadHost();
@@ -69,7 +68,7 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
             }
 
             Progress(ref step, total, $"Removing '{extra.Device}' (not in the file)");
-            if (ShouldProcess($"vDPA device '{extra.Device}' (not in {file})", "Remove"))
+            if (ShouldRemove($"vDPA device '{extra.Device}' (not in {file})", "Remove"))
             {
                 Tally(RemoveForSync(byName[extra.Device].Device), "removed");
             }
@@ -104,7 +103,7 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
         {
             if (ShouldProcess($"vDPA device '{wanted.Name}' ({VdpaConfigurationDiff.Summarize(wanted)})", "Create"))
             {
-                Tally(CreateFromDefinition(wanted, parents), "created");
+                Tally(CreateFromDefinition(wanted, parents) == Created.AsAsked, "created");
             }
 
             return;
@@ -120,11 +119,11 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
             }
             else
             {
-                var what = string.Join(", ", recreate.Select(d => $"{d.Attribute} {d.Actual} -> {d.Desired}"));
-                if (ShouldProcess($"vDPA device '{wanted.Name}' ({what})", "Remove and recreate"))
+                // A recreated device gets its MAC and driver with it: nothing else is left to do for it. One the user
+                // declined to remove (-WhatIf, or No at the prompt) is neither done nor failed.
+                if (Recreate(wanted, current!, recreate, parents) is { } recreated)
                 {
-                    // A recreated device gets its MAC and driver with it: nothing else is left to do for it.
-                    Tally(RemoveForSync(current!.Device) && CreateFromDefinition(wanted, parents), "recreated");
+                    Tally(recreated, "recreated");
                 }
 
                 return;
@@ -153,52 +152,27 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
         }
     }
 
-    /// <summary>DEV_NEW as the file describes the device, checked by comparing the device read back with the file, then its driver.</summary>
-    private bool CreateFromDefinition(VdpaDeviceDefinition wanted, IReadOnlyList<VdpaParent> parents)
+    /// <summary>What a create from a definition came to: made as asked, made but not as asked (or not bound), or not made at all.</summary>
+    private enum Created
     {
-        var parent = VdpaText.ResolveParent(wanted.Parent, parents);
-        if (parent is null)
+        AsAsked,
+        Differently,
+        Not,
+    }
+
+    /// <summary>DEV_NEW as the file describes the device, checked by comparing the device read back with the file, then its driver.</summary>
+    private Created CreateFromDefinition(VdpaDeviceDefinition wanted, IReadOnlyList<VdpaParent> parents)
+    {
+        if (SpecFor(wanted, parents) is not { } found)
         {
-            WriteError(VdpaErrors.ParentAbsent(wanted.Parent, wanted.Name, WaitForParentSec));
-            return false;
+            return Created.Not;
         }
 
-        ulong? features = null;
-        if (wanted.Features is { } names)
-        {
-            var netAttributes = wanted.MacAddress is not null || wanted.Mtu is not null || wanted.MaxQueuePairs is not null;
-            var deviceClass = VdpaProvisioning.FeatureClass(parent, netAttributes);
-            try
-            {
-                features = VirtioFeatures.ParseMask(names, deviceClass);
-            }
-            catch (ArgumentException e)
-            {
-                WriteError(VdpaErrors.InvalidInput(VdpaErrors.UnknownFeature,
-                    $"vDPA device '{wanted.Name}' was not created: {e.Message.Split(" (Parameter")[0]} (parent '{parent.Name}').", wanted.Name));
-                return false;
-            }
-        }
+        var (spec, parent) = found;
 
-        // A device created without features gets its parent's. Those are not sent, nor any to a parent that names none it
-        // could provision: such parents (vdpasim_blk, vduse) refuse the attribute. The read-back below checks what the device got.
-        if (parent.SupportedFeatureMask is not { } offered || offered == 0 || features == offered)
-        {
-            features = null;
-        }
-
-        var spec = new VdpaDeviceSpec
-        {
-            Name = wanted.Name,
-            Parent = parent.Name,
-            MacAddress = wanted.MacAddress is null ? null : VdpaText.ParseMacAddress(wanted.MacAddress, out _),
-            Mtu = (ushort?)wanted.Mtu,
-            MaxQueuePairs = (ushort?)wanted.MaxQueuePairs,
-            Features = features,
-        };
         if (TryCreateDevice(spec, spec, parent) is not { } device)
         {
-            return false;
+            return Created.Not;
         }
 
         // What the kernel applied is known only by reading the device back: what still differs was not applied. A block
@@ -218,8 +192,110 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
                 "the kernel accepted the request without applying it.", wanted.Name));
         }
 
-        return (wanted.Driver is null || TryBindDriver(wanted.Name, wanted.Driver)) && unapplied.Count == 0;
+        return (wanted.Driver is null || TryBindDriver(wanted.Name, wanted.Driver)) && unapplied.Count == 0 ? Created.AsAsked : Created.Differently;
     }
+
+    /// <summary>The DEV_NEW for a definition and its parent; null after writing this device's error (no parent, a feature of another class).</summary>
+    private (VdpaDeviceSpec Spec, VdpaParent Parent)? SpecFor(VdpaDeviceDefinition wanted, IReadOnlyList<VdpaParent> parents)
+    {
+        var parent = VdpaParentName.Resolve(wanted.Parent, parents);
+        if (parent is null)
+        {
+            WriteError(VdpaErrors.ParentAbsent(wanted.Parent, wanted.Name, WaitForParentSec));
+            return null;
+        }
+
+        if (VdpaProvisioning.FromDefinition(wanted, parent, out var error) is not { } spec)
+        {
+            WriteError(VdpaErrors.InvalidInput(VdpaErrors.UnknownFeature, $"vDPA device '{wanted.Name}' was not created: {error}", wanted.Name));
+            return null;
+        }
+
+        return (spec, parent);
+    }
+
+    /// <summary>
+    /// -Force's remove and create, never losing the device: the new form is checked against what its parent offers before
+    /// anything is removed, and when the parent refuses it all the same, the device is created again as it was.
+    /// </summary>
+    /// <returns>Whether the device is in its new form; null when the removal was declined (nothing was done).</returns>
+    private bool? Recreate(VdpaDeviceDefinition wanted, VdpaDeviceState current, List<VdpaConfigurationDifference> recreate, IReadOnlyList<VdpaParent> parents)
+    {
+        var what = string.Join(", ", recreate.Select(d => $"{d.Attribute} {d.Actual} -> {d.Desired}"));
+        if (SpecFor(wanted, parents) is not { } found)
+        {
+            return false;
+        }
+
+        var (spec, parent) = found;
+
+        var problems = VdpaProvisioning.CheckFits(spec, parent, VdpaSysfs.Default.GetParentKind(parent.Name));
+        if (problems.Count > 0)
+        {
+            WriteError(VdpaErrors.RecreateRefused(wanted.Name, what, problems));
+            return false;
+        }
+
+        // A move to another parent that keeps one device (vp_vdpa) needs that parent free; on its own parent the device frees it.
+        if (!string.Equals(parent.Name, current.Device.Parent, StringComparison.Ordinal) && !CheckParentHasRoom(parent, wanted.Name))
+        {
+            return false;
+        }
+
+        // The device as it is, in the words its parent takes back: what a failed create falls back to.
+        var former = VdpaProvisioning.Restorable(current.Definition, VdpaSysfs.Default.GetParentKind(current.Device.Parent));
+        if (!ShouldRemove($"vDPA device '{wanted.Name}' ({what})", "Remove and recreate"))
+        {
+            return null;
+        }
+
+        if (!RemoveForSync(current.Device))
+        {
+            return false;
+        }
+
+        var created = CreateFromDefinition(wanted, parents);
+        if (created != Created.Not)
+        {
+            return created == Created.AsAsked;
+        }
+
+        WriteVerbose($"vDPA device '{wanted.Name}' could not be created as the file says; creating it again as it was ({VdpaConfigurationDiff.Summarize(former)}).");
+        var restored = CreateFromDefinition(former, parents);
+        WriteError(VdpaErrors.RecreateFailed(wanted.Name, what, VdpaConfigurationDiff.Summarize(former), restored != Created.Not));
+        return false;
+    }
+
+    /// <summary>
+    /// A removal asks as Remove-VdpaDevice does (ConfirmImpact High), although the rest of a sync is Medium: -WhatIf and
+    /// -Confirm go through ShouldProcess; under $ConfirmPreference High (the default), which lets Medium pass without a
+    /// word, ShouldContinue asks. -Confirm:$false and $ConfirmPreference None do not ask (the boot unit removes nothing).
+    /// </summary>
+    private bool ShouldRemove(string target, string action)
+    {
+        if (!ShouldProcess(target, action))
+        {
+            return false;
+        }
+
+        if (MyInvocation.BoundParameters.TryGetValue("Confirm", out var confirm))
+        {
+            return true; // -Confirm asked already (ShouldProcess); -Confirm:$false means do not ask
+        }
+
+        var preference = GetVariableValue("ConfirmPreference") is { } value && LanguagePrimitives.TryConvertTo<ConfirmImpact>(value, out var parsed)
+            ? parsed
+            : ConfirmImpact.High;
+        if (preference <= ConfirmImpact.Medium)
+        {
+            return true; // None: never ask; Low or Medium: ShouldProcess asked
+        }
+
+        return _yesToAll || (!_noToAll && ShouldContinue($"{action} {target}? Whatever uses the device loses it.", "Remove vDPA device", ref _yesToAll, ref _noToAll));
+    }
+
+    private bool _yesToAll;
+    private bool _noToAll;
 
     /// <summary>
     /// Every removal Sync makes (-Prune, and -Force's recreation) goes through here, so a device in use is never removed.
@@ -234,7 +310,7 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
     private IReadOnlyList<VdpaParent> WaitForParents(VdpaConfiguration configuration)
     {
         IReadOnlyList<VdpaParent> ListParents() => DumpOrStop($"Listing vDPA parents (MGMTDEV_GET dump).", c => c.GetParents(), VdpaTargetKind.Parent);
-        bool Missing(IReadOnlyList<VdpaParent> list) => configuration.Devices.Any(d => VdpaText.ResolveParent(d.Parent, list) is null);
+        bool Missing(IReadOnlyList<VdpaParent> list) => configuration.Devices.Any(d => VdpaParentName.Resolve(d.Parent, list) is null);
         var parents = ListParents();
         if (WaitForParentSec <= 0 || !Missing(parents))
         {
@@ -265,20 +341,6 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
         }
 
         return parents;
-    }
-
-    /// <summary>As root the file decides which devices exist and what they bind to: it must be root's alone.</summary>
-    private void CheckFileIsRootsAlone(string file)
-    {
-        if (!VdpaConfigurationFileCheck.RunningAsRoot)
-        {
-            return;
-        }
-
-        if (File.Exists(file) && VdpaConfigurationFileCheck.FindUnsafePath(file) is { } found)
-        {
-            ThrowTerminatingError(VdpaErrors.ConfigurationNotSecure(file, found));
-        }
     }
 
     private void Progress(ref int step, int total, string status)
