@@ -8,9 +8,10 @@
 
     build    publish the module to out/VdpaPS/<version>/, ready for Import-Module
     test     build, then every test: the core's xUnit tests, the host Pester tests, and on each lab
-             kernel (6.12 and 6.1, one boot each, with vduse, the simulator and PCI parents) the
-             end-to-end Pester tests and the lab's self-test; one summary row per suite and kernel,
-             then `tests: N passed, N failed, N skipped`
+             kernel (6.12 and 6.1, one boot each, both at once beside the host suites, with vduse, the
+             simulator and PCI parents) the end-to-end Pester tests and the lab's self-test; where each
+             boot's time went and its ten slowest tests, one summary row per suite and kernel, then
+             `tests: N passed, N failed, N skipped`. -LabPath and -FullName run only those lab tests.
     package  build, then write out/packages/VdpaPS.<version>.nupkg
     lab      boot the lab kernel and run -Command in it (sets the lab up first when needed)
     demo     the README's main job: the runbook in docs/examples, run in the lab kernel
@@ -21,6 +22,9 @@
 
 .EXAMPLE
     dotnet pwsh ./build.ps1 test
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1 test -Kernel 6.12 -LabPath tests/Lab/Lifecycle.Tests.ps1 -FullName '*-Force*'
 
 .EXAMPLE
     dotnet pwsh ./build.ps1 lab -Command 'vdpa -j mgmtdev show'
@@ -167,47 +171,60 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
 
     # The lab boots start first and run in the background while the host suites run: on 2 cores a boot leaves
     # CPU idle while its guest waits (timeouts, the kernel, 9p), and the host suites and the other boot fill it.
+    $select = @('-Path', (Join-Path $Root 'tests/Lab'))
+    if ($LabPath) { $select = @('-Path', (Resolve-Path $LabPath -ErrorAction Stop).Path) }
+    if ($FullName) { $select += @('-FullName', $FullName) }
     $boots = [System.Collections.Generic.List[object]]::new()
-    foreach ($kernel in $kernels) {
-        $boots.Add((Start-TestBoot -Kernel $kernel -Results $results -Pester $pester -Runner $runner -LabOnly:$labOnly))
-    }
-
-    if (-not $labOnly) {
-        Write-Step 'Core tests (xUnit, against this machine''s kernel)'
-        $trx = 'core.trx'
-        $watch = [System.Diagnostics.Stopwatch]::StartNew()
-        & dotnet test (Join-Path $Root 'tests/VdpaPS.Netlink.Tests/VdpaPS.Netlink.Tests.csproj') -c $Configuration --nologo `
-            --logger "trx;LogFileName=$trx" --logger 'console;verbosity=normal' --results-directory $results
-        $Summary.Add((Read-TrxSummary (Join-Path $results $trx) 'core (xUnit)' $LASTEXITCODE $watch.Elapsed))
-
-        # The host tests check the boot unit (module/vdpaps-sync.service) with systemd's own checker: a machine without it gets it.
-        if (-not (Get-Command systemd-analyze -ErrorAction Ignore) -and (Get-Command apt-get -ErrorAction Ignore)) {
-            Write-Step 'Installing systemd (systemd-analyze checks the boot unit)'
-            Invoke-Native apt-get update -qq
-            Invoke-Native apt-get install -y -qq --no-install-recommends systemd
+    try {
+        foreach ($kernel in $kernels) {
+            $boots.Add((Start-TestBoot -Kernel $kernel -Results $results -Pester $pester -Runner $runner -Select $select -LabOnly:$labOnly))
         }
-        Write-Step 'Module tests (Pester, on this machine)'
-        $hostResult = Join-Path $results 'host.json'
-        $watch.Restart()
-        $hostExit = Invoke-ChildPwsh $runner @('-PesterPath', $pester, '-ModulePath', (Get-ModuleOutputPath),
-            '-Path', (Join-Path $Root 'tests/Module'), '-ResultFile', $hostResult)
-        $Summary.Add((Read-SuiteResult $hostResult 'module (Pester, host)' $hostExit $watch.Elapsed))
-    }
 
-    if ($SkipLab) {
-        Write-Warning 'Lab tests skipped (-SkipLab): the kernel end-to-end tests and the lab self-test did not run.'
-        return
-    }
-    Wait-TestBoot $boots
-    foreach ($b in $boots) {
-        Write-Host ("lab {0}: the boot took {1:N0} s{2}" -f $b.Kernel, $b.Elapsed.TotalSeconds, $(if ($b.Uptime) { " (guest uptime $($b.Uptime[0]) s at the command, $($b.Uptime[1]) s at its end)" }))
-        $Summary.Add((Read-SuiteResult $b.E2eResult 'end-to-end (Pester, lab)' $b.ExitCode $b.Elapsed $b.Kernel))
-        Add-BootTimeReport $b
         if (-not $labOnly) {
-            # The boot's own exit code is the e2e suite's; the self-test is judged by its result file, unless the lab failed.
-            $selfExit = if ($b.ExitCode -in 124, 125) { $b.ExitCode } else { 0 }
-            $Summary.Add((Read-SuiteResult $b.SelfResult 'lab self-test (selftest.sh)' $selfExit $null $b.Kernel))
+            # A host suite's tooling failure is a row of its own; the boots still end in their rows.
+            try {
+                Write-Step 'Core tests (xUnit, against this machine''s kernel)'
+                $trx = 'core.trx'
+                $watch = [System.Diagnostics.Stopwatch]::StartNew()
+                & dotnet test (Join-Path $Root 'tests/VdpaPS.Netlink.Tests/VdpaPS.Netlink.Tests.csproj') -c $Configuration --nologo `
+                    --logger "trx;LogFileName=$trx" --logger 'console;verbosity=normal' --results-directory $results
+                $Summary.Add((Read-TrxSummary (Join-Path $results $trx) 'core (xUnit)' $LASTEXITCODE $watch.Elapsed))
+
+                # The host tests check the boot unit (module/vdpaps-sync.service) with systemd's own checker: a machine without it gets it.
+                if (-not (Get-Command systemd-analyze -ErrorAction Ignore) -and (Get-Command apt-get -ErrorAction Ignore)) {
+                    Write-Step 'Installing systemd (systemd-analyze checks the boot unit)'
+                    Invoke-Native apt-get update -qq
+                    Invoke-Native apt-get install -y -qq --no-install-recommends systemd
+                }
+                Write-Step 'Module tests (Pester, on this machine)'
+                $hostResult = Join-Path $results 'host.json'
+                $watch.Restart()
+                $hostExit = Invoke-ChildPwsh $runner @('-PesterPath', $pester, '-ModulePath', (Get-ModuleOutputPath),
+                    '-Path', (Join-Path $Root 'tests/Module'), '-ResultFile', $hostResult)
+                $Summary.Add((Read-SuiteResult $hostResult 'module (Pester, host)' $hostExit $watch.Elapsed))
+            } catch {
+                $Summary.Add((New-SuiteRow -Suite 'test tooling' -Note "the host suites stopped: $($_.Exception.Message)" -Broken))
+            }
         }
+
+        if ($SkipLab) {
+            Write-Warning 'Lab tests skipped (-SkipLab): the kernel end-to-end tests and the lab self-test did not run.'
+            return
+        }
+        Wait-TestBoot $boots
+        foreach ($b in $boots) {
+            Write-Host ("lab {0}: the boot took {1:N0} s{2}" -f $b.Kernel, $b.Elapsed.TotalSeconds, $(if ($b.Uptime) { " (guest uptime $($b.Uptime[0]) s at the command, $($b.Uptime[1]) s at its end)" }))
+            $Summary.Add((Read-SuiteResult $b.E2eResult 'end-to-end (Pester, lab)' $b.ExitCode $b.Elapsed $b.Kernel))
+            Add-BootTimeReport $b
+            if (-not $labOnly) {
+                # The boot's own exit code is the e2e suite's; the self-test is judged by its result file, unless the lab failed.
+                $selfExit = if ($b.ExitCode -in 124, 125) { $b.ExitCode } else { 0 }
+                $Summary.Add((Read-SuiteResult $b.SelfResult 'lab self-test (selftest.sh)' $selfExit $null $b.Kernel))
+            }
+        }
+    } finally {
+        # A run stopped early (a tooling error) leaves no boot behind: lab.sh, timeout and qemu go with it.
+        foreach ($b in $boots) { if ($b.Process -and -not $b.Process.HasExited) { $b.Process.Kill($true) } }
     }
 }
 
@@ -216,11 +233,11 @@ function Start-TestBoot {
     # the simulator, PCI functions under vp_vdpa; sshd for the remoting tests), then the lab's own checks
     # (selftest.sh), which also need virtio_vdpa and vhost_vdpa. Its output goes to a log, printed with the
     # kernel's name before each line by Wait-TestBoot. Returns what Wait-TestBoot needs.
-    param([string] $Kernel, [string] $Results, [string] $Pester, [string] $Runner, [switch] $LabOnly)
+    param([string] $Kernel, [string] $Results, [string] $Pester, [string] $Runner, [string[]] $Select, [switch] $LabOnly)
     $boot = [pscustomobject]@{
         Kernel = $Kernel; E2eResult = (Join-Path $Results "lab-$Kernel.json"); SelfResult = (Join-Path $Results "selftest-$Kernel.json")
         Log = (Join-Path $Results "lab-$Kernel.log"); Process = $null; Watch = $null; ExitCode = 125; Elapsed = [timespan]::Zero
-        Uptime = $null; Reader = $null; Pending = ''
+        Uptime = $null; Reader = $null; Pending = ''; Started = $null
     }
     $lab = Join-Path $Root 'tests/lab/lab.sh'
     try {
@@ -231,13 +248,10 @@ function Start-TestBoot {
         Set-Content -LiteralPath $boot.Log "lab ${Kernel}: setup failed: $($_.Exception.Message)"
         return $boot
     }
-    $select = @('-Path', (Join-Path $Root 'tests/Lab'))
-    if ($LabPath) { $select = @('-Path', (Resolve-Path $LabPath -ErrorAction Stop).Path) }
-    if ($FullName) { $select += @('-FullName', $FullName) }
     # `pwsh` in the guest is the lab's direct command for the pinned PowerShell: no SDK tool lookup under emulation.
     $guestCommand = "pwsh -NoProfile -NonInteractive -File $(Format-ShellWord $Runner) " +
         "-PesterPath $(Format-ShellWord $Pester) -ModulePath $(Format-ShellWord (Get-ModuleOutputPath)) " +
-        (@($select | ForEach-Object { Format-ShellWord $_ }) -join ' ') + " -ResultFile $(Format-ShellWord $boot.E2eResult); rc=`$?; "
+        (@($Select | ForEach-Object { Format-ShellWord $_ }) -join ' ') + " -ResultFile $(Format-ShellWord $boot.E2eResult); rc=`$?; "
     if (-not $LabOnly) {
         $guestCommand += 'modprobe -C /dev/null -d "$VDPAPS_LAB_MODROOT" -a virtio_vdpa virtio_net virtio_blk vhost_vdpa; ' +
             "bash tests/lab/selftest.sh --result $(Format-ShellWord $boot.SelfResult); "
@@ -253,6 +267,7 @@ function Start-TestBoot {
     $info.RedirectStandardInput = $true
     Write-Step "Lab $Kernel boot started: the end-to-end tests$(if (-not $LabOnly) { ' and the lab self-test' }) (log: $($boot.Log))"
     $boot.Watch = [System.Diagnostics.Stopwatch]::StartNew()
+    $boot.Started = [datetime]::Now
     $boot.Process = [System.Diagnostics.Process]::Start($info)
     $boot.Process.StandardInput.Close()
     return $boot
@@ -283,7 +298,8 @@ function Wait-TestBoot([System.Collections.Generic.List[object]] $Boots) {
             else {
                 $b.Process.WaitForExit()
                 $b.Watch.Stop()
-                $b.Elapsed = $b.Watch.Elapsed
+                # The boot's own length, not until this loop first looked (after the host suites).
+                $b.Elapsed = [datetime]$b.Process.ExitTime - [datetime]$b.Started
                 $b.ExitCode = $b.Process.ExitCode
             }
             Write-NewLines $b -Final:(-not $b.Watch.IsRunning)
@@ -324,7 +340,8 @@ function Add-BootTimeReport($Boot) {
     }
     if ($Boot.Uptime) { & $add 'qemu start and power-off' ($Boot.Elapsed.TotalSeconds - $Boot.Uptime[1]) }
     $lines = [System.Collections.Generic.List[string]]::new()
-    $lines.Add(("lab {0}, where the boot's {1:N0} s went (seconds): {2}" -f $Boot.Kernel, $Boot.Elapsed.TotalSeconds, ($parts -join ', ')))
+    $went = if ($parts.Count) { $parts -join ', ' } else { 'not reported (see the boot''s rows)' }
+    $lines.Add(("lab {0}, where the boot's {1:N0} s went (seconds): {2}" -f $Boot.Kernel, $Boot.Elapsed.TotalSeconds, $went))
     if ($e2e -and $e2e.PSObject.Properties['Slowest'] -and $e2e.Slowest) {
         $lines.Add("lab $($Boot.Kernel), the ten slowest end-to-end tests:")
         foreach ($t in $e2e.Slowest) { $lines.Add(('  {0,6:N1} s  {1}' -f [double]$t.Seconds, $t.Name)) }
