@@ -8,9 +8,10 @@
 
     build    publish the module to out/VdpaPS/<version>/, ready for Import-Module
     test     build, then every test: the core's xUnit tests, the host Pester tests, and on each lab
-             kernel (6.12 and 6.1, one boot each, with vduse, the simulator and PCI parents) the
-             end-to-end Pester tests and the lab's self-test; one summary row per suite and kernel,
-             then `tests: N passed, N failed, N skipped`
+             kernel (6.12 and 6.1, one boot each, both at once beside the host suites, with vduse, the
+             simulator and PCI parents) the end-to-end Pester tests and the lab's self-test; where each
+             boot's time went and its ten slowest tests, one summary row per suite and kernel, then
+             `tests: N passed, N failed, N skipped`. -LabPath and -FullName run only those lab tests.
     package  build, then write out/packages/VdpaPS.<version>.nupkg
     lab      boot the lab kernel and run -Command in it (sets the lab up first when needed)
     demo     the README's main job: the runbook in docs/examples, run in the lab kernel
@@ -21,6 +22,9 @@
 
 .EXAMPLE
     dotnet pwsh ./build.ps1 test
+
+.EXAMPLE
+    dotnet pwsh ./build.ps1 test -Kernel 6.12 -LabPath tests/Lab/Lifecycle.Tests.ps1 -FullName '*-Force*'
 
 .EXAMPLE
     dotnet pwsh ./build.ps1 lab -Command 'vdpa -j mgmtdev show'
@@ -55,7 +59,14 @@ param(
     [string] $OutputPath,
 
     # test: skip the lab-kernel tests (for quick local iterations only; CI never passes it).
-    [switch] $SkipLab
+    [switch] $SkipLab,
+
+    # test: run only this file or folder of tests/Lab in the lab (the inner loop: no host suites, no self-test).
+    [string] $LabPath,
+
+    # test: run only the lab tests whose full name (Describe, Context and It names joined by dots) matches this
+    # wildcard pattern, e.g. '*Remove-VdpaDevice*' (the inner loop, as -LabPath).
+    [string] $FullName
 )
 
 Set-StrictMode -Version 3.0
@@ -63,6 +74,8 @@ $ErrorActionPreference = 'Stop'
 $TimeoutGiven = $PSBoundParameters.ContainsKey('TimeoutSec')
 $Root = $PSScriptRoot
 $OutRoot = Join-Path $Root 'out'
+# Where each lab boot's time went, printed with the summary (Add-BootTimeReport).
+$script:TimeReport = [System.Collections.Generic.List[string]]::new()
 
 # Write-Step, Invoke-Native, Format-ShellWord: shared with the benchmark scripts.
 Import-Module (Join-Path $Root 'tests/tools/BuildCommon.psm1') -Force
@@ -141,71 +154,199 @@ function Invoke-Test {
 }
 
 function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
-    $kernels = Get-TestKernel
-    Write-SetupPlan -Kernels $(if ($SkipLab) { @() } else { $kernels })
+    $kernels = @(if (-not $SkipLab) { Get-TestKernel })
+    # -LabPath or -FullName: the inner loop, only that part of the end-to-end suite (no host suites, no self-test).
+    $labOnly = [bool]($LabPath -or $FullName)
+    if ($labOnly -and $SkipLab) { throw '-LabPath and -FullName choose lab tests: they do not go with -SkipLab.' }
+    Write-SetupPlan -Kernels $kernels
     Invoke-Build
     $results = Join-Path $OutRoot 'test-results'
     Remove-Item -Recurse -Force $results -ErrorAction SilentlyContinue
     New-Item -ItemType Directory -Force $results | Out-Null
 
-    Write-Step 'Core tests (xUnit, against this machine''s kernel)'
-    $trx = 'core.trx'
-    $watch = [System.Diagnostics.Stopwatch]::StartNew()
-    & dotnet test (Join-Path $Root 'tests/VdpaPS.Netlink.Tests/VdpaPS.Netlink.Tests.csproj') -c $Configuration --nologo `
-        --logger "trx;LogFileName=$trx" --logger 'console;verbosity=normal' --results-directory $results
-    $Summary.Add((Read-TrxSummary (Join-Path $results $trx) 'core (xUnit)' $LASTEXITCODE $watch.Elapsed))
-
     # Test tooling the lab tests load (VDUSE devices and the like); built apart from the module.
     Invoke-Native dotnet build (Join-Path $Root 'tests/VdpaPS.TestTools/VdpaPS.TestTools.csproj') -c $Configuration -o (Join-Path $OutRoot 'testtools') --nologo -v quiet
-
     $pester = Get-PesterModulePath
     $runner = Join-Path $Root 'tests/Invoke-PesterSuite.ps1'
-    # The host tests check the boot unit (module/vdpaps-sync.service) with systemd's own checker: a machine without it gets it.
-    if (-not (Get-Command systemd-analyze -ErrorAction Ignore) -and (Get-Command apt-get -ErrorAction Ignore)) {
-        Write-Step 'Installing systemd (systemd-analyze checks the boot unit)'
-        Invoke-Native apt-get update -qq
-        Invoke-Native apt-get install -y -qq --no-install-recommends systemd
-    }
-    Write-Step 'Module tests (Pester, on this machine)'
-    $hostResult = Join-Path $results 'host.json'
-    $watch.Restart()
-    $hostExit = Invoke-ChildPwsh $runner @('-PesterPath', $pester, '-ModulePath', (Get-ModuleOutputPath),
-        '-Path', (Join-Path $Root 'tests/Module'), '-ResultFile', $hostResult)
-    $Summary.Add((Read-SuiteResult $hostResult 'module (Pester, host)' $hostExit $watch.Elapsed))
 
-    if ($SkipLab) {
-        Write-Warning 'Lab tests skipped (-SkipLab): the kernel end-to-end tests and the lab self-test did not run.'
-        return
-    }
-    foreach ($kernel in $kernels) {
-        Write-Step "End-to-end tests and the lab self-test (in one boot of the lab's $kernel kernel)"
-        $e2eResult = Join-Path $results "lab-$kernel.json"
-        $selfResult = Join-Path $results "selftest-$kernel.json"
-        # One boot per kernel: the e2e suite with every parent type (vduse, the simulator, PCI functions
-        # under vp_vdpa; sshd for the remoting tests), then the lab's own checks (selftest.sh), which also need virtio_vdpa and vhost_vdpa.
-        # `pwsh` in the guest is the lab's direct command for the pinned PowerShell: no SDK tool lookup under emulation.
-        $guestCommand = "pwsh -NoProfile -NonInteractive -File $(Format-ShellWord $runner) " +
-            "-PesterPath $(Format-ShellWord $pester) -ModulePath $(Format-ShellWord (Get-ModuleOutputPath)) " +
-            "-Path $(Format-ShellWord (Join-Path $Root 'tests/Lab')) -ResultFile $(Format-ShellWord $e2eResult); rc=`$?; " +
-            'modprobe -C /dev/null -d "$VDPAPS_LAB_MODROOT" -a virtio_vdpa virtio_net virtio_blk vhost_vdpa; ' +
-            "bash tests/lab/selftest.sh --result $(Format-ShellWord $selfResult); exit `$rc"
-        $watch.Restart()
-        try {
-            # A boot runs the whole suite and the self-test: give it more than a single command's default limit.
-            if (-not $TimeoutGiven) { $script:TimeoutSec = 2700 }
-            $labExit = Invoke-Lab -LabCommand $guestCommand -LabModules 'vduse,sim,pci,ssh' -LabOutput $results -LabKernel $kernel
-        } catch {
-            # This kernel's lab could not be set up: both of its suites failed; the other kernel still runs.
-            Write-Host "lab ${kernel}: $($_.Exception.Message)" -ForegroundColor Red
-            $labExit = 125
+    # The lab boots start first and run in the background while the host suites run: on 2 cores a boot leaves
+    # CPU idle while its guest waits (timeouts, the kernel, 9p), and the host suites and the other boot fill it.
+    $select = @('-Path', (Join-Path $Root 'tests/Lab'))
+    if ($LabPath) { $select = @('-Path', (Resolve-Path $LabPath -ErrorAction Stop).Path) }
+    if ($FullName) { $select += @('-FullName', $FullName) }
+    $boots = [System.Collections.Generic.List[object]]::new()
+    try {
+        foreach ($kernel in $kernels) {
+            $boots.Add((Start-TestBoot -Kernel $kernel -Results $results -Pester $pester -Runner $runner -Select $select -LabOnly:$labOnly))
         }
-        $boot = $watch.Elapsed
-        Write-Host ("lab {0}: the boot took {1:N0} s" -f $kernel, $boot.TotalSeconds)
-        $Summary.Add((Read-SuiteResult $e2eResult 'end-to-end (Pester, lab)' $labExit $boot $kernel))
-        # The boot's own exit code is the e2e suite's; the self-test is judged by its result file, unless the lab failed.
-        $selfExit = if ($labExit -in 124, 125) { $labExit } else { 0 }
-        $Summary.Add((Read-SuiteResult $selfResult 'lab self-test (selftest.sh)' $selfExit $null $kernel))
+
+        if (-not $labOnly) {
+            # A host suite's tooling failure is a row of its own; the boots still end in their rows.
+            try {
+                Write-Step 'Core tests (xUnit, against this machine''s kernel)'
+                $trx = 'core.trx'
+                $watch = [System.Diagnostics.Stopwatch]::StartNew()
+                & dotnet test (Join-Path $Root 'tests/VdpaPS.Netlink.Tests/VdpaPS.Netlink.Tests.csproj') -c $Configuration --nologo `
+                    --logger "trx;LogFileName=$trx" --logger 'console;verbosity=normal' --results-directory $results
+                $Summary.Add((Read-TrxSummary (Join-Path $results $trx) 'core (xUnit)' $LASTEXITCODE $watch.Elapsed))
+
+                # The host tests check the boot unit (module/vdpaps-sync.service) with systemd's own checker: a machine without it gets it.
+                if (-not (Get-Command systemd-analyze -ErrorAction Ignore) -and (Get-Command apt-get -ErrorAction Ignore)) {
+                    Write-Step 'Installing systemd (systemd-analyze checks the boot unit)'
+                    Invoke-Native apt-get update -qq
+                    Invoke-Native apt-get install -y -qq --no-install-recommends systemd
+                }
+                Write-Step 'Module tests (Pester, on this machine)'
+                $hostResult = Join-Path $results 'host.json'
+                $watch.Restart()
+                $hostExit = Invoke-ChildPwsh $runner @('-PesterPath', $pester, '-ModulePath', (Get-ModuleOutputPath),
+                    '-Path', (Join-Path $Root 'tests/Module'), '-ResultFile', $hostResult)
+                $Summary.Add((Read-SuiteResult $hostResult 'module (Pester, host)' $hostExit $watch.Elapsed))
+            } catch {
+                $Summary.Add((New-SuiteRow -Suite 'test tooling' -Note "the host suites stopped: $($_.Exception.Message)" -Broken))
+            }
+        }
+
+        if ($SkipLab) {
+            Write-Warning 'Lab tests skipped (-SkipLab): the kernel end-to-end tests and the lab self-test did not run.'
+            return
+        }
+        Wait-TestBoot $boots
+        foreach ($b in $boots) {
+            Write-Host ("lab {0}: the boot took {1:N0} s{2}" -f $b.Kernel, $b.Elapsed.TotalSeconds, $(if ($b.Uptime) { " (guest uptime $($b.Uptime[0]) s at the command, $($b.Uptime[1]) s at its end)" }))
+            $Summary.Add((Read-SuiteResult $b.E2eResult 'end-to-end (Pester, lab)' $b.ExitCode $b.Elapsed $b.Kernel))
+            Add-BootTimeReport $b
+            if (-not $labOnly) {
+                # The boot's own exit code is the e2e suite's; the self-test is judged by its result file, unless the lab failed.
+                $selfExit = if ($b.ExitCode -in 124, 125) { $b.ExitCode } else { 0 }
+                $Summary.Add((Read-SuiteResult $b.SelfResult 'lab self-test (selftest.sh)' $selfExit $null $b.Kernel))
+            }
+        }
+    } finally {
+        # A run stopped early (a tooling error) leaves no boot behind: lab.sh, timeout and qemu go with it.
+        foreach ($b in $boots) { if ($b.Process -and -not $b.Process.HasExited) { $b.Process.Kill($true) } }
     }
+}
+
+function Start-TestBoot {
+    # Starts one boot of a lab kernel in the background: the e2e suite (tests/Lab) with every parent type (vduse,
+    # the simulator, PCI functions under vp_vdpa; sshd for the remoting tests), then the lab's own checks
+    # (selftest.sh), which also need virtio_vdpa and vhost_vdpa. Its output goes to a log, printed with the
+    # kernel's name before each line by Wait-TestBoot. Returns what Wait-TestBoot needs.
+    param([string] $Kernel, [string] $Results, [string] $Pester, [string] $Runner, [string[]] $Select, [switch] $LabOnly)
+    $boot = [pscustomobject]@{
+        Kernel = $Kernel; E2eResult = (Join-Path $Results "lab-$Kernel.json"); SelfResult = (Join-Path $Results "selftest-$Kernel.json")
+        Log = (Join-Path $Results "lab-$Kernel.log"); Process = $null; Watch = $null; ExitCode = 125; Elapsed = [timespan]::Zero
+        Uptime = $null; Reader = $null; Pending = ''; Started = $null
+    }
+    $lab = Join-Path $Root 'tests/lab/lab.sh'
+    try {
+        Invoke-Native bash $lab setup -k $Kernel
+    } catch {
+        # This kernel's lab could not be set up: both of its suites failed; the other kernel still runs.
+        Write-Host "lab ${Kernel}: $($_.Exception.Message)" -ForegroundColor Red
+        Set-Content -LiteralPath $boot.Log "lab ${Kernel}: setup failed: $($_.Exception.Message)"
+        return $boot
+    }
+    # `pwsh` in the guest is the lab's direct command for the pinned PowerShell: no SDK tool lookup under emulation.
+    $guestCommand = "pwsh -NoProfile -NonInteractive -File $(Format-ShellWord $Runner) " +
+        "-PesterPath $(Format-ShellWord $Pester) -ModulePath $(Format-ShellWord (Get-ModuleOutputPath)) " +
+        (@($Select | ForEach-Object { Format-ShellWord $_ }) -join ' ') + " -ResultFile $(Format-ShellWord $boot.E2eResult); rc=`$?; "
+    if (-not $LabOnly) {
+        $guestCommand += 'modprobe -C /dev/null -d "$VDPAPS_LAB_MODROOT" -a virtio_vdpa virtio_net virtio_blk vhost_vdpa; ' +
+            "bash tests/lab/selftest.sh --result $(Format-ShellWord $boot.SelfResult); "
+    }
+    $guestCommand += 'exit $rc'
+    # A boot runs the whole suite and the self-test: more than a single command's default limit.
+    $timeout = if ($TimeoutGiven) { $TimeoutSec } else { 2700 }
+    $info = [System.Diagnostics.ProcessStartInfo]::new('bash')
+    # The log takes stdout and stderr (lab.sh's own "lab:" lines, with the guest's uptimes) in the order written.
+    foreach ($a in @('-c', 'log=$1; shift; exec bash "$@" > "$log" 2>&1', 'bash', $boot.Log, $lab, 'run', '-k', $Kernel,
+            '-m', 'vduse,sim,pci,ssh', '-t', "$timeout", '-o', $Results, '--', $guestCommand)) { $info.ArgumentList.Add($a) }
+    $info.UseShellExecute = $false
+    $info.RedirectStandardInput = $true
+    Write-Step "Lab $Kernel boot started: the end-to-end tests$(if (-not $LabOnly) { ' and the lab self-test' }) (log: $($boot.Log))"
+    $boot.Watch = [System.Diagnostics.Stopwatch]::StartNew()
+    $boot.Started = [datetime]::Now
+    $boot.Process = [System.Diagnostics.Process]::Start($info)
+    $boot.Process.StandardInput.Close()
+    return $boot
+}
+
+function Wait-TestBoot([System.Collections.Generic.List[object]] $Boots) {
+    # Prints each boot's log as it grows, every line after its kernel's name, until every boot has ended.
+    Write-Step "Waiting for the lab boot(s) of $(@($Boots.Kernel) -join ' and '); their lines start with the kernel's name"
+    function Write-NewLines($b, [switch] $Final) {
+        if (-not $b.Reader) {
+            if (-not (Test-Path -LiteralPath $b.Log)) { return }
+            $b.Reader = [System.IO.StreamReader]::new([System.IO.FileStream]::new($b.Log, 'Open', 'Read', 'ReadWrite'))
+        }
+        $text = $b.Pending + $b.Reader.ReadToEnd()
+        if (-not $text) { return }
+        $lines = [System.Collections.Generic.List[string]]::new([string[]]($text -split '\r?\n'))
+        # The last piece is a line still being written, unless the boot has ended.
+        $b.Pending = if ($Final) { '' } else { $lines[$lines.Count - 1] }
+        if (-not $Final -or $lines[$lines.Count - 1] -eq '') { $lines.RemoveAt($lines.Count - 1) }
+        foreach ($line in $lines) { Write-Host "[$($b.Kernel)] $line" }
+    }
+    while ($true) {
+        $running = 0
+        foreach ($b in $Boots) {
+            if (-not $b.Process -or $b.Watch -eq $null) { continue }
+            if (-not $b.Process.HasExited) { $running++ }
+            elseif (-not $b.Watch.IsRunning) { continue }
+            else {
+                $b.Process.WaitForExit()
+                $b.Watch.Stop()
+                # The boot's own length, not until this loop first looked (after the host suites).
+                $b.Elapsed = [datetime]$b.Process.ExitTime - [datetime]$b.Started
+                $b.ExitCode = $b.Process.ExitCode
+            }
+            Write-NewLines $b -Final:(-not $b.Watch.IsRunning)
+        }
+        if ($running -eq 0) { break }
+        Start-Sleep -Milliseconds 500
+    }
+    foreach ($b in $Boots) {
+        if ($b.Reader) { $b.Reader.Dispose() }
+        if (Test-Path -LiteralPath $b.Log) {
+            $m = [regex]::Match((Get-Content -Raw -LiteralPath $b.Log), 'guest uptime ([\d.]+)s at the command, ([\d.]+)s at its end')
+            if ($m.Success) { $b.Uptime = @([double]$m.Groups[1].Value, [double]$m.Groups[2].Value) }
+        }
+    }
+}
+
+function Add-BootTimeReport($Boot) {
+    # Where a boot's time went (issue 26), for the summary: the guest's uptimes (lab.sh), the e2e runner's phases
+    # and its ten slowest tests (tests/Invoke-PesterSuite.ps1), the self-test's duration. What a failed boot
+    # did not report is left out.
+    function Read-Json([string] $Path) {
+        if (Test-Path -LiteralPath $Path) { try { return Get-Content -Raw -LiteralPath $Path | ConvertFrom-Json } catch { } }
+    }
+    $e2e = Read-Json $Boot.E2eResult
+    $self = Read-Json $Boot.SelfResult
+    $parts = [System.Collections.Generic.List[string]]::new()
+    $add = { param($Name, $Seconds) if ($null -ne $Seconds) { $parts.Add(('{0} {1:N1}' -f $Name, [double]$Seconds)) } }
+    $phases = if ($e2e -and $e2e.PSObject.Properties['Phases']) { $e2e.Phases }
+    if ($Boot.Uptime) { & $add 'boot to the command' $Boot.Uptime[0] }
+    if ($phases) {
+        & $add 'pwsh start' $phases.PwshStart; & $add 'Pester import' $phases.PesterImport; & $add 'discovery' $phases.Discovery
+        & $add 'tests' $phases.Tests; & $add 'BeforeAll/AfterAll and Pester' $phases.SetupAndTeardown
+    }
+    $selfSeconds = if ($self -and $self.PSObject.Properties['Duration']) { [double]$self.Duration }
+    & $add 'self-test' $selfSeconds
+    if ($Boot.Uptime -and $phases) {
+        & $add 'the rest of the command' ($Boot.Uptime[1] - $Boot.Uptime[0] - $phases.Total - [double]$selfSeconds)
+    }
+    if ($Boot.Uptime) { & $add 'qemu start and power-off' ($Boot.Elapsed.TotalSeconds - $Boot.Uptime[1]) }
+    $lines = [System.Collections.Generic.List[string]]::new()
+    $went = if ($parts.Count) { $parts -join ', ' } else { 'not reported (see the boot''s rows)' }
+    $lines.Add(("lab {0}, where the boot's {1:N0} s went (seconds): {2}" -f $Boot.Kernel, $Boot.Elapsed.TotalSeconds, $went))
+    if ($e2e -and $e2e.PSObject.Properties['Slowest'] -and $e2e.Slowest) {
+        $lines.Add("lab $($Boot.Kernel), the ten slowest end-to-end tests:")
+        foreach ($t in $e2e.Slowest) { $lines.Add(('  {0,6:N1} s  {1}' -f [double]$t.Seconds, $t.Name)) }
+    }
+    $script:TimeReport.AddRange($lines)
 }
 
 function Write-SetupPlan([string[]] $Kernels) {
@@ -255,6 +396,7 @@ function Write-TestSummary([System.Collections.Generic.List[object]] $Summary, [
     # Returns $true when the run failed. A suite that crashed, reported nothing or lost its result file has
     # no failed test to count, yet failed: it counts as one failure in the final line, never as "0 failed".
     Write-Host ''
+    foreach ($line in $script:TimeReport) { Write-Host $line }
     $Summary | Format-Table -AutoSize -Wrap Suite, Kernel, Passed, Failed, Skipped, Seconds, Result, Note | Out-Host
     $passed = [int]($Summary | Measure-Object Passed -Sum).Sum
     $skipped = [int]($Summary | Measure-Object Skipped -Sum).Sum

@@ -10,7 +10,9 @@
     command to stop says so with -ErrorAction Stop.
 
     The result file (read by build.ps1) holds Passed, Failed, Skipped, NotRun, Inconclusive,
-    FailedContainers, FailedBlocks, Result ('Passed' or 'Failed') and Duration. Result is 'Failed' when
+    FailedContainers, FailedBlocks, Result ('Passed' or 'Failed'), Duration, and where the time went, which
+    the summary prints: Phases (seconds: pwsh's start, Pester's import, discovery, the tests, the rest),
+    Slowest (the ten slowest tests: Name, Seconds) and Files (each file's Name and Seconds). Result is 'Failed' when
     Pester's own result is (a failed test, BeforeAll/AfterAll block or file), when a test was inconclusive,
     when a test did not run although no filter left it out, or when no test passed.
 #>
@@ -20,11 +22,13 @@ param(
     [Parameter(Mandatory)] [string] $Path,
     [Parameter(Mandatory)] [string] $ResultFile,
     [string[]] $Tag,
-    [string[]] $ExcludeTag
+    [string[]] $ExcludeTag,
+    # Only the tests whose full name (block and test names joined by dots) matches this wildcard pattern.
+    [string] $FullName
 )
 
 function Write-Result([System.Collections.IDictionary] $Counts) {
-    $Counts | ConvertTo-Json | Set-Content -LiteralPath $ResultFile -ErrorAction Stop
+    $Counts | ConvertTo-Json -Depth 4 | Set-Content -LiteralPath $ResultFile -ErrorAction Stop
 }
 
 # Counts of a run that did not report: every field present, so the summary reads it as a failed suite.
@@ -32,18 +36,24 @@ $counts = [ordered]@{
     Passed = 0; Failed = 0; Skipped = 0; NotRun = 0; Inconclusive = 0
     FailedContainers = 0; FailedBlocks = 0; Result = 'Failed'; Duration = 0
 }
+# From this script's start: with the process start before it, where the time of a lab run goes.
+$started = [datetime]::UtcNow
+$startedProcess = (Get-Process -Id $PID).StartTime.ToUniversalTime()
 try {
     Import-Module $PesterPath -ErrorAction Stop
+    $imported = [datetime]::UtcNow
     $env:VDPAPS_MODULE_PATH = (Resolve-Path $ModulePath -ErrorAction Stop).Path
 
     $config = New-PesterConfiguration
     $config.Run.Path = $Path
     $config.Run.PassThru = $true
     $config.Output.Verbosity = 'Detailed'
-    $filtered = [bool]($Tag -or $ExcludeTag)
+    $filtered = [bool]($Tag -or $ExcludeTag -or $FullName)
     if ($Tag) { $config.Filter.Tag = $Tag }
     if ($ExcludeTag) { $config.Filter.ExcludeTag = $ExcludeTag }
+    if ($FullName) { $config.Filter.FullName = $FullName }
     $result = Invoke-Pester -Configuration $config
+    $finished = [datetime]::UtcNow
     # Pester reports some failures of its own (no test file found, say) as an error and no result.
     if ($null -eq $result) { throw "Invoke-Pester returned no result for $Path." }
 } catch {
@@ -60,6 +70,24 @@ $counts.Inconclusive = $result.InconclusiveCount
 $counts.FailedContainers = $result.FailedContainersCount
 $counts.FailedBlocks = $result.FailedBlocksCount
 $counts.Duration = $result.Duration.TotalSeconds
+# Where the time went (issue 26), in seconds: pwsh's own start before this script, importing Pester, Pester's
+# discovery of the files, the tests themselves (It blocks with their BeforeEach/AfterEach), the rest of the run
+# (BeforeAll/AfterAll and Pester's own work); then the ten slowest tests and the time of each file.
+$testSeconds = ($result.Tests | ForEach-Object { $_.Duration.TotalSeconds } | Measure-Object -Sum).Sum
+$counts.Phases = [ordered]@{
+    PwshStart = [math]::Round(($started - $startedProcess).TotalSeconds, 1)
+    PesterImport = [math]::Round(($imported - $started).TotalSeconds, 1)
+    Discovery = [math]::Round($result.DiscoveryDuration.TotalSeconds, 1)
+    Tests = [math]::Round($testSeconds, 1)
+    SetupAndTeardown = [math]::Round(($finished - $imported).TotalSeconds - $result.DiscoveryDuration.TotalSeconds - $testSeconds, 1)
+    Total = [math]::Round(($finished - $startedProcess).TotalSeconds, 1)
+}
+$counts.Slowest = @($result.Tests | Sort-Object { $_.Duration } -Descending | Select-Object -First 10 | ForEach-Object {
+    [ordered]@{ Name = $_.ExpandedPath; Seconds = [math]::Round($_.Duration.TotalSeconds, 1) }
+})
+$counts.Files = @($result.Containers | ForEach-Object {
+    [ordered]@{ Name = Split-Path -Leaf "$($_.Item)"; Seconds = [math]::Round($_.Duration.TotalSeconds, 1) }
+})
 
 $reasons = [System.Collections.Generic.List[string]]::new()
 # Pester's Result counts failed tests, failed blocks (BeforeAll/AfterAll) and failed containers (files).

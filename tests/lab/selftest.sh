@@ -28,18 +28,41 @@ failed=0
 skipped=0
 started=$(date +%s.%N)
 
+report() {  # report NAME EXIT SECONDS OUTPUT_FILE
+  if (($2 == 0)); then
+    passed=$((passed + 1)); echo "PASS $1 (${3}s)"
+  else
+    failed=$((failed + 1)); echo "FAIL $1 (exit $2, ${3}s):"; sed 's/^/    /' "$4"
+  fi
+}
+seconds_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 check() {   # check NAME COMMAND...: passes when COMMAND exits 0
   local name=$1 t0 rc
   shift
   t0=$(date +%s.%N)
   "$@" > /tmp/selftest.out 2>&1
   rc=$?
-  local dt; dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-  if ((rc == 0)); then
-    passed=$((passed + 1)); echo "PASS $name (${dt}s)"
-  else
-    failed=$((failed + 1)); echo "FAIL $name (exit $rc, ${dt}s):"; sed 's/^/    /' /tmp/selftest.out
-  fi
+  report "$name" "$rc" "$(seconds_since "$t0")" /tmp/selftest.out
+}
+# check_start NAME COMMAND...: a check run in the background, for the pwsh starts (each is most of a minute of
+# emulated CPU, mostly on one vCPU): two at once use both. check_join waits for them and reports each as check
+# does, in the order started.
+bg_names=() bg_pids=() bg_t0=()
+check_start() {
+  local i=${#bg_names[@]}
+  bg_names+=("$1"); bg_t0+=("$(date +%s.%N)")
+  shift
+  { "$@" > "/tmp/selftest.bg$i.out" 2>&1; echo $? > "/tmp/selftest.bg$i.rc"; date +%s.%N > "/tmp/selftest.bg$i.end"; } &
+  bg_pids+=($!)
+}
+check_join() {
+  local i
+  for i in "${!bg_names[@]}"; do
+    wait "${bg_pids[$i]}"
+    report "${bg_names[$i]}" "$(cat "/tmp/selftest.bg$i.rc" 2>/dev/null || echo 99)" \
+      "$(awk -v a="${bg_t0[$i]}" -v b="$(cat "/tmp/selftest.bg$i.end" 2>/dev/null || date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')" "/tmp/selftest.bg$i.out"
+  done
+  bg_names=() bg_pids=() bg_t0=()
 }
 skip() {    # skip NAME REASON [COUNT]: checks that cannot run in this boot, counted, not left out
   skipped=$((skipped + ${3:-1})); echo "SKIP $1: $2"
@@ -125,7 +148,7 @@ if [ -f "$TOOL" ] && loaded vduse; then
   check "serve answered SET_STATUS" grep -q SET_STATUS /tmp/serve-t0.log
   check "vduse destroy t0 t1" bash -c "dotnet $TOOL vduse destroy t0 && dotnet $TOOL vduse destroy t1"
   # Also the check that `dotnet pwsh` works as root: each pwsh start costs 30-150 s under emulation.
-  check "dotnet pwsh as root: VduseDevice (Add-Type, StartServing, Dispose)" dotnet pwsh -NoProfile -NonInteractive -c "
+  check_start "dotnet pwsh as root: VduseDevice (Add-Type, StartServing, Dispose)" dotnet pwsh -NoProfile -NonInteractive -c "
     \$ErrorActionPreference = 'Stop'
     Add-Type -Path '$TOOL'
     \$d = [VdpaPS.TestTools.VduseDevice]::Create('p0', '$kind', '02:00:00:00:00:20', 1500, 5)
@@ -139,10 +162,12 @@ if [ -f "$TOOL" ] && loaded vduse; then
 else
   n=13; [ "$kind" = net ] || n=14
   skip "VDUSE checks" "no $TOOL or vduse not loaded (-m vduse)" "$n"
-  check "dotnet pwsh as root" dotnet pwsh -NoProfile -c '$PSVersionTable.PSVersion.ToString()'
+  check_start "dotnet pwsh as root" dotnet pwsh -NoProfile -c '$PSVersionTable.PSVersion.ToString()'
 fi
 
-check "pwsh as nobody via as-user.sh" bash -c 'test "$(bash tests/lab/as-user.sh dotnet pwsh -NoProfile -c whoami)" = nobody'
+# Started beside the root one: neither touches what the other does (p0 above; whoami here).
+check_start "pwsh as nobody via as-user.sh" bash -c 'test "$(bash tests/lab/as-user.sh dotnet pwsh -NoProfile -c whoami)" = nobody'
+check_join
 check "as nobody, vdpa dev add is refused with EPERM" \
   fails_with 1 'Operation not permitted' bash tests/lab/as-user.sh vdpa dev add name u0 mgmtdev vdpasim_net
 
