@@ -27,7 +27,7 @@ Describe 'Get-VdpaParent' {
                 # iproute2's names, except the bits it knows no name for: its JSON gives their number (40 on a virtio-pci
                 # function), which the module names (RING_RESET).
                 $names = @($expected.dev_features | ForEach-Object {
-                    if ("$_" -match '^(?:bit_)?(\d+)$') { (Get-VdpaInternalType VdpaPS.VirtioFeatures)::GetNames([uint64]1 -shl [int]$Matches[1], 'Net')[0] } else { $_ } })
+                    if ("$_" -match '^(?:bit_)?(\d+)$') { (Get-VdpaInternalType VdpaPS.Netlink.Vdpa.VirtioFeatures)::GetNames([uint64]1 -shl [int]$Matches[1], 'Net')[0] } else { $_ } })
                 $p.SupportedFeatures | Should -Be $names -Because 'net feature names are iproute2''s'
             }
         }
@@ -205,12 +205,12 @@ Describe 'New-VdpaDevice and Get-VdpaDevice on vdpasim_net' {
         # The cmdlet never sends such an MTU; the core client does, to prove the mapping of the kernel's answer.
         $client = Open-VdpaCoreClient
         try {
-            $spec = (New-VdpaInternalObject VdpaPS.VdpaDeviceSpec @{ Name = "$P-k0"; Parent = 'vdpasim_net'; Mtu = 10 })
+            $spec = (New-VdpaInternalObject VdpaPS.Netlink.Vdpa.VdpaDeviceSpec @{ Name = "$P-k0"; Parent = 'vdpasim_net'; Mtu = 10 })
             $caught = $null
             try { $client.CreateDevice($spec) } catch { $caught = $_.Exception.InnerException ?? $_.Exception }
             $caught | Should -BeOfType [VdpaPS.Netlink.Protocol.NetlinkException]
             $caught.Errno | Should -Be 34
-            $r = (Get-VdpaInternalType VdpaPS.VdpaErrors)::FromNetlink($caught, $spec, 'Device')
+            $r = (Get-VdpaInternalType VdpaPS.Errors.VdpaErrors)::FromNetlink($caught, $spec, 'Device')
             $r.FullyQualifiedErrorId | Should -Be 'VdpaValueOutOfRange'
             $r.CategoryInfo.Category | Should -Be 'InvalidArgument'
             $r.ErrorDetails.Message | Should -Match 'out of range'

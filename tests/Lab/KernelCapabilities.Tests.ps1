@@ -36,7 +36,7 @@ Describe 'The family''s description' {
         $e | Should -HaveCount 0
         $c = Get-VdpaDeviceConfig "$P-f0"
         ($c.DeviceFeatures | Sort-Object) | Should -Be ($names | Sort-Object)
-        $c.DeviceFeatureMask | Should -Be ((Get-VdpaInternalType VdpaPS.VirtioFeatures)::ParseMask([string[]]$names, 'Net'))
+        $c.DeviceFeatureMask | Should -Be ((Get-VdpaInternalType VdpaPS.Netlink.Vdpa.VirtioFeatures)::ParseMask([string[]]$names, 'Net'))
     }
 }
 

@@ -97,7 +97,7 @@ Describe 'Get-VdpaStats on a simulator net device bound to virtio_vdpa' {
             $caught.Errno | Should -Be 34
             # 6.1 spells it "excceeds".
             $caught.ExtAckMessage | Should -Match 'queue index exc+eeds max value'
-            $r = (Get-VdpaInternalType VdpaPS.VdpaErrors)::FromNetlink($caught, (New-VdpaInternalObject VdpaPS.VdpaQueueTarget -ArgumentList "$P-n0", ($limit + 1)), 'Device')
+            $r = (Get-VdpaInternalType VdpaPS.Errors.VdpaErrors)::FromNetlink($caught, (New-VdpaInternalObject VdpaPS.Netlink.Vdpa.VdpaQueueTarget -ArgumentList "$P-n0", ($limit + 1)), 'Device')
             $r.FullyQualifiedErrorId | Should -Be 'VdpaQueueIndexOutOfRange'
             $r.CategoryInfo.Category | Should -Be 'InvalidArgument'
             # The limit itself passes the kernel's range check and reaches the driver, which has no such queue.

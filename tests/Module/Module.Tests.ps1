@@ -149,7 +149,7 @@ Describe 'Device events that cannot be received' {
     It 'says the socket''s failure once, and blames the network namespace only for a process outside the initial one' {
         # Issue 22: a poll failure read "...: netlink poll failed: EAGAIN (Resource temporarily unavailable).. They reach
         # only the initial network namespace." in the host's own namespace.
-        $errors = Get-VdpaInternalType VdpaPS.VdpaErrors
+        $errors = Get-VdpaInternalType VdpaPS.Errors.VdpaErrors
         $poll = [VdpaPS.Netlink.Protocol.NetlinkSocketException]::new('poll', 4)
         $r = $errors::SubscribeFailed($poll, $null)
         $r.FullyQualifiedErrorId | Should -Be 'VdpaEventsUnavailable'
@@ -167,9 +167,9 @@ Describe 'A kernel refusal as the ErrorRecord a user sees' {
     It 'reads the same on the exception as on the record, and keeps the kernel''s exception inside' {
         # EEXIST as the connection raises it for DEV_NEW (errno, no extended ack, operation): the refusal's shape, not a kernel.
         $kernel = [VdpaPS.Netlink.Protocol.NetlinkException]::new(17, $null, $null, 'vdpa DEV_NEW', $null)
-        $spec = (New-VdpaInternalObject VdpaPS.VdpaDeviceSpec @{ Name = 'pst-x0'; Parent = 'vdpasim_net' })
+        $spec = (New-VdpaInternalObject VdpaPS.Netlink.Vdpa.VdpaDeviceSpec @{ Name = 'pst-x0'; Parent = 'vdpasim_net' })
 
-        $r = (Get-VdpaInternalType VdpaPS.VdpaErrors)::FromNetlink($kernel, $spec, 'Device', $null)
+        $r = (Get-VdpaInternalType VdpaPS.Errors.VdpaErrors)::FromNetlink($kernel, $spec, 'Device', $null)
 
         $r.FullyQualifiedErrorId | Should -Be 'VdpaDeviceExists'
         $r.CategoryInfo.Category | Should -Be 'ResourceExists'

@@ -167,7 +167,7 @@ Describe 'Objects deserialized after <Transport>' -ForEach $Transports {
     ) {
         $copy = $Copies[$Sample]
         [uint64]$copy.$Mask | Should -Not -Be 0
-        (Get-VdpaInternalType VdpaPS.VirtioFeatures)::GetNames([uint64]$copy.$Mask, $Class) | Should -Be @($copy.$Names)
+        (Get-VdpaInternalType VdpaPS.Netlink.Vdpa.VirtioFeatures)::GetNames([uint64]$copy.$Mask, $Class) | Should -Be @($copy.$Names)
     }
 
     It 'keeps the counters of queue statistics as objects with a name and a value' {

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using VdpaPS.Netlink.Protocol;
+using VdpaPS.Netlink.Recording;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Benchmarks;

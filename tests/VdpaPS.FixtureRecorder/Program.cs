@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using VdpaPS;
 using VdpaPS.Netlink.Protocol;
+using VdpaPS.Netlink.Recording;
 using VdpaPS.Netlink.Vdpa;
 
 // Records conversations with the lab kernel's vdpa family into DIR/<name>.nlrec, and iproute2's JSON for the

@@ -1,3 +1,5 @@
+using VdpaPS.Netlink.Vdpa;
+
 namespace VdpaPS.Netlink.Tests;
 
 public class CommonFeaturesTests

@@ -1,9 +1,10 @@
 using System.Buffers.Binary;
 using System.Text;
-using FsCheck;
 using FsCheck.Fluent;
+using FsCheck;
 using Microsoft.FSharp.Core;
 using VdpaPS.Netlink.Protocol;
+using VdpaPS.Netlink.Recording;
 using VdpaPS.Netlink.Vdpa;
 using Xunit.Abstractions;
 

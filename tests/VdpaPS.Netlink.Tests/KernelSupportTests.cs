@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using System.Text;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Netlink.Tests;

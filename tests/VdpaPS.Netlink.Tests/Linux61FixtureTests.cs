@@ -1,5 +1,6 @@
 using System.Text.Json;
 using VdpaPS.Netlink.Protocol;
+using VdpaPS.Netlink.Recording;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Netlink.Tests;

@@ -1,4 +1,5 @@
 using VdpaPS.Netlink.Protocol;
+using VdpaPS.Netlink.Recording;
 using VdpaPS.Netlink.Vdpa;
 using static VdpaPS.Netlink.Tests.VdpaFixtureTests;
 

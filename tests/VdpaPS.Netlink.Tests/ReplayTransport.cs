@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using VdpaPS.Netlink.Protocol;
+using VdpaPS.Netlink.Recording;
 
 namespace VdpaPS.Netlink.Tests;
 

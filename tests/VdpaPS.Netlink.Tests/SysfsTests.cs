@@ -1,3 +1,4 @@
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Netlink.Tests;

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Protocol;
+using VdpaPS.Netlink.Recording;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Netlink.Tests;

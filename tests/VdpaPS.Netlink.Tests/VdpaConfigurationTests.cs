@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Json.Schema;
+using VdpaPS.Netlink.Configuration;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Netlink.Tests;

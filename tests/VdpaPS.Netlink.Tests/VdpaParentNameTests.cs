@@ -1,3 +1,4 @@
+using VdpaPS.Netlink.Configuration;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Netlink.Tests;

@@ -58,10 +58,11 @@ function Measure-BashMs([string] $Script) {
 # assembly. PowerShell calls public methods of an instance of an internal type, and static ones through the Type.
 function Get-CoreType([string] $Name) {
     $assembly = [VdpaPS.VdpaDevice].Assembly
-    $type = $assembly.GetType("VdpaPS.Netlink.Vdpa.$Name")
-    if (-not $type) { $type = $assembly.GetType("VdpaPS.$Name") }
-    if (-not $type) { throw "The module's core has no type $Name." }
-    return $type
+    foreach ($namespace in 'VdpaPS.Netlink.Vdpa', 'VdpaPS.Netlink.Host', 'VdpaPS') {
+        $type = $assembly.GetType("$namespace.$Name")
+        if ($type) { return $type }
+    }
+    throw "The module's core has no type $Name."
 }
 
 function Write-Figure([string] $Name, [double] $Ms, [string] $Note = '') {

@@ -1,42 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace VdpaPS;
-
-/// <summary>One device of a configuration file: what Export-VdpaConfiguration writes and Sync-VdpaConfiguration converges to.</summary>
-/// <remarks>An attribute left out (null) is not managed: the file says nothing about it and no difference is reported for it.</remarks>
-public sealed record VdpaDeviceDefinition
-{
-    [JsonPropertyName("name")]
-    public string Name { get; init; } = string.Empty;
-
-    /// <summary>The parent as Get-VdpaParent names it (a bus parent's address alone is accepted).</summary>
-    [JsonPropertyName("parent")]
-    public string Parent { get; init; } = string.Empty;
-
-    [JsonPropertyName("mac")]
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? MacAddress { get; init; }
-
-    [JsonPropertyName("mtu")]
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public int? Mtu { get; init; }
-
-    [JsonPropertyName("maxQueuePairs")]
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public int? MaxQueuePairs { get; init; }
-
-    /// <summary>Device features as virtio names (MAC, MTU, VERSION_1...), bit_N for a bit without a name.</summary>
-    [JsonPropertyName("features")]
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string[]? Features { get; init; }
-
-    /// <summary>vhost_vdpa, virtio_vdpa, or none (unbound).</summary>
-    [JsonPropertyName("driver")]
-    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    public string? Driver { get; init; }
-
-    public override string ToString() => Name;
-}
+namespace VdpaPS.Netlink.Configuration;
 
 /// <summary>A configuration file's content: the devices a host should have.</summary>
 internal sealed class VdpaConfiguration
@@ -49,46 +13,4 @@ internal sealed class VdpaConfiguration
 
     [JsonPropertyName("devices")]
     public IReadOnlyList<VdpaDeviceDefinition> Devices { get; init; } = [];
-}
-
-/// <summary>What one difference between a configuration file and the host asks Sync-VdpaConfiguration to do.</summary>
-public enum VdpaConfigurationChange
-{
-    /// <summary>The file names a device the host does not have: it is created (with its driver).</summary>
-    Create,
-
-    /// <summary>The host has a device the file does not name: removed only by Sync-VdpaConfiguration -Prune.</summary>
-    Extra,
-
-    /// <summary>The MAC address differs: set on the live device (DEV_ATTR_SET).</summary>
-    MacAddress,
-
-    /// <summary>The device is bound to another driver (or none): rebound.</summary>
-    Driver,
-
-    /// <summary>An attribute the kernel cannot change on a live device differs: the device is recreated only with -Force.</summary>
-    Recreate,
-}
-
-/// <summary>One difference between a configuration file and the host (Compare-VdpaConfiguration's output).</summary>
-public sealed class VdpaConfigurationDifference
-{
-    public string Device { get; init; } = string.Empty;
-
-    public VdpaConfigurationChange Change { get; init; }
-
-    /// <summary>The attribute that differs, in the file's words (mac, driver, parent, mtu, maxQueuePairs, features); null for Create and Extra.</summary>
-    public string? Attribute { get; init; }
-
-    public string? Desired { get; init; }
-
-    public string? Actual { get; init; }
-
-    /// <summary>The file's device (null for Extra).</summary>
-    public VdpaDeviceDefinition? Definition { get; init; }
-
-    /// <summary>The host's device as read (null for Create).</summary>
-    public VdpaDeviceDefinition? Current { get; init; }
-
-    public override string ToString() => Attribute is null ? $"{Device}: {Change}" : $"{Device}: {Change} {Attribute} {Actual} -> {Desired}";
 }

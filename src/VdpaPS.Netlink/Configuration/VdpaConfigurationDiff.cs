@@ -1,7 +1,9 @@
 using System.Globalization;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Protocol;
+using VdpaPS.Netlink.Vdpa;
 
-namespace VdpaPS.Netlink.Vdpa;
+namespace VdpaPS.Netlink.Configuration;
 
 /// <summary>A host device as a configuration file would describe it, with what the comparison needs beyond the file's words.</summary>
 internal sealed class VdpaDeviceState

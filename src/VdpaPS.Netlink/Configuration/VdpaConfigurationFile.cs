@@ -3,7 +3,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using static Tmds.Linux.LibC;
 
-namespace VdpaPS.Netlink.Vdpa;
+namespace VdpaPS.Netlink.Configuration;
 
 /// <summary>Writes a configuration as Export-VdpaConfiguration does: indented, the file's property names, unmanaged attributes left out.</summary>
 internal static class VdpaConfigurationWriter

@@ -1,9 +1,11 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using System.Text;
+using VdpaPS.Netlink.Host;
+using VdpaPS.Netlink.Vdpa;
 
-namespace VdpaPS.Netlink.Vdpa;
+namespace VdpaPS.Netlink.Configuration;
 
 /// <summary>What is wrong with a configuration file; each kind has its own error id in the module.</summary>
 public enum VdpaConfigurationProblemKind

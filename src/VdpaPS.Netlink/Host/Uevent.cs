@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace VdpaPS.Netlink.Protocol;
+namespace VdpaPS.Netlink.Host;
 
 /// <summary>
 /// One kernel uevent as NETLINK_KOBJECT_UEVENT carries it: "ACTION@DEVPATH\0" then "KEY=VALUE\0" pairs

@@ -1,4 +1,6 @@
-namespace VdpaPS.Netlink.Protocol;
+using VdpaPS.Netlink.Protocol;
+
+namespace VdpaPS.Netlink.Host;
 
 /// <summary>What one wait for uevents brought: the kernel's events, and whether some were lost on the way.</summary>
 internal sealed record UeventBatch(IReadOnlyList<Uevent> Events, bool Overrun);

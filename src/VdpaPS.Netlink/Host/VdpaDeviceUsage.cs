@@ -5,7 +5,7 @@ using Tmds.Linux;
 using VdpaPS.Netlink.Protocol;
 using static Tmds.Linux.LibC;
 
-namespace VdpaPS.Netlink.Vdpa;
+namespace VdpaPS.Netlink.Host;
 
 /// <summary>What kind of use a <see cref="VdpaDeviceUser"/> is.</summary>
 public enum VdpaDeviceUseKind

@@ -1,6 +1,6 @@
 using System.IO.Compression;
 
-namespace VdpaPS.Netlink.Vdpa;
+namespace VdpaPS.Netlink.Host;
 
 /// <summary>Why the vdpa family is missing.</summary>
 internal enum VdpaAbsence

@@ -1,7 +1,7 @@
 using System.Globalization;
 using VdpaPS.Netlink.Protocol;
 
-namespace VdpaPS.Netlink.Vdpa;
+namespace VdpaPS.Netlink.Host;
 
 /// <summary>Something that may hold vdpa's lock, said in a sentence, and how long it may hold it where that is known.</summary>
 internal sealed record VdpaLockHolder(string Description, TimeSpan? LongestHold);

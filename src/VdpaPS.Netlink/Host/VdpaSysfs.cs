@@ -3,9 +3,10 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Tmds.Linux;
 using VdpaPS.Netlink.Protocol;
+using VdpaPS.Netlink.Vdpa;
 using static Tmds.Linux.LibC;
 
-namespace VdpaPS.Netlink.Vdpa;
+namespace VdpaPS.Netlink.Host;
 
 /// <summary>A sysfs step that failed: a driver not loaded, a write the kernel refused, a bind that did not take.</summary>
 public sealed class VdpaSysfsException : Exception

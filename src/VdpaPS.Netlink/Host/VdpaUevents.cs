@@ -1,132 +1,97 @@
 using VdpaPS.Netlink.Protocol;
 
-namespace VdpaPS
+namespace VdpaPS.Netlink.Host;
+
+/// <summary>Which uevents concern vDPA devices and parents, and what they mean.</summary>
+/// <remarks>
+/// Recorded on 6.12 and 6.1 (tests/VdpaPS.Netlink.Tests/Fixtures/uevents): a device on the vdpa bus sends add, bind, unbind and
+/// remove; binding virtio_vdpa adds a virtio device with a net interface or a disk below it (their own uevents come before the
+/// vdpa bind); vhost_vdpa's /dev/vhost-vdpa-N has no class and sends none, so the vdpa bind is its only sign. A management
+/// device sends none either (no bus, no class): a parent shows up with its module's add (sent after the module's init
+/// registered it) or with a driver binding its bus device (vp_vdpa on a PCI function).
+/// </remarks>
+internal static class VdpaUevents
 {
-    /// <summary>What happened to a vDPA device on the vdpa bus.</summary>
-    public enum VdpaDeviceAction
+    public const string BusSubsystem = "vdpa";
+
+    private static readonly HashSet<string> DeviceSubsystems = new(StringComparer.Ordinal) { BusSubsystem, "virtio", "net", "block" };
+
+    /// <summary>The action of an event of a device on the vdpa bus; null for other events and other actions.</summary>
+    public static VdpaDeviceAction? ActionOf(Uevent uevent)
     {
-        Added,
-        Removed,
-        Bound,
-        Unbound,
+        if (uevent.Subsystem != BusSubsystem)
+        {
+            return null;
+        }
+
+        return uevent.Action switch
+        {
+            "add" => VdpaDeviceAction.Added,
+            "remove" => VdpaDeviceAction.Removed,
+            "bind" => VdpaDeviceAction.Bound,
+            "unbind" => VdpaDeviceAction.Unbound,
+            _ => null,
+        };
     }
 
-    /// <summary>One change of a vDPA device, from the kernel's uevent for it (Watch-VdpaDevice).</summary>
-    public sealed class VdpaDeviceEvent
-    {
-        /// <summary>When the event was received (local time).</summary>
-        public DateTime Time { get; init; }
+    /// <summary>Whether the event may change whether a device exists, is bound, or has what its driver makes.</summary>
+    public static bool MayAffectDevices(Uevent uevent) => uevent.Subsystem is { } subsystem && DeviceSubsystems.Contains(subsystem);
 
-        public VdpaDeviceAction Action { get; init; }
-
-        public string Name { get; init; } = string.Empty;
-
-        /// <summary>The driver bound (Bound) or the one the device left (Unbound, where it was known); null otherwise.</summary>
-        public string? Driver { get; init; }
-
-        /// <summary>The device's path under /sys (/devices/vdpa0, or below its PCI function).</summary>
-        public string DevicePath { get; init; } = string.Empty;
-
-        /// <summary>The kernel's uevent sequence number.</summary>
-        public ulong? SequenceNumber { get; init; }
-
-        public override string ToString() => $"{Action} {Name}";
-    }
+    /// <summary>Whether a parent may have appeared with the event: something was added or a driver bound.</summary>
+    public static bool MayAddParent(Uevent uevent) => uevent.Action is "add" or "bind";
 }
 
-namespace VdpaPS.Netlink.Vdpa
+/// <summary>Turns uevents into device events, remembering each device's driver so an unbind can say which driver it left.</summary>
+internal sealed class VdpaDeviceEventTracker
 {
-    /// <summary>Which uevents concern vDPA devices and parents, and what they mean.</summary>
-    /// <remarks>
-    /// Recorded on 6.12 and 6.1 (tests/VdpaPS.Netlink.Tests/Fixtures/uevents): a device on the vdpa bus sends add, bind, unbind and
-    /// remove; binding virtio_vdpa adds a virtio device with a net interface or a disk below it (their own uevents come before the
-    /// vdpa bind); vhost_vdpa's /dev/vhost-vdpa-N has no class and sends none, so the vdpa bind is its only sign. A management
-    /// device sends none either (no bus, no class): a parent shows up with its module's add (sent after the module's init
-    /// registered it) or with a driver binding its bus device (vp_vdpa on a PCI function).
-    /// </remarks>
-    internal static class VdpaUevents
+    private readonly Dictionary<string, string?> _drivers = new(StringComparer.Ordinal);
+
+    /// <param name="currentDrivers">The devices' drivers when watching starts (from sysfs), so the first unbind names its driver.</param>
+    public VdpaDeviceEventTracker(IEnumerable<KeyValuePair<string, string?>>? currentDrivers = null)
     {
-        public const string BusSubsystem = "vdpa";
-
-        private static readonly HashSet<string> DeviceSubsystems = new(StringComparer.Ordinal) { BusSubsystem, "virtio", "net", "block" };
-
-        /// <summary>The action of an event of a device on the vdpa bus; null for other events and other actions.</summary>
-        public static VdpaDeviceAction? ActionOf(Uevent uevent)
+        foreach (var (name, driver) in currentDrivers ?? [])
         {
-            if (uevent.Subsystem != BusSubsystem)
-            {
-                return null;
-            }
-
-            return uevent.Action switch
-            {
-                "add" => VdpaDeviceAction.Added,
-                "remove" => VdpaDeviceAction.Removed,
-                "bind" => VdpaDeviceAction.Bound,
-                "unbind" => VdpaDeviceAction.Unbound,
-                _ => null,
-            };
+            _drivers[name] = driver;
         }
-
-        /// <summary>Whether the event may change whether a device exists, is bound, or has what its driver makes.</summary>
-        public static bool MayAffectDevices(Uevent uevent) => uevent.Subsystem is { } subsystem && DeviceSubsystems.Contains(subsystem);
-
-        /// <summary>Whether a parent may have appeared with the event: something was added or a driver bound.</summary>
-        public static bool MayAddParent(Uevent uevent) => uevent.Action is "add" or "bind";
     }
 
-    /// <summary>Turns uevents into device events, remembering each device's driver so an unbind can say which driver it left.</summary>
-    internal sealed class VdpaDeviceEventTracker
+    /// <summary>The device event of a uevent, or null when the uevent is not about a device on the vdpa bus.</summary>
+    public VdpaDeviceEvent? Translate(Uevent uevent, DateTime time)
     {
-        private readonly Dictionary<string, string?> _drivers = new(StringComparer.Ordinal);
-
-        /// <param name="currentDrivers">The devices' drivers when watching starts (from sysfs), so the first unbind names its driver.</param>
-        public VdpaDeviceEventTracker(IEnumerable<KeyValuePair<string, string?>>? currentDrivers = null)
+        if (VdpaUevents.ActionOf(uevent) is not { } action)
         {
-            foreach (var (name, driver) in currentDrivers ?? [])
-            {
+            return null;
+        }
+
+        var name = uevent.Name;
+        string? driver = null;
+        switch (action)
+        {
+            case VdpaDeviceAction.Bound:
+                driver = uevent.Driver;
                 _drivers[name] = driver;
-            }
+                break;
+            case VdpaDeviceAction.Unbound:
+                // The kernel sends unbind after the driver left, without DRIVER: the driver is the one seen bound.
+                driver = uevent.Driver ?? _drivers.GetValueOrDefault(name);
+                _drivers[name] = null;
+                break;
+            case VdpaDeviceAction.Added:
+                _drivers[name] = null;
+                break;
+            case VdpaDeviceAction.Removed:
+                _drivers.Remove(name);
+                break;
         }
 
-        /// <summary>The device event of a uevent, or null when the uevent is not about a device on the vdpa bus.</summary>
-        public VdpaDeviceEvent? Translate(Uevent uevent, DateTime time)
+        return new VdpaDeviceEvent
         {
-            if (VdpaUevents.ActionOf(uevent) is not { } action)
-            {
-                return null;
-            }
-
-            var name = uevent.Name;
-            string? driver = null;
-            switch (action)
-            {
-                case VdpaDeviceAction.Bound:
-                    driver = uevent.Driver;
-                    _drivers[name] = driver;
-                    break;
-                case VdpaDeviceAction.Unbound:
-                    // The kernel sends unbind after the driver left, without DRIVER: the driver is the one seen bound.
-                    driver = uevent.Driver ?? _drivers.GetValueOrDefault(name);
-                    _drivers[name] = null;
-                    break;
-                case VdpaDeviceAction.Added:
-                    _drivers[name] = null;
-                    break;
-                case VdpaDeviceAction.Removed:
-                    _drivers.Remove(name);
-                    break;
-            }
-
-            return new VdpaDeviceEvent
-            {
-                Time = time,
-                Action = action,
-                Name = name,
-                Driver = driver,
-                DevicePath = uevent.DevicePath,
-                SequenceNumber = uevent.SequenceNumber,
-            };
-        }
+            Time = time,
+            Action = action,
+            Name = name,
+            Driver = driver,
+            DevicePath = uevent.DevicePath,
+            SequenceNumber = uevent.SequenceNumber,
+        };
     }
 }

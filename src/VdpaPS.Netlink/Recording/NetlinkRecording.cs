@@ -1,6 +1,7 @@
 using System.Globalization;
+using VdpaPS.Netlink.Protocol;
 
-namespace VdpaPS.Netlink.Protocol;
+namespace VdpaPS.Netlink.Recording;
 
 /// <summary>The text form of a recorded conversation with the kernel: one datagram a line, "send HEX" or "recv HEX".</summary>
 /// <remarks>Shared by the recorder that runs in the lab kernel and the replay the unit tests use, so both read one format.</remarks>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Protocol;
 
 namespace VdpaPS.Netlink.Vdpa;

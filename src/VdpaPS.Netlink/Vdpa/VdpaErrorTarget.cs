@@ -1,4 +1,4 @@
-namespace VdpaPS;
+namespace VdpaPS.Netlink.Vdpa;
 
 /// <summary>What a name in an error refers to: decides which not-found a refusal is.</summary>
 internal enum VdpaTargetKind

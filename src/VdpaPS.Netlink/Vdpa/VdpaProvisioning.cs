@@ -1,4 +1,5 @@
 using System.Globalization;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Protocol;
 
 namespace VdpaPS.Netlink.Vdpa;

@@ -1,15 +1,7 @@
 using System.Collections.ObjectModel;
 using System.Globalization;
 
-namespace VdpaPS;
-
-/// <summary>The virtio device class a feature mask belongs to; the values are the virtio device ids.</summary>
-public enum VirtioDeviceClass : uint
-{
-    Unknown = 0,
-    Net = 1,
-    Block = 2,
-}
+namespace VdpaPS.Netlink.Vdpa;
 
 /// <summary>
 /// Names for virtio feature bits, matching the short names iproute2's <c>vdpa</c> tool prints, so that

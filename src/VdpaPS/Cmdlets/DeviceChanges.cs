@@ -1,8 +1,10 @@
 using System.Management.Automation;
+using VdpaPS.Errors;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Protocol;
 using VdpaPS.Netlink.Vdpa;
 
-namespace VdpaPS;
+namespace VdpaPS.Cmdlets;
 
 /// <summary>The changes several cmdlets make to one device (create, remove, set its MAC): one path each, so New, Set, Remove and Sync behave alike.</summary>
 public abstract partial class VdpaCmdlet

@@ -1,7 +1,9 @@
 using System.Management.Automation;
+using VdpaPS.Errors;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Vdpa;
 
-namespace VdpaPS;
+namespace VdpaPS.Cmdlets;
 
 /// <summary>The -Driver values: the two vdpa bus drivers, or None to leave the device unbound.</summary>
 internal static class DriverNames

@@ -1,7 +1,7 @@
 using System.Management.Automation;
 using System.Runtime.CompilerServices;
 
-namespace VdpaPS;
+namespace VdpaPS.Cmdlets;
 
 /// <summary>-Verbose without a cost when it is off: messages are formatted only when PowerShell would write them.</summary>
 public abstract partial class VdpaCmdlet

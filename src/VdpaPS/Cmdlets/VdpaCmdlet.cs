@@ -1,11 +1,13 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Management.Automation;
 using System.Management.Automation.Runspaces;
+using System.Management.Automation;
 using System.Runtime.CompilerServices;
+using VdpaPS.Errors;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Protocol;
 using VdpaPS.Netlink.Vdpa;
 
-namespace VdpaPS;
+namespace VdpaPS.Cmdlets;
 
 /// <summary>What every VdpaPS cmdlet shares: its runspace's connection to the vdpa family, -Verbose tracing, and the error mapping.</summary>
 /// <remarks>

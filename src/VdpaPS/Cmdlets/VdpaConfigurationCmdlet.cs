@@ -1,7 +1,10 @@
 using System.Management.Automation;
+using VdpaPS.Errors;
+using VdpaPS.Netlink.Configuration;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Vdpa;
 
-namespace VdpaPS;
+namespace VdpaPS.Cmdlets;
 
 /// <summary>What Export, Compare and Sync-VdpaConfiguration share: reading the file, and the host as the file would describe it.</summary>
 public abstract class VdpaConfigurationCmdlet : VdpaCmdlet

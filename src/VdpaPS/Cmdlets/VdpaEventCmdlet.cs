@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Management.Automation;
+using VdpaPS.Errors;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Protocol;
 using VdpaPS.Netlink.Vdpa;
 
-namespace VdpaPS;
+namespace VdpaPS.Cmdlets;
 
 /// <summary>
 /// What the Wait and Watch cmdlets share: a subscription to the kernel's uevents, Ctrl+C (StopProcessing) ending a wait at

@@ -1,4 +1,6 @@
 using System.Management.Automation;
+using VdpaPS.Cmdlets;
+using VdpaPS.Netlink.Configuration;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Commands;

@@ -1,4 +1,6 @@
 using System.Management.Automation;
+using VdpaPS.Errors;
+using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Commands;
 

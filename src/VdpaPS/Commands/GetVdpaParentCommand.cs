@@ -1,4 +1,6 @@
 using System.Management.Automation;
+using VdpaPS.Cmdlets;
+using VdpaPS.Completion;
 
 namespace VdpaPS.Commands;
 

@@ -1,4 +1,7 @@
 using System.Management.Automation;
+using VdpaPS.Cmdlets;
+using VdpaPS.Completion;
+using VdpaPS.Errors;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Commands;

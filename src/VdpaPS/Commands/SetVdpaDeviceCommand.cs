@@ -1,4 +1,8 @@
 using System.Management.Automation;
+using VdpaPS.Cmdlets;
+using VdpaPS.Completion;
+using VdpaPS.Errors;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Commands;

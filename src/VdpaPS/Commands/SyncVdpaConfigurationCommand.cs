@@ -1,6 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Management.Automation;
+using VdpaPS.Cmdlets;
+using VdpaPS.Errors;
+using VdpaPS.Netlink.Configuration;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Protocol;
 using VdpaPS.Netlink.Vdpa;
 

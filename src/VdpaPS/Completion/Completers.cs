@@ -3,7 +3,7 @@ using System.Management.Automation;
 using System.Management.Automation.Language;
 using VdpaPS.Netlink.Vdpa;
 
-namespace VdpaPS;
+namespace VdpaPS.Completion;
 
 /// <summary>Shared by the completers: prefix match with wildcards, quoting, and never an exception (the kernel may lack vdpa).</summary>
 public abstract class VdpaCompleter : IArgumentCompleter

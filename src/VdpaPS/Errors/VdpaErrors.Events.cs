@@ -1,8 +1,9 @@
 using System.Management.Automation;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Protocol;
 using VdpaPS.Netlink.Vdpa;
 
-namespace VdpaPS;
+namespace VdpaPS.Errors;
 
 internal static partial class VdpaErrors
 {

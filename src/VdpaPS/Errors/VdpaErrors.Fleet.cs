@@ -1,6 +1,6 @@
 using System.Management.Automation;
 
-namespace VdpaPS;
+namespace VdpaPS.Errors;
 
 internal static partial class VdpaErrors
 {

@@ -1,7 +1,8 @@
 using System.Management.Automation;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Vdpa;
 
-namespace VdpaPS;
+namespace VdpaPS.Errors;
 
 internal static partial class VdpaErrors
 {

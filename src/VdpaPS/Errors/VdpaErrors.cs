@@ -1,8 +1,9 @@
 using System.Management.Automation;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Protocol;
 using VdpaPS.Netlink.Vdpa;
 
-namespace VdpaPS;
+namespace VdpaPS.Errors;
 
 /// <summary>The one mapping from kernel and input errors to ErrorRecords: stable ids, categories, the kernel's text kept.</summary>
 internal static partial class VdpaErrors
