@@ -105,6 +105,18 @@ public sealed class ProvisioningTests
     }
 
     [Fact]
+    public void AFileDeviceNamesTheAttributeNotTheParameter()
+    {
+        // Sync-VdpaConfiguration asks the same question as New-VdpaDevice; its file has no parameters to name.
+        var (config, family) = Config("config-get-net");
+        var spec = new VdpaDeviceSpec { Name = "fxnet0", Parent = "vdpasim_net", Mtu = 1400 };
+
+        var finding = Assert.Single(VdpaProvisioning.CheckApplied(spec, config, family, a => $"its {a.Label}"));
+
+        Assert.StartsWith("vDPA device 'fxnet0' was created, but its MTU was not applied: 1400 was asked, the device has 9000.", finding.Message);
+    }
+
+    [Fact]
     public void On61AMacWithoutTheMacFeatureIsNamedAsWhyAndTheFeaturesAreCompared()
     {
         // 6.1 reports a device's features in attribute 21; the recorded fxnet0 was created without -Feature.

@@ -144,8 +144,7 @@ internal static class VdpaConfigurationDiff
             list.Add(Difference(VdpaConfigurationChange.Recreate, "mtu", Text(mtu), Text(actual.Mtu)));
         }
 
-        // A net device the kernel shows no MAX_VQP for (no MQ) has exactly one pair.
-        var actualPairs = actual.MaxQueuePairs ?? (state.Type == VirtioDeviceClass.Net ? 1 : null);
+        var actualPairs = state.Type == VirtioDeviceClass.Net ? VdpaDecoder.NetQueuePairs((ushort?)actual.MaxQueuePairs) : actual.MaxQueuePairs;
         if (wanted.MaxQueuePairs is { } pairs && actualPairs != pairs)
         {
             list.Add(Difference(VdpaConfigurationChange.Recreate, "maxQueuePairs", Text(pairs), Text(actualPairs)));

@@ -107,7 +107,7 @@ internal sealed class VdpaDeviceUsage
     private readonly string _etc;
     private readonly Func<string, IReadOnlyList<string>> _addressesOf;
     private readonly Func<string, int> _openExclusive;
-    private readonly Func<string, (List<string> Names, int Errno)> _listDirectory;
+    private readonly VdpaProcessScan _processes;
 
     /// <param name="openExclusive">Opens a block device with O_EXCL and closes it: 0, or the errno.</param>
     /// <param name="listDirectory">A directory's names, or the errno of opening it (a process's fd folder).</param>
@@ -121,7 +121,7 @@ internal sealed class VdpaDeviceUsage
         _etc = etcRoot;
         _addressesOf = addressesOf ?? AddressesOf;
         _openExclusive = openExclusive ?? OpenExclusive;
-        _listDirectory = listDirectory ?? (directory => (VdpaSysfs.EntryNames(directory, out var errno), errno));
+        _processes = new VdpaProcessScan(procRoot, listDirectory);
     }
 
     public static VdpaDeviceUsage Default { get; } = new();
@@ -213,64 +213,27 @@ internal sealed class VdpaDeviceUsage
     /// read (another user's, without root) is kept as uninspected: it may hold the device.
     /// </summary>
     private void WalkProcesses(HashSet<string> watched, List<VdpaDeviceUser> users, List<VdpaUninspectedProcess> uninspected,
-        Dictionary<string, (int Pid, string ProcessDir)>? namespaces)
-    {
-        foreach (var pidText in VdpaSysfs.EntryNames(_proc).Order(StringComparer.Ordinal).OrderBy(n => n.Length))
-        {
-            if (!int.TryParse(pidText, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+        Dictionary<string, (int Pid, string ProcessDir)>? namespaces) =>
+        _processes.Walk(watched,
+            found: (pid, processDir, target) =>
             {
-                continue;
-            }
-
-            var processDir = Path.Combine(_proc, pidText);
-            // readdir alone: one readlink per descriptor, no stat, no exception for one closed meanwhile.
-            var (fds, errno) = _listDirectory(Path.Combine(processDir, "fd"));
-            if (errno != 0)
-            {
-                // A process that ended meanwhile (ENOENT) holds nothing, nor does a kernel thread, which has no files.
-                if (errno != LinuxErrno.ENOENT && Directory.Exists(processDir) && !IsKernelThread(processDir))
+                var command = VdpaProcessScan.CommandOf(processDir);
+                var user = UserOf(processDir);
+                users.Add(new VdpaDeviceUser(VdpaDeviceUseKind.OpenFile, target, $"{command} (pid {pid}, user {user}) has {target} open")
                 {
-                    uninspected.Add(new VdpaUninspectedProcess(pid, ReadTrimmed(Path.Combine(processDir, "comm")) ?? "?", errno));
-                }
-
-                continue;
-            }
-
-            if (namespaces is not null && VdpaSysfs.ReadLink(Path.Combine(processDir, "ns", "mnt")) is { } mountNamespace)
+                    ProcessId = pid,
+                    Command = command,
+                    UserName = user,
+                });
+            },
+            unreadable: (pid, processDir, errno) => uninspected.Add(new VdpaUninspectedProcess(pid, VdpaProcessScan.CommandOf(processDir), errno)),
+            readable: namespaces is null ? null : (pid, processDir) =>
             {
-                namespaces.TryAdd(mountNamespace, (pid, processDir));
-            }
-
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var fd in fds)
-            {
-                var target = VdpaSysfs.ReadLink(Path.Combine(processDir, "fd", fd));
-                if (target is not null && watched.Contains(target) && seen.Add(target))
+                if (VdpaSysfs.ReadLink(Path.Combine(processDir, "ns", "mnt")) is { } mountNamespace)
                 {
-                    var command = ReadTrimmed(Path.Combine(processDir, "comm")) ?? "?";
-                    var user = UserOf(processDir);
-                    users.Add(new VdpaDeviceUser(VdpaDeviceUseKind.OpenFile, target,
-                        $"{command} (pid {pid}, user {user}) has {target} open")
-                    {
-                        ProcessId = pid,
-                        Command = command,
-                        UserName = user,
-                    });
+                    namespaces.TryAdd(mountNamespace, (pid, processDir));
                 }
-            }
-        }
-    }
-
-    /// <summary>PF_KTHREAD in the flags of /proc/PID/stat (the ninth field; the second, the command, is in parentheses).</summary>
-    private static bool IsKernelThread(string processDir)
-    {
-        const ulong KernelThread = 0x00200000;
-        var stat = ReadTrimmed(Path.Combine(processDir, "stat"));
-        var afterCommand = stat?.LastIndexOf(')') is int end and >= 0 ? stat[(end + 1)..] : null;
-        var flags = afterCommand?.Split(' ', StringSplitOptions.RemoveEmptyEntries).ElementAtOrDefault(6);
-        return flags is not null && ulong.TryParse(flags, NumberStyles.None, CultureInfo.InvariantCulture, out var value) &&
-            (value & KernelThread) != 0;
-    }
+            });
 
     /// <summary>
     /// The disk's mounts in this caller's mount namespace, then in every other one a process of which could be read (a
@@ -286,7 +249,7 @@ internal sealed class VdpaDeviceUsage
         {
             if (space != self)
             {
-                var command = ReadTrimmed(Path.Combine(processDir, "comm")) ?? "?";
+                var command = VdpaProcessScan.CommandOf(processDir);
                 FindMountsIn(processDir, $" in the mount namespace of {command} (pid {pid})", disks, seen, users);
             }
         }
@@ -512,17 +475,7 @@ internal sealed class VdpaDeviceUsage
     private static bool IsOctal(string s, int start) =>
         start + 3 <= s.Length && s[start] is >= '0' and <= '7' && s[start + 1] is >= '0' and <= '7' && s[start + 2] is >= '0' and <= '7';
 
-    private static string? ReadTrimmed(string path)
-    {
-        try
-        {
-            return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    private static string? ReadTrimmed(string path) => VdpaProcessScan.ReadTrimmed(path);
 
     private static IEnumerable<string> ReadLines(string path)
     {

@@ -19,7 +19,7 @@ internal sealed record VdpaLockHolder(string Description, TimeSpan? LongestHold)
 internal sealed class VdpaLockHolders
 {
     private readonly string _sys;
-    private readonly string _proc;
+    private readonly VdpaProcessScan _processes;
     private readonly string _dev;
     private readonly Func<IReadOnlyList<(NetlinkRequestCanceledException Stopped, TimeSpan Age)>> _pending;
 
@@ -27,7 +27,7 @@ internal sealed class VdpaLockHolders
         Func<IReadOnlyList<(NetlinkRequestCanceledException Stopped, TimeSpan Age)>>? pending = null)
     {
         _sys = sysRoot;
-        _proc = procRoot;
+        _processes = new VdpaProcessScan(procRoot);
         _dev = devRoot;
         _pending = pending ?? PendingRequests.Snapshot;
     }
@@ -115,72 +115,21 @@ internal sealed class VdpaLockHolders
         }
     }
 
-    /// <summary>Which VDUSE char devices a process has open ("name (pid N)" by VDUSE name), and whether some process could not be read.</summary>
+    /// <summary>Which VDUSE char devices a process has open ("name, pid N" by VDUSE name, the lowest pid), and whether some process could not be read.</summary>
     private (Dictionary<string, string> Servers, bool Uninspected) FindServers(Dictionary<string, string> nodes)
     {
         var servers = new Dictionary<string, string>(StringComparer.Ordinal);
         var uninspected = false;
-        foreach (var pidText in VdpaSysfs.EntryNames(_proc))
-        {
-            if (!int.TryParse(pidText, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-            {
-                continue;
-            }
-
-            var fdDir = Path.Combine(_proc, pidText, "fd");
-            var fds = VdpaSysfs.EntryNames(fdDir);
-            if (fds.Count == 0 && !CanList(fdDir))
-            {
-                uninspected = true;
-                continue;
-            }
-
-            foreach (var fd in fds)
-            {
-                if (VdpaSysfs.ReadLink(Path.Combine(fdDir, fd)) is { } target && nodes.TryGetValue(target, out var name) && !servers.ContainsKey(name))
-                {
-                    var command = ReadTrimmed(Path.Combine(_proc, pidText, "comm")) ?? "?";
-                    servers[name] = $"{command}, pid {pid.ToString(CultureInfo.InvariantCulture)}";
-                }
-            }
-        }
-
+        _processes.Walk(nodes.Keys.ToHashSet(StringComparer.Ordinal),
+            found: (pid, processDir, target) => servers.TryAdd(nodes[target], $"{VdpaProcessScan.CommandOf(processDir)}, pid {pid.ToString(CultureInfo.InvariantCulture)}"),
+            unreadable: (_, _, _) => uninspected = true);
         return (servers, uninspected);
     }
 
-    private static bool CanList(string directory)
-    {
-        try
-        {
-            _ = Directory.EnumerateFileSystemEntries(directory).Any();
-            return true;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return false;
-        }
-        catch (IOException)
-        {
-            return true; // The process ended: nothing to inspect.
-        }
-    }
-
     private static TimeSpan? ReadSeconds(string path) =>
-        ReadTrimmed(path) is { } text && uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+        VdpaProcessScan.ReadTrimmed(path) is { } text && uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
             ? TimeSpan.FromSeconds(seconds)
             : null;
-
-    private static string? ReadTrimmed(string path)
-    {
-        try
-        {
-            return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
 
     internal static string Seconds(TimeSpan span) => $"{span.TotalSeconds.ToString("0", CultureInfo.InvariantCulture)} s";
 }

@@ -21,6 +21,12 @@ internal static class VdpaDecoder
     private static readonly ulong StatisticsReads = VdpaReply.Reads(DeviceName, VirtioDeviceId, NegotiatedFeatures, NetConfigMaxQueuePairs,
         QueueIndex, VendorAttributeName, VendorAttributeValue);
 
+    /// <summary>
+    /// A net device's queue pairs from its MAX_VQP: the kernel shows the attribute only with MQ (or RSS), and a net device
+    /// without it has exactly one pair. The one place that default is written.
+    /// </summary>
+    public static ushort NetQueuePairs(ushort? maxVqp) => maxVqp is { } p && p > 0 ? p : (ushort)1;
+
     public static VdpaParent DecodeParent(ReadOnlySpan<byte> attributes)
     {
         var a = new VdpaReply(attributes, ParentReads, "vdpa MGMTDEV_GET");
@@ -121,8 +127,8 @@ internal static class VdpaDecoder
         var type = ClassOf(a.U32(VirtioDeviceId) ?? 0);
         var negotiated = a.U64(NegotiatedFeatures);
         var queueIndex = a.U32(QueueIndex) ?? 0;
-        // Without MQ the kernel omits MAX_VQP: one queue pair, so the control queue is index 2 (not 2 * 0 as iproute2 assumes).
-        var pairs = a.U16(NetConfigMaxQueuePairs) is { } p && p > 0 ? p : (ushort)1;
+        // One queue pair without MQ, so the control queue is index 2 (not 2 * 0 as iproute2 assumes).
+        var pairs = NetQueuePairs(a.U16(NetConfigMaxQueuePairs));
         return new VdpaQueueStatistics
         {
             Name = name,

@@ -30,6 +30,12 @@ internal static class VdpaParentName
     }
 
     /// <summary>
+    /// Whether two names the kernel gave (a parent's Name, a device's Parent) are one parent: the kernel writes a parent's
+    /// name one way, so they are compared as written.
+    /// </summary>
+    public static bool Same(string kernelName, string otherKernelName) => string.Equals(kernelName, otherKernelName, StringComparison.Ordinal);
+
+    /// <summary>
     /// Whether <paramref name="typed"/> names the parent the kernel calls <paramref name="kernelName"/>: the same name in
     /// canonical form (any case), or a bus parent's device part given alone.
     /// </summary>

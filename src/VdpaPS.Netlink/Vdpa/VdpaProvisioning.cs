@@ -69,8 +69,7 @@ internal static class VdpaProvisioning
             s => Text(s.MaxQueuePairs),
             (w, s) => w.WriteU16(VdpaAttribute.NetConfigMaxQueuePairs, s.MaxQueuePairs!.Value),
             s => s with { MaxQueuePairs = null },
-            // The kernel shows MAX_VQP only with MQ; without it a net device has exactly one pair.
-            c => c is VdpaNetDeviceConfig net ? Text(net.MaxQueuePairs ?? 1) : null),
+            c => c is VdpaNetDeviceConfig net ? Text(VdpaDecoder.NetQueuePairs(net.MaxQueuePairs)) : null),
         new(VdpaAttribute.DeviceFeatures, "-Feature", "features",
             s => Hex(s.Features),
             (w, s) => w.WriteU64(VdpaAttribute.DeviceFeatures, s.Features!.Value),
@@ -122,20 +121,24 @@ internal static class VdpaProvisioning
     /// <summary>
     /// Compares what the spec asked with what the device shows (DEV_CONFIG_GET). DEV_NEW is answered with a bare ACK,
     /// and a kernel may create a device without a value (it did not know the attribute; 6.1 without a feature the value
-    /// needs), so every difference is a finding. Nothing when all was applied.
+    /// needs), so every difference is a finding. Nothing when all was applied. New-VdpaDevice and Sync-VdpaConfiguration both
+    /// ask here, so they agree on what "applied" means.
     /// </summary>
-    public static IReadOnlyList<VdpaProvisioningFinding> CheckApplied(VdpaDeviceSpec spec, VdpaDeviceConfig config, VdpaFamilyCapabilities family)
+    /// <param name="named">How the message names an attribute: its parameter (-Mtu) by default, "its MTU" for a file's device.</param>
+    public static IReadOnlyList<VdpaProvisioningFinding> CheckApplied(VdpaDeviceSpec spec, VdpaDeviceConfig config, VdpaFamilyCapabilities family,
+        Func<VdpaProvisioningAttribute, string>? named = null)
     {
+        named ??= a => a.Parameter;
         var findings = new List<VdpaProvisioningFinding>();
         foreach (var a in Given(spec))
         {
             if (a.Reported is { } reported && !reported(config))
             {
-                findings.Add(new(a, true, $"This kernel does not report device {a.Label}, so whether {a.Parameter} was applied to '{spec.Name}' cannot be checked."));
+                findings.Add(new(a, true, $"This kernel does not report device {a.Label}, so whether {named(a)} was applied to '{spec.Name}' cannot be checked."));
             }
             else if (!a.IsApplied(spec, config))
             {
-                findings.Add(new(a, false, $"vDPA device '{spec.Name}' was created, but {a.Parameter} was not applied: {a.Asked(spec)} was asked, the device has " +
+                findings.Add(new(a, false, $"vDPA device '{spec.Name}' was created, but {named(a)} was not applied: {a.Asked(spec)} was asked, the device has " +
                     $"{a.Shown(config) ?? "none"}. {WhyNotApplied(a, spec, family)}"));
             }
         }
@@ -225,7 +228,7 @@ internal static class VdpaProvisioning
             }
             catch (ArgumentException e)
             {
-                error = $"{e.Message.Split(" (Parameter")[0]} (parent '{parent.Name}').";
+                error = $"{VdpaText.ReasonOf(e)} (parent '{parent.Name}').";
                 return null;
             }
         }

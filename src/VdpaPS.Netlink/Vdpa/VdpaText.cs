@@ -122,6 +122,12 @@ internal static class VdpaText
     public static string? CheckMaxQueuePairs(int pairs) =>
         pairs is < 1 or > VdpaFamily.MaxQueuePairs ? $"{pairs} queue pairs is out of range: a device has 1 to {VdpaFamily.MaxQueuePairs}." : null;
 
+    /// <summary>
+    /// An argument exception's reason for a user: its message without the " (Parameter 'names')" .NET appends, which names a
+    /// parameter of the core, not the cmdlet's.
+    /// </summary>
+    public static string ReasonOf(ArgumentException e) => e.Message.Split(" (Parameter")[0];
+
     /// <remarks>Allocates only the string it returns: decoding a net device's configuration calls it for every device.</remarks>
     public static string FormatMacAddress(ReadOnlySpan<byte> mac) =>
         mac.IsEmpty ? string.Empty : string.Create(mac.Length * 3 - 1, mac, static (text, bytes) =>

@@ -46,6 +46,48 @@ public abstract partial class VdpaCmdlet
     }
 
     /// <summary>
+    /// The read-back after a create: what the device shows against what was asked (<see cref="VdpaProvisioning.CheckApplied"/>
+    /// compares, for New and Sync alike); each difference is a non-terminating VdpaAttributeNotApplied error about
+    /// <paramref name="target"/>, what this kernel cannot show a warning. False when something was not applied or could not be read.
+    /// </summary>
+    /// <param name="named">How a message names an attribute; its parameter (-Mtu) when null.</param>
+    private protected bool ReportUnapplied(VdpaDeviceSpec spec, VdpaDevice device, object target, Func<VdpaProvisioningAttribute, string>? named = null)
+    {
+        if (VdpaProvisioning.CannotCheck(spec, device, Client.Capabilities) is { } cannot)
+        {
+            WriteWarning(cannot);
+            return true;
+        }
+
+        if (!VdpaProvisioning.Given(spec).Any())
+        {
+            return true;
+        }
+
+        if (!TryRequest($"Reading back the configuration of '{spec.Name}' (DEV_CONFIG_GET) to check what was applied.", c => c.GetConfig(spec.Name), spec.Name,
+                VdpaTargetKind.Device, out var config))
+        {
+            return false;
+        }
+
+        var applied = true;
+        foreach (var finding in VdpaProvisioning.CheckApplied(spec, config, Client.Capabilities, named))
+        {
+            if (finding.Unverifiable)
+            {
+                WriteWarning(finding.Message);
+            }
+            else
+            {
+                WriteError(VdpaErrors.NotApplied(finding.Message, target));
+                applied = false;
+            }
+        }
+
+        return applied;
+    }
+
+    /// <summary>
     /// vp_vdpa keeps one device per parent but accepts a second DEV_NEW, which corrupts the parent: a second device is
     /// refused here, before anything is sent. False when this item failed.
     /// </summary>
@@ -62,7 +104,7 @@ public abstract partial class VdpaCmdlet
             return false;
         }
 
-        if (devices.FirstOrDefault(d => d.Parent == parent.Name) is { } existing)
+        if (devices.FirstOrDefault(d => VdpaParentName.Same(d.Parent, parent.Name)) is { } existing)
         {
             WriteError(VdpaErrors.ParentFull(parent.Name, existing.Name, VdpaSysfs.VirtioPciParentDriver, name));
             return false;

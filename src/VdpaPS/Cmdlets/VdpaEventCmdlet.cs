@@ -19,95 +19,38 @@ public abstract class VdpaEventCmdlet : VdpaCmdlet
     [ValidateRange(0, int.MaxValue)]
     public int? TimeoutSec { get; set; }
 
-    /// <summary>Subscribes to the kernel's uevents; without them nothing can run, so a failure ends the command.</summary>
-    private protected UeventMonitor Subscribe()
-    {
-        try
-        {
-            WriteVerbose("Subscribing to the kernel's uevents (NETLINK_KOBJECT_UEVENT, group 1).");
-            return UeventMonitor.Open();
-        }
-        catch (NetlinkException e)
-        {
-            ThrowTerminatingError(VdpaErrors.SubscribeFailed(e));
-            throw; // not reached: ThrowTerminatingError throws
-        }
-    }
-
     /// <summary>The deadline of -TimeoutSec, measured from now; null without one.</summary>
     private protected Stopwatch? StartDeadline() => TimeoutSec is null ? null : Stopwatch.StartNew();
 
     private protected TimeSpan? Remaining(Stopwatch? started) =>
         started is null ? null : TimeSpan.FromSeconds(TimeoutSec!.Value) - started.Elapsed is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
 
-    /// <summary>
-    /// Waits for uevents; Ctrl+C stops the pipeline. Null when the deadline passed first.
-    /// </summary>
-    private protected UeventBatch? ReceiveEvents(UeventMonitor monitor, Stopwatch? started)
-    {
-        try
-        {
-            var remaining = Remaining(started);
-            return remaining == TimeSpan.Zero ? null : monitor.Receive(remaining, StopToken);
-        }
-        catch (OperationCanceledException)
-        {
-            throw new PipelineStoppedException();
-        }
-        catch (NetlinkException e)
-        {
-            ThrowTerminatingError(VdpaErrors.SubscribeFailed(e));
-            throw; // not reached
-        }
-    }
+    /// <summary>Waits for uevents until the -TimeoutSec deadline; null when it passed first.</summary>
+    private protected UeventBatch? ReceiveEvents(UeventMonitor monitor, Stopwatch? started) => ReceiveEvents(monitor, Remaining(started));
 
     /// <summary>
-    /// Subscribes, then checks, then waits: a change between the check and the subscription cannot be missed, because events
-    /// after the subscription are kept for the next receive. Every relevant event (or lost events) brings a new check.
+    /// Subscribes, then checks, then waits for a relevant uevent and checks again (<see cref="VdpaCmdlet.WaitForUevents"/>), until
+    /// -TimeoutSec. A request the kernel has not answered by then ends the wait as timed out too.
     /// </summary>
     /// <returns>True when <paramref name="check"/> said done; false when the deadline passed first.</returns>
     private protected bool WaitUntil(Func<bool> check, Func<Uevent, bool> relevant)
     {
-        using var monitor = Subscribe();
-        var started = StartDeadline();
-        _started = started;
-        while (true)
+        var started = _started = StartDeadline();
+        var pastDeadline = false;
+        bool CheckInTime()
         {
             try
             {
-                if (check())
-                {
-                    break;
-                }
+                return check();
             }
             catch (RequestPastDeadline)
             {
-                return false;
-            }
-
-            while (true)
-            {
-                var batch = ReceiveEvents(monitor, started);
-                if (batch is null)
-                {
-                    return false;
-                }
-
-                if (batch.Overrun)
-                {
-                    WriteVerbose("The kernel dropped events (the socket's buffer was full); checking again.");
-                    break;
-                }
-
-                if (batch.Events.FirstOrDefault(relevant) is { } uevent)
-                {
-                    WriteVerbose($"Uevent {uevent} ({uevent.Subsystem}); checking again.");
-                    break;
-                }
+                pastDeadline = true;
+                return true;
             }
         }
 
-        return true;
+        return WaitForUevents(CheckInTime, relevant, () => Remaining(started)) && !pastDeadline;
     }
 
     /// <summary>

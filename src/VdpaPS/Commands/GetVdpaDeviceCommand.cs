@@ -53,7 +53,7 @@ public sealed class GetVdpaDeviceCommand : VdpaCmdlet
         foreach (var device in ResolveDevices(Name))
         {
             listed.Add(device.Name);
-            if (parentName is not null ? string.Equals(device.Parent, parentName, StringComparison.Ordinal)
+            if (parentName is not null ? VdpaParentName.Same(device.Parent, parentName)
                 : parent is null || VdpaParentName.AnySpelling(device.Parent, parent.IsMatch))
             {
                 WriteObject(sysfs.Describe(device));

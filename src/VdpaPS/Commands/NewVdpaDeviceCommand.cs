@@ -84,7 +84,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
             return;
         }
 
-        ReportUnapplied(spec, device);
+        ReportUnapplied(spec, device, device);
 
         // A loaded driver may already have claimed the device at creation; binding moves it where it was asked. A failed
         // bind is this device's error, but the device exists (bound as before the attempt): it is emitted all the same.
@@ -138,38 +138,6 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
         };
     }
 
-    /// <summary>
-    /// The read-back: what the device shows against what was asked (the core compares); each difference is a
-    /// non-terminating VdpaAttributeNotApplied error, what this kernel cannot show a warning.
-    /// </summary>
-    private void ReportUnapplied(VdpaDeviceSpec spec, VdpaDevice device)
-    {
-        if (VdpaProvisioning.CannotCheck(spec, device, Client.Capabilities) is { } cannot)
-        {
-            WriteWarning(cannot);
-            return;
-        }
-
-        if (!VdpaProvisioning.Given(spec).Any() ||
-            !TryRequest($"Reading back the configuration of '{spec.Name}' (DEV_CONFIG_GET) to check what was applied.", c => c.GetConfig(spec.Name), spec.Name,
-                VdpaTargetKind.Device, out var config))
-        {
-            return;
-        }
-
-        foreach (var finding in VdpaProvisioning.CheckApplied(spec, config, Client.Capabilities))
-        {
-            if (finding.Unverifiable)
-            {
-                WriteWarning(finding.Message);
-            }
-            else
-            {
-                WriteError(VdpaErrors.NotApplied(finding.Message, device));
-            }
-        }
-    }
-
     /// <summary>Feature names belong to a device class; the parent tells which (a multi-class parent: net when net attributes are given).</summary>
     private bool TryParseFeatures(VdpaParent? parent, out ulong mask)
     {
@@ -198,7 +166,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
             var hint = deviceClass == VirtioDeviceClass.Unknown
                 ? $" Parent '{Parent}' creates several device classes, so only transport features can be named; give class features as a hex mask."
                 : string.Empty;
-            WriteError(VdpaErrors.InvalidInput(VdpaErrors.UnknownFeature, e.Message.Split(" (Parameter")[0] + hint, Feature));
+            WriteError(VdpaErrors.InvalidInput(VdpaErrors.UnknownFeature, VdpaText.ReasonOf(e) + hint, Feature));
             return false;
         }
     }

@@ -164,7 +164,7 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
         Not,
     }
 
-    /// <summary>DEV_NEW as the file describes the device, checked by comparing the device read back with the file, then its driver.</summary>
+    /// <summary>DEV_NEW as the file describes the device, checked by reading it back as New-VdpaDevice does, then its driver.</summary>
     private Created CreateFromDefinition(VdpaDeviceDefinition wanted, IReadOnlyList<VdpaParent> parents)
     {
         if (SpecFor(wanted, parents) is not { } found)
@@ -179,24 +179,9 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
             return Created.Not;
         }
 
-        // What the kernel applied is known only by reading the device back: what still differs was not applied. A block
-        // device's configuration cannot be read before 6.9, and a file describes nothing of it but its features then.
-        VdpaDeviceConfig? config = null;
-        if (device.Type != VirtioDeviceClass.Block || Client.Capabilities.Has(VdpaCapability.BlockConfig))
-        {
-            config = TryRequest($"Reading back the configuration of '{wanted.Name}' (DEV_CONFIG_GET).", c => c.GetConfig(wanted.Name), wanted.Name,
-                VdpaTargetKind.Device, out var read) ? read : null;
-        }
-        var state = VdpaDeviceState.FromDevice(WithSysfs(device), config);
-        var unapplied = VdpaConfigurationDiff.CompareDevice(wanted with { Driver = null }, state, macSettable: false).ToList();
-        foreach (var difference in unapplied)
-        {
-            WriteError(VdpaErrors.NotApplied(
-                $"vDPA device '{wanted.Name}' was created, but its {difference.Attribute} is {difference.Actual}, not {difference.Desired} as the file says: " +
-                "the kernel accepted the request without applying it.", wanted.Name));
-        }
-
-        return (wanted.Driver is null || TryBindDriver(wanted.Name, wanted.Driver)) && unapplied.Count == 0 ? Created.AsAsked : Created.Differently;
+        // What the kernel applied is known only by reading the device back, as New-VdpaDevice does.
+        var applied = ReportUnapplied(spec, device, wanted.Name, a => $"its {a.Label}");
+        return (wanted.Driver is null || TryBindDriver(wanted.Name, wanted.Driver)) && applied ? Created.AsAsked : Created.Differently;
     }
 
     /// <summary>The DEV_NEW for a definition and its parent; null after writing this device's error (no parent, a feature of another class).</summary>
@@ -241,7 +226,7 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
         }
 
         // A move to another parent that keeps one device (vp_vdpa) needs that parent free; on its own parent the device frees it.
-        if (!string.Equals(parent.Name, current.Device.Parent, StringComparison.Ordinal) && !CheckParentHasRoom(parent, wanted.Name))
+        if (!VdpaParentName.Same(parent.Name, current.Device.Parent) && !CheckParentHasRoom(parent, wanted.Name))
         {
             return false;
         }
@@ -322,28 +307,21 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
         }
 
         WriteVerbose($"Waiting up to {WaitForParentSec} s for the parents the file names (kernel uevents).");
-        using var monitor = UeventMonitor.Open();
         var watch = Stopwatch.StartNew();
         var limit = TimeSpan.FromSeconds(WaitForParentSec);
-        for (parents = ListParents(); Missing(parents) && watch.Elapsed < limit; )
+        bool Found()
         {
-            WriteProgress(new ProgressRecord(0, Activity, "Waiting for parents") { StatusDescription = $"{watch.Elapsed.TotalSeconds:N0} of {WaitForParentSec} s" });
-            UeventBatch? batch;
-            try
+            parents = ListParents();
+            if (!Missing(parents))
             {
-                batch = monitor.Receive(limit - watch.Elapsed, StopToken);
-            }
-            catch (OperationCanceledException)
-            {
-                throw new PipelineStoppedException();
+                return true;
             }
 
-            if (batch is not null && (batch.Overrun || batch.Events.Any(VdpaUevents.MayAddParent)))
-            {
-                parents = ListParents();
-            }
+            WriteProgress(new ProgressRecord(0, Activity, "Waiting for parents") { StatusDescription = $"{watch.Elapsed.TotalSeconds:N0} of {WaitForParentSec} s" });
+            return false;
         }
 
+        WaitForUevents(Found, VdpaUevents.MayAddParent, () => limit - watch.Elapsed is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero);
         return parents;
     }
 
