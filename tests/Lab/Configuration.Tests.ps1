@@ -125,7 +125,7 @@ Describe 'Drift: a MAC changed, a device unbound, one removed, one added by hand
         $drift[0] | Should -Be "cfg-d0 $MacChange mac 02:00:00:00:d0:99 -> 02:00:00:00:d0:00"
         $drift[1] | Should -Be 'cfg-d1 Driver driver none -> vhost_vdpa'
         $drift[2] | Should -BeLike 'cfg-d2 Create  *'
-        $drift[3] | Should -BeLike 'cfg-dx Extra  on vdpasim_net*'
+        $drift[3] | Should -BeLike 'cfg-dx NotInFile  on vdpasim_net*'
     }
 
     It 'Sync -WhatIf changes nothing' {
@@ -140,7 +140,7 @@ Describe 'Drift: a MAC changed, a device unbound, one removed, one added by hand
         if ($CanSetMac) {
             $errors | Should -BeNullOrEmpty
             $left | Should -HaveCount 1
-            $left[0] | Should -BeLike 'cfg-dx Extra  on vdpasim_net*'
+            $left[0] | Should -BeLike 'cfg-dx NotInFile  on vdpasim_net*'
         } else {
             # 6.1: the MAC is fixed at creation; without -Force the device is that device's error, the others converge.
             @($errors | ForEach-Object FullyQualifiedErrorId) | Should -Be @('VdpaDeviceNeedsRecreate,VdpaPS.Commands.SyncVdpaConfigurationCommand')

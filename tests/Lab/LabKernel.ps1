@@ -6,9 +6,9 @@ $client = Open-VdpaCoreClient
 try { $script:LabFamily = $client.Capabilities } finally { $client.Dispose() }
 
 # DEV_ATTR_SET (6.12): a MAC changes after creation.
-$script:CanSetMac = $LabFamily.Has([VdpaPS.Netlink.Vdpa.VdpaCapability]::SetAttributes)
+$script:CanSetMac = $LabFamily.Supports([VdpaPS.Netlink.Vdpa.VdpaCapability]::SetAttributes)
 # Block configuration in DEV_CONFIG_GET (6.9).
-$script:HasBlockConfig = $LabFamily.Has([VdpaPS.Netlink.Vdpa.VdpaCapability]::BlockConfig)
+$script:HasBlockConfig = $LabFamily.Supports([VdpaPS.Netlink.Vdpa.VdpaCapability]::BlockConfig)
 # The 6.1 family (maxattr 22, attribute 21 = device features). What no capability names differs with it, measured
 # (docs/lab.md, kernel-6.1 notes): vdpa_sim_net keeps no vendor statistics and offers no STATUS, vduse creates block
 # devices only, DEV_NEW does not check "Missing features", and a refused attribute's extack has no mask.

@@ -74,7 +74,7 @@ BeforeDiscovery {
                 'vhost_vdpa', 'virtio_vdpa' }
         @{ View = 'configuration differences, default (table)'; Set = 'Differences'; Format = 'default'; Kind = 'table'
             Labels = 'Device', 'Change', 'Attribute', 'Actual', 'Desired'
-            Values = 'vdpa-tenant-42', 'vdpa-tenant-43', 'blk-scratch0', 'MacAddress', 'Driver', 'Recreate', 'Create', 'Extra',
+            Values = 'vdpa-tenant-42', 'vdpa-tenant-43', 'blk-scratch0', 'MacAddress', 'Driver', 'Recreate', 'Create', 'NotInFile',
                 'maxQueuePairs', 'features', '02:00:00:00:00:99', '02:00:00:00:00:01', 'virtio_vdpa', 'none', 'CTRL_GUEST_OFFLOADS',
                 'pci/0000:03:00.2', '128' }
         @{ View = 'device definitions, default (table)'; Set = 'Definitions'; Format = 'default'; Kind = 'table'
@@ -177,7 +177,7 @@ Describe 'VdpaPS views' -ForEach @($Data) {
                 [VdpaPS.VdpaConfigurationDifference]@{ Device = 'vdpa-tenant-42'; Change = 'Recreate'; Attribute = 'features'
                     Actual = ($features[0..10] -join ', '); Desired = ($features -join ', ') }
                 [VdpaPS.VdpaConfigurationDifference]@{ Device = 'blk-scratch0'; Change = 'Create'; Desired = 'on pci/0000:03:00.2, mac 02:00:00:00:00:01, mtu 9000, 128 queue pairs, vhost_vdpa' }
-                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'blk-scratch0'; Change = 'Extra'; Actual = 'on vdpasim_blk, none' }
+                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'blk-scratch0'; Change = 'NotInFile'; Actual = 'on vdpasim_blk, none' }
             )
             Definitions = @(
                 [VdpaPS.VdpaDeviceDefinition]@{ Name = 'vdpa-tenant-42'; Parent = 'pci/0000:03:00.2'; MacAddress = '02:00:00:00:00:01'; Mtu = 9000

@@ -185,11 +185,11 @@ public sealed class ClientShelfTests
         var kept = shelf.Take(runspace);
         Assert.Same(client, kept);
         Assert.Same(older, kept.Family);
-        Assert.False(kept.Knows(VdpaAttribute.NetConfigMtu));
+        Assert.False(kept.SupportsAttribute(VdpaAttribute.NetConfigMtu));
         shelf.Return(runspace, kept);
 
         cache.Remember(Vdpa);
-        Assert.True(shelf.Take(runspace).Knows(VdpaAttribute.NetConfigMtu));
+        Assert.True(shelf.Take(runspace).SupportsAttribute(VdpaAttribute.NetConfigMtu));
         Assert.Single(_opened);
     }
 

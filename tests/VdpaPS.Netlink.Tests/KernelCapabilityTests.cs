@@ -27,9 +27,9 @@ public sealed class KernelCapabilityTests
 
         Assert.Equal(meaning, family.Attribute21);
         Assert.Equal(range, family.KernelRange);
-        Assert.Equal(meaning == VdpaAttribute21Meaning.BlockCapacity, family.Has(VdpaCapability.BlockConfig));
-        Assert.Equal(attributeSet, family.Has(VdpaCapability.SetAttributes));
-        Assert.Equal(maxAttribute > VdpaAttribute.DeviceFeatures, family.Has(VdpaCapability.DeviceFeatureProvisioning));
+        Assert.Equal(meaning == VdpaAttribute21Meaning.BlockCapacity, family.Supports(VdpaCapability.BlockConfig));
+        Assert.Equal(attributeSet, family.Supports(VdpaCapability.SetAttributes));
+        Assert.Equal(maxAttribute > VdpaAttribute.DeviceFeatures, family.Supports(VdpaCapability.DeviceFeatureProvisioning));
     }
 
     [Fact]

@@ -23,7 +23,7 @@ public sealed class Linux61FixtureTests
         Assert.True(client.Supports(VdpaCommand.DeviceVendorStatsGet));
         Assert.Equal(VdpaAttribute21Meaning.DeviceFeatures, client.Capabilities.Attribute21);
         Assert.Equal("Linux 6.1", client.Capabilities.KernelRange);
-        Assert.False(client.Capabilities.Has(VdpaCapability.BlockConfig));
+        Assert.False(client.Capabilities.Supports(VdpaCapability.BlockConfig));
     }
 
     [Fact]

@@ -66,7 +66,7 @@ public sealed class NetlinkConnectionTests
         var connection = new NetlinkConnection(transport, initialSequence: 0);
         var names = new List<string>();
 
-        connection.Dump(DumpRequest, null, names.Clear, (_, a) => names.Add(ReadName(a)));
+        connection.ExecuteDump(DumpRequest, null, names.Clear, (_, a) => names.Add(ReadName(a)));
 
         Assert.Equal(["new"], names);
         Assert.Equal(2, transport.Sent.Count);
@@ -79,7 +79,7 @@ public sealed class NetlinkConnectionTests
         var transport = Script(Req(DumpSent(1)), Rep(Datagram(Reply(1, NetlinkConstants.FlagDumpInterrupted, "old"), Done(1, 0))));
 
         var e = Assert.Throws<DumpInterruptedException>(() =>
-            new NetlinkConnection(transport, initialSequence: 0).Dump(DumpRequest, null, () => { }, (_, _) => { }, attempts: 1));
+            new NetlinkConnection(transport, initialSequence: 0).ExecuteDump(DumpRequest, null, () => { }, (_, _) => { }, attempts: 1));
 
         Assert.Equal("test DUMP", e.Operation);
     }

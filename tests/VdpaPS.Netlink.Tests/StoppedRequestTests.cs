@@ -165,7 +165,7 @@ public sealed class StoppedRequestTests
             }
         };
         using var client = new VdpaClient(new NetlinkConnection(kernel, cancellation: stop.Token), Vdpa, ownsConnection: true);
-        Assert.False(client.Capabilities.Has(VdpaCapability.BlockConfig));
+        Assert.False(client.Capabilities.Supports(VdpaCapability.BlockConfig));
         var e = Assert.ThrowsAny<OperationCanceledException>(() => client.GetConfig("b0"));
         Assert.Equal("vdpa DEV_GET", Assert.IsType<NetlinkRequestCanceledException>(e).Request.Operation);
     }

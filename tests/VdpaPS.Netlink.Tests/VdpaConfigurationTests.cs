@@ -175,7 +175,7 @@ public class VdpaConfigurationTests
             d => Assert.Equal(("mac", VdpaConfigurationChange.MacAddress, "mac", "02:00:00:00:00:01", "02:00:00:00:00:99"), (d.Device, d.Change, d.Attribute, d.Desired, d.Actual)),
             d => Assert.Equal(("unbound", VdpaConfigurationChange.Driver, "driver", "virtio_vdpa", "none"), (d.Device, d.Change, d.Attribute, d.Desired, d.Actual)),
             d => Assert.Equal(("gone", VdpaConfigurationChange.Create), (d.Device, d.Change)),
-            d => Assert.Equal(("extra", VdpaConfigurationChange.Extra), (d.Device, d.Change)));
+            d => Assert.Equal(("extra", VdpaConfigurationChange.NotInFile), (d.Device, d.Change)));
         Assert.Same(file.Devices[2], differences[2].Definition);
         Assert.Equal("extra", differences[3].Current!.Name);
     }

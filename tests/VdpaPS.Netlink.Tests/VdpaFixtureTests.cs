@@ -281,8 +281,8 @@ public sealed class VdpaFixtureTests
         Assert.Equal("vdpa", client.Family.Name);
         // VDPA_ATTR_MAX: one past BLK_FLUSH (36), the last attribute 6.12 knows.
         Assert.Equal(37u, client.Family.MaxAttribute);
-        Assert.True(client.Knows(VdpaAttribute.BlockFlush));
-        Assert.False(client.Knows(37));
+        Assert.True(client.SupportsAttribute(VdpaAttribute.BlockFlush));
+        Assert.False(client.SupportsAttribute(37));
         foreach (var command in new[] { VdpaCommand.ManagementDeviceGet, VdpaCommand.DeviceNew, VdpaCommand.DeviceDelete, VdpaCommand.DeviceGet,
             VdpaCommand.DeviceConfigGet, VdpaCommand.DeviceVendorStatsGet, VdpaCommand.DeviceAttributeSet })
         {

@@ -117,7 +117,7 @@ internal static class VdpaConfigurationDiff
             differences.Add(new()
             {
                 Device = state.Definition.Name,
-                Change = VdpaConfigurationChange.Extra,
+                Change = VdpaConfigurationChange.NotInFile,
                 Current = state.Definition,
                 Actual = Summarize(state.Definition),
             });
@@ -182,7 +182,7 @@ internal static class VdpaConfigurationDiff
         return list.OrderBy(d => d.Change == VdpaConfigurationChange.Recreate ? 0 : 1);
     }
 
-    /// <summary>A one-line description of a device definition (for Create and Extra rows).</summary>
+    /// <summary>A one-line description of a device definition (for Create and NotInFile rows).</summary>
     public static string Summarize(VdpaDeviceDefinition d)
     {
         var parts = new List<string> { $"on {d.Parent}" };

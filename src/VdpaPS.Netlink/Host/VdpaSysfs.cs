@@ -100,7 +100,8 @@ internal sealed class VdpaSysfs
         // One readlink: a missing link is an unbound device, and then nothing below it can exist.
         device.Driver = DriverOf(deviceDir);
         var parentDir = Path.GetDirectoryName(deviceDir);
-        // A parent under /sys/devices/virtual or the root is no hardware; report real parents (PCI functions, SFs) only.
+        // A device straight under /sys/devices (the simulators') has no parent device; any other folder above it is its parent
+        // (a PCI function, an SF, a VDUSE device's node under /sys/devices/virtual) and is reported.
         device.ParentDevicePath = parentDir is not null && parentDir != _devicesRoot ? parentDir : null;
         if (parentDir is null)
         {
@@ -269,7 +270,7 @@ internal sealed class VdpaSysfs
     /// Whether the parent's driver keeps one vDPA device per parent without refusing a second: vp_vdpa accepts a second
     /// DEV_NEW, which corrupts the parent (removing a device then can crash the kernel).
     /// </summary>
-    public bool KeepsOneDevice(VdpaParent parent) => GetParentDriver(parent) == VirtioPciParentDriver;
+    public bool AcceptsSecondDeviceWithoutRefusing(VdpaParent parent) => GetParentDriver(parent) == VirtioPciParentDriver;
 
     /// <summary>Why a name cannot reach a sysfs path, or null.</summary>
     public static string? CheckName(string name) => VdpaText.CheckDeviceName(name);

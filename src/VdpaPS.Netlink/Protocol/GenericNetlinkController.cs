@@ -85,7 +85,7 @@ internal static class GenericNetlinkController
     public static IReadOnlyList<GenericNetlinkFamily> ListFamilies(NetlinkConnection connection)
     {
         var families = new List<GenericNetlinkFamily>();
-        connection.Dump(
+        connection.ExecuteDump(
             new GenericRequest(FamilyId, CommandGetFamily, 1, Dump: true, "nlctrl GETFAMILY dump"),
             attributes: null,
             restart: families.Clear,

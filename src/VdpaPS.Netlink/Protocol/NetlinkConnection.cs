@@ -217,8 +217,11 @@ internal sealed class NetlinkConnection : IDisposable
         }
     }
 
-    /// <summary>A dump, restarted from the beginning (up to <paramref name="attempts"/> times) when the kernel reports it was interrupted.</summary>
-    public NetlinkAcknowledgement Dump(in GenericRequest request, RequestAttributeWriter? attributes, Action restart, GenericReplyHandler onReply, int attempts = 3)
+    /// <summary>
+    /// Sends a dump request and passes every reply to <paramref name="onReply"/>, restarted from the beginning (up to
+    /// <paramref name="attempts"/> times, <paramref name="restart"/> first) when the kernel reports it was interrupted; returns the acknowledgement.
+    /// </summary>
+    public NetlinkAcknowledgement ExecuteDump(in GenericRequest request, RequestAttributeWriter? attributes, Action restart, GenericReplyHandler onReply, int attempts = 3)
     {
         for (var attempt = 1; ; attempt++)
         {

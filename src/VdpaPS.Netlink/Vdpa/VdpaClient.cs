@@ -54,11 +54,11 @@ internal sealed class VdpaClient : IDisposable
     public NetlinkConnection Connection => _connection;
 
     /// <summary>Whether this kernel's family has the command (from nlctrl's list of operations).</summary>
-    public bool Supports(VdpaCommand command) => Capabilities.Has(command);
+    public bool Supports(VdpaCommand command) => Capabilities.Supports(command);
 
     /// <summary>Whether this kernel knows the attribute; commands up to VSTATS_GET silently ignore the ones it does not.</summary>
     /// <remarks>vdpa registers maxattr as VDPA_ATTR_MAX, the enum entry one past its last attribute (37 on 6.12, where BLK_FLUSH is 36).</remarks>
-    public bool Knows(ushort attribute) => Capabilities.Knows(attribute);
+    public bool SupportsAttribute(ushort attribute) => Capabilities.SupportsAttribute(attribute);
 
     public IReadOnlyList<VdpaParent> GetParents() => DumpAll(VdpaCommand.ManagementDeviceGet, VdpaDecoder.DecodeParent);
 
@@ -108,7 +108,7 @@ internal sealed class VdpaClient : IDisposable
         {
             return GetOne(VdpaCommand.DeviceConfigGet, w => w.WriteString(DeviceName, name), a => VdpaDecoder.DecodeConfig(a, Capabilities));
         }
-        catch (NetlinkException e) when (e.Errno == LinuxErrno.EOPNOTSUPP && !Capabilities.Has(VdpaCapability.BlockConfig))
+        catch (NetlinkException e) when (e.Errno == LinuxErrno.EOPNOTSUPP && !Capabilities.Supports(VdpaCapability.BlockConfig))
         {
             // Asked here, not in the filter: a request in a filter would lose its own exceptions (a Ctrl+C) to the filter.
             if (IsBlockDevice(name))
@@ -142,7 +142,7 @@ internal sealed class VdpaClient : IDisposable
     /// <summary>Creates a device. The kernel answers with an ACK only; read the device back to see what it applied.</summary>
     /// <remarks>Sends every attribute the spec gives; <see cref="VdpaProvisioning.ForFamily"/> leaves out what this family does not know.</remarks>
     public NetlinkAcknowledgement CreateDevice(VdpaDeviceSpec spec) =>
-        Send(VdpaCommand.DeviceNew, w =>
+        Execute(VdpaCommand.DeviceNew, w =>
         {
             w.WriteString(DeviceName, spec.Name);
             WriteParent(w, spec.Parent);
@@ -197,11 +197,11 @@ internal sealed class VdpaClient : IDisposable
     }
 
     public NetlinkAcknowledgement DeleteDevice(string name) =>
-        Send(VdpaCommand.DeviceDelete, w => w.WriteString(DeviceName, name), null);
+        Execute(VdpaCommand.DeviceDelete, w => w.WriteString(DeviceName, name), null);
 
     /// <summary>DEV_ATTR_SET: the MAC address is the only attribute the kernel acts on (6.12 and later).</summary>
     public NetlinkAcknowledgement SetMacAddress(string name, byte[] macAddress) =>
-        Send(VdpaCommand.DeviceAttributeSet, w =>
+        Execute(VdpaCommand.DeviceAttributeSet, w =>
         {
             w.WriteString(DeviceName, name);
             w.WriteBytes(NetConfigMacAddress, macAddress);
@@ -211,7 +211,7 @@ internal sealed class VdpaClient : IDisposable
     private List<T> DumpAll<T>(VdpaCommand command, Decode<T> decode)
     {
         var items = new List<T>();
-        WithCurrentFamily(() => _connection.Dump(Request(command, dump: true), null, items.Clear, (_, attributes) => items.Add(decode(attributes))));
+        WithCurrentFamily(() => _connection.ExecuteDump(Request(command, dump: true), null, items.Clear, (_, attributes) => items.Add(decode(attributes))));
         return items;
     }
 
@@ -220,13 +220,13 @@ internal sealed class VdpaClient : IDisposable
         where T : class
     {
         T? item = null;
-        Send(command, key, (_, attributes) => item = decode(attributes));
+        Execute(command, key, (_, attributes) => item = decode(attributes));
         return item ?? throw new NetlinkProtocolException("The kernel acknowledged the request without a reply message.", OperationName(command));
     }
 
     private delegate T Decode<out T>(ReadOnlySpan<byte> attributes);
 
-    private NetlinkAcknowledgement Send(VdpaCommand command, RequestAttributeWriter? attributes, GenericReplyHandler? onReply) =>
+    private NetlinkAcknowledgement Execute(VdpaCommand command, RequestAttributeWriter? attributes, GenericReplyHandler? onReply) =>
         WithCurrentFamily(() => _connection.Execute(Request(command, dump: false), attributes, onReply));
 
     /// <summary>
@@ -297,7 +297,7 @@ internal sealed class VdpaClient : IDisposable
                 VdpaCommand.DeviceConfigGet => VdpaCapability.DeviceConfig,
                 _ => null,
             };
-            if (capability is { } missing && !Capabilities.Has(missing))
+            if (capability is { } missing && !Capabilities.Supports(missing))
             {
                 throw new VdpaCapabilityException(missing, Capabilities, operation);
             }

@@ -175,8 +175,8 @@ internal sealed class VdpaFamilyCapabilities
     public VdpaFamilyCapabilities(GenericNetlinkFamily family)
     {
         Family = family;
-        Attribute21 = Knows(VdpaAttribute.BlockSizeMax) ? VdpaAttribute21Meaning.BlockCapacity
-            : Knows(VdpaAttribute.BlockCapacity) ? VdpaAttribute21Meaning.DeviceFeatures
+        Attribute21 = SupportsAttribute(VdpaAttribute.BlockSizeMax) ? VdpaAttribute21Meaning.BlockCapacity
+            : SupportsAttribute(VdpaAttribute.BlockCapacity) ? VdpaAttribute21Meaning.DeviceFeatures
             : VdpaAttribute21Meaning.None;
     }
 
@@ -190,18 +190,18 @@ internal sealed class VdpaFamilyCapabilities
     public VdpaAttribute21Meaning Attribute21 { get; }
 
     /// <summary>Whether the family knows the attribute: it registers maxattr as VDPA_ATTR_MAX, one past its last.</summary>
-    public bool Knows(int attribute) => attribute < Family.MaxAttribute;
+    public bool SupportsAttribute(int attribute) => attribute < Family.MaxAttribute;
 
-    public bool Has(VdpaCommand command) => Family.TryGetOperation((uint)command, out _);
+    public bool Supports(VdpaCommand command) => Family.TryGetOperation((uint)command, out _);
 
-    public bool Has(VdpaCapability capability) => capability switch
+    public bool Supports(VdpaCapability capability) => capability switch
     {
-        VdpaCapability.DeviceConfig => Has(VdpaCommand.DeviceConfigGet),
-        VdpaCapability.ParentFeatures => Knows(VdpaAttribute.SupportedFeatures),
-        VdpaCapability.VendorStatistics => Has(VdpaCommand.DeviceVendorStatsGet),
-        VdpaCapability.DeviceFeatureProvisioning => Knows(VdpaAttribute.DeviceFeatures),
+        VdpaCapability.DeviceConfig => Supports(VdpaCommand.DeviceConfigGet),
+        VdpaCapability.ParentFeatures => SupportsAttribute(VdpaAttribute.SupportedFeatures),
+        VdpaCapability.VendorStatistics => Supports(VdpaCommand.DeviceVendorStatsGet),
+        VdpaCapability.DeviceFeatureProvisioning => SupportsAttribute(VdpaAttribute.DeviceFeatures),
         VdpaCapability.BlockConfig => Attribute21 == VdpaAttribute21Meaning.BlockCapacity,
-        VdpaCapability.SetAttributes => Has(VdpaCommand.DeviceAttributeSet),
+        VdpaCapability.SetAttributes => Supports(VdpaCommand.DeviceAttributeSet),
         _ => false,
     };
 
@@ -211,7 +211,7 @@ internal sealed class VdpaFamilyCapabilities
         get
         {
             var max = Family.MaxAttribute;
-            if (Has(VdpaCommand.DeviceAttributeSet))
+            if (Supports(VdpaCommand.DeviceAttributeSet))
             {
                 return "Linux 6.12 or later";
             }

@@ -89,7 +89,7 @@ internal static class VdpaProvisioning
 
     /// <summary>The spec's attributes this family does not know: commands up to VSTATS_GET would accept and ignore them.</summary>
     public static IReadOnlyList<VdpaProvisioningAttribute> UnknownTo(VdpaFamilyCapabilities family, VdpaDeviceSpec spec) =>
-        [.. Given(spec).Where(a => !family.Knows(a.Id))];
+        [.. Given(spec).Where(a => !family.SupportsAttribute(a.Id))];
 
     /// <summary>
     /// What goes out in DEV_NEW on this family: the spec without the attributes it does not know. The kernel would drop
@@ -148,13 +148,13 @@ internal static class VdpaProvisioning
 
     /// <summary>Whether the read-back can be made at all: a block device's configuration needs 6.9. Null when it can.</summary>
     public static string? CannotCheck(VdpaDeviceSpec spec, VdpaDevice device, VdpaFamilyCapabilities family) =>
-        device.Type == VirtioDeviceClass.Block && spec.Features is not null && !family.Has(VdpaCapability.BlockConfig)
+        device.Type == VirtioDeviceClass.Block && spec.Features is not null && !family.Supports(VdpaCapability.BlockConfig)
             ? $"Whether -Feature was applied to '{spec.Name}' cannot be checked: {family.Explain(VdpaCapability.BlockConfig)}"
             : null;
 
     private static string WhyNotApplied(VdpaProvisioningAttribute attribute, VdpaDeviceSpec spec, VdpaFamilyCapabilities family)
     {
-        if (!family.Knows(attribute.Id))
+        if (!family.SupportsAttribute(attribute.Id))
         {
             return $"{VdpaFamilyCapabilities.Capitalize(family.Summary)} does not know {attribute.Info.UapiName} (Linux {attribute.Info.AddedIn}), so it was left out.";
         }

@@ -45,7 +45,7 @@ public enum VdpaConfigurationChange
     Create,
 
     /// <summary>The host has a device the file does not name: removed only by Sync-VdpaConfiguration -Prune.</summary>
-    Extra,
+    NotInFile,
 
     /// <summary>The MAC address differs: set on the live device (DEV_ATTR_SET).</summary>
     MacAddress,
@@ -64,14 +64,14 @@ public sealed class VdpaConfigurationDifference
 
     public VdpaConfigurationChange Change { get; init; }
 
-    /// <summary>The attribute that differs, in the file's words (mac, driver, parent, mtu, maxQueuePairs, features); null for Create and Extra.</summary>
+    /// <summary>The attribute that differs, in the file's words (mac, driver, parent, mtu, maxQueuePairs, features); null for Create and NotInFile.</summary>
     public string? Attribute { get; init; }
 
     public string? Desired { get; init; }
 
     public string? Actual { get; init; }
 
-    /// <summary>The file's device (null for Extra).</summary>
+    /// <summary>The file's device (null for NotInFile).</summary>
     public VdpaDeviceDefinition? Definition { get; init; }
 
     /// <summary>The host's device as read (null for Create).</summary>

@@ -93,7 +93,7 @@ public abstract partial class VdpaCmdlet
     /// </summary>
     private protected bool CheckParentHasRoom(VdpaParent parent, string name)
     {
-        if (!VdpaSysfs.Default.KeepsOneDevice(parent))
+        if (!VdpaSysfs.Default.AcceptsSecondDeviceWithoutRefusing(parent))
         {
             return true;
         }
@@ -106,7 +106,7 @@ public abstract partial class VdpaCmdlet
 
         if (devices.FirstOrDefault(d => VdpaParentName.Same(d.Parent, parent.Name)) is { } existing)
         {
-            WriteError(VdpaErrors.ParentFull(parent.Name, existing.Name, VdpaSysfs.VirtioPciParentDriver, name));
+            WriteError(VdpaErrors.SecondDeviceRefused(parent.Name, existing.Name, VdpaSysfs.VirtioPciParentDriver, name));
             return false;
         }
 

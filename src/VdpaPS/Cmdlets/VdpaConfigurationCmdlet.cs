@@ -49,7 +49,7 @@ public abstract class VdpaConfigurationCmdlet : VdpaCmdlet
             c => VdpaDeviceState.ReadHost(c, VdpaSysfs.Default), VdpaTargetKind.Device);
 
     /// <summary>Whether this kernel changes a live device's MAC address (DEV_ATTR_SET, 6.12); if not, a MAC difference needs a recreation.</summary>
-    private protected bool MacSettable => Client.Capabilities.Has(VdpaCapability.SetAttributes);
+    private protected bool MacSettable => Client.Capabilities.Supports(VdpaCapability.SetAttributes);
 
     private protected string ResolveFilePath(string path) => GetUnresolvedProviderPathFromPSPath(path);
 }

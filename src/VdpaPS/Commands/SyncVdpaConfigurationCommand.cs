@@ -58,8 +58,8 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
         var byName = host.ToDictionary(s => s.Definition.Name, StringComparer.Ordinal);
 
         // Removals first: they free a parent that keeps one device for the device the file wants on it.
-        var extras = differences.Where(d => d.Change == VdpaConfigurationChange.Extra).ToList();
-        var groups = differences.Where(d => d.Change != VdpaConfigurationChange.Extra).GroupBy(d => d.Device, StringComparer.Ordinal).ToList();
+        var extras = differences.Where(d => d.Change == VdpaConfigurationChange.NotInFile).ToList();
+        var groups = differences.Where(d => d.Change != VdpaConfigurationChange.NotInFile).GroupBy(d => d.Device, StringComparer.Ordinal).ToList();
         var total = (Prune ? extras.Count : 0) + groups.Count;
         var step = 0;
         foreach (var extra in extras)

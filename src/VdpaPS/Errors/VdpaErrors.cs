@@ -8,7 +8,7 @@ namespace VdpaPS.Errors;
 /// <summary>The one mapping from kernel and input errors to ErrorRecords: stable ids, categories, the kernel's text kept.</summary>
 internal static partial class VdpaErrors
 {
-    public const string FamilyNotFound = "VdpaModuleNotLoaded";
+    public const string ModuleNotLoaded = "VdpaModuleNotLoaded";
     public const string KernelWithoutVdpa = "VdpaNotInKernel";
     public const string FamilyNotVisible = "VdpaFamilyNotVisible";
     public const string NotSupportedByKernel = "VdpaNotSupportedByKernel";
@@ -25,7 +25,7 @@ internal static partial class VdpaErrors
     public const string FeatureNegotiationIncomplete = "VdpaFeatureNegotiationIncomplete";
     public const string QueueIndexOutOfRange = "VdpaQueueIndexOutOfRange";
     public const string ResourceUnavailable = "VdpaResourceUnavailable";
-    public const string NoSpace = "VdpaParentFull";
+    public const string ParentFull = "VdpaParentFull";
     public const string ProtocolError = "VdpaProtocolError";
     public const string KernelError = "VdpaKernelError";
     public const string InvalidName = "InvalidVdpaDeviceName";
@@ -51,11 +51,11 @@ internal static partial class VdpaErrors
                 $"This kernel has vDPA, but this process cannot ask for it ({diagnosis.Evidence}): {kernel}. " +
                 "The vdpa family answers only in the initial network namespace.",
                 "Run the command on the host (the initial network namespace), not inside a container's namespace."),
-            VdpaAbsence.NotLoaded => (FamilyNotFound, ErrorCategory.NotInstalled,
+            VdpaAbsence.NotLoaded => (ModuleNotLoaded, ErrorCategory.NotInstalled,
                 $"The kernel's vDPA support is not loaded ({diagnosis.Evidence}): {kernel}. " +
                 "Load it with 'modprobe vdpa' (and a parent driver such as vdpa_sim_net, mlx5_vdpa, vp_vdpa or vduse).",
                 "Run 'modprobe vdpa' as root, then run the command again."),
-            _ => (FamilyNotFound, ErrorCategory.NotInstalled,
+            _ => (ModuleNotLoaded, ErrorCategory.NotInstalled,
                 $"The kernel's vDPA support is not loaded: {kernel} ({diagnosis.Evidence}). " +
                 "Load it with 'modprobe vdpa'; if there is no such module, this kernel was built without vDPA. " +
                 "The family is visible only in the initial network namespace, so run outside containers' namespaces.",
@@ -108,7 +108,7 @@ internal static partial class VdpaErrors
         VdpaErrorKind.FeatureNegotiationIncomplete => (FeatureNegotiationIncomplete, ErrorCategory.ResourceUnavailable),
         VdpaErrorKind.ResourceUnavailable => (ResourceUnavailable, ErrorCategory.ResourceUnavailable),
         VdpaErrorKind.TimedOut => (ResourceUnavailable, ErrorCategory.OperationTimeout),
-        VdpaErrorKind.ParentFull => (NoSpace, ErrorCategory.LimitsExceeded),
+        VdpaErrorKind.ParentFull => (ParentFull, ErrorCategory.LimitsExceeded),
         _ => (KernelError, ErrorCategory.NotSpecified),
     };
 
@@ -134,12 +134,12 @@ internal static partial class VdpaErrors
         new(new InvalidOperationException(message), AttributeNotApplied, ErrorCategory.NotImplemented, target);
 
     /// <summary>The parent's driver takes one device and does not refuse a second: refused here, before DEV_NEW.</summary>
-    public static ErrorRecord ParentFull(string parent, string existing, string driver, object? target) =>
+    public static ErrorRecord SecondDeviceRefused(string parent, string existing, string driver, object? target) =>
         new(new InvalidOperationException(
                 $"Parent '{parent}' already has vDPA device '{existing}', and its driver ({driver}) keeps one device per parent: " +
                 "the kernel would accept a second DEV_NEW, corrupt the parent, and removing a device then can crash the kernel. " +
                 "Nothing was sent."),
-            NoSpace, ErrorCategory.LimitsExceeded, target)
+            ParentFull, ErrorCategory.LimitsExceeded, target)
         {
             ErrorDetails = new ErrorDetails(string.Empty) { RecommendedAction = $"Remove '{existing}' first, or use another parent." },
         };
