@@ -24,7 +24,7 @@
     dotnet pwsh ./build.ps1 test
 
 .EXAMPLE
-    dotnet pwsh ./build.ps1 test -Kernel 6.12 -LabPath tests/Lab/Lifecycle.Tests.ps1 -FullName '*-Force*'
+    dotnet pwsh ./build.ps1 test -Kernel 6.12 -LabPath tests/EndToEnd/Lifecycle.Tests.ps1 -FullName '*-Force*'
 
 .EXAMPLE
     dotnet pwsh ./build.ps1 lab -Command 'vdpa -j mgmtdev show'
@@ -61,7 +61,7 @@ param(
     # test: skip the lab-kernel tests (for quick local iterations only; CI never passes it).
     [switch] $SkipLab,
 
-    # test: run only this file or folder of tests/Lab in the lab (the inner loop: no host suites, no self-test).
+    # test: run only this file or folder of tests/EndToEnd in the lab (the inner loop: no host suites, no self-test).
     [string] $LabPath,
 
     # test: run only the lab tests whose full name (Describe, Context and It names joined by dots) matches this
@@ -171,7 +171,7 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
 
     # The lab boots start first and run in the background while the host suites run: on 2 cores a boot leaves
     # CPU idle while its guest waits (timeouts, the kernel, 9p), and the host suites and the other boot fill it.
-    $select = @('-Path', (Join-Path $Root 'tests/Lab'))
+    $select = @('-Path', (Join-Path $Root 'tests/EndToEnd'))
     if ($LabPath) { $select = @('-Path', (Resolve-Path $LabPath -ErrorAction Stop).Path) }
     if ($FullName) { $select += @('-FullName', $FullName) }
     $boots = [System.Collections.Generic.List[object]]::new()
@@ -229,7 +229,7 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
 }
 
 function Start-TestBoot {
-    # Starts one boot of a lab kernel in the background: the e2e suite (tests/Lab) with every parent type (vduse,
+    # Starts one boot of a lab kernel in the background: the e2e suite (tests/EndToEnd) with every parent type (vduse,
     # the simulator, PCI functions under vp_vdpa; sshd for the remoting tests), then the lab's own checks
     # (selftest.sh), which also need virtio_vdpa and vhost_vdpa. Its output goes to a log, printed with the
     # kernel's name before each line by Wait-TestBoot. Returns what Wait-TestBoot needs.
@@ -239,7 +239,7 @@ function Start-TestBoot {
         Log = (Join-Path $Results "lab-$Kernel.log"); Process = $null; Watch = $null; ExitCode = 125; Elapsed = [timespan]::Zero
         Uptime = $null; Reader = $null; Pending = ''; Started = $null
     }
-    $lab = Join-Path $Root 'tests/lab/lab.sh'
+    $lab = Join-Path $Root 'tests/KernelLab/lab.sh'
     try {
         Invoke-Native bash $lab setup -k $Kernel
     } catch {
@@ -254,7 +254,7 @@ function Start-TestBoot {
         (@($Select | ForEach-Object { Format-ShellWord $_ }) -join ' ') + " -ResultFile $(Format-ShellWord $boot.E2eResult); rc=`$?; "
     if (-not $LabOnly) {
         $guestCommand += 'modprobe -C /dev/null -d "$VDPAPS_LAB_MODROOT" -a virtio_vdpa virtio_net virtio_blk vhost_vdpa; ' +
-            "bash tests/lab/selftest.sh --result $(Format-ShellWord $boot.SelfResult); "
+            "bash tests/KernelLab/selftest.sh --result $(Format-ShellWord $boot.SelfResult); "
     }
     $guestCommand += 'exit $rc'
     # A boot runs the whole suite and the self-test: more than a single command's default limit.
@@ -370,7 +370,7 @@ function Write-SetupPlan([string[]] $Kernels) {
     if ($missing) { $plan.Add("restore NuGet packages into ${nugetRoot}: $($missing -join ', ') (and what they depend on)") }
     if (-not (Get-Command systemd-analyze -ErrorAction Ignore)) { $plan.Add('install systemd with apt-get (systemd-analyze checks the boot unit)') }
     foreach ($k in $Kernels) {
-        foreach ($line in (& bash (Join-Path $Root 'tests/lab/lab.sh') plan -k $k)) { if ($line -and -not $plan.Contains($line)) { $plan.Add($line) } }
+        foreach ($line in (& bash (Join-Path $Root 'tests/KernelLab/lab.sh') plan -k $k)) { if ($line -and -not $plan.Contains($line)) { $plan.Add($line) } }
     }
     if ($plan.Count -eq 0) { Write-Step 'Nothing to install or download: packages and the lab are ready'; return }
     Write-Step 'Before the tests, this run will:'
@@ -433,7 +433,7 @@ function Read-TrxSummary([string] $Path, [string] $Suite, [int] $ExitCode, [Null
 }
 
 function Read-SuiteResult([string] $Path, [string] $Suite, [int] $ExitCode, [Nullable[timespan]] $Time, [string] $Kernel = '') {
-    # The JSON that tests/Invoke-PesterSuite.ps1 and tests/lab/selftest.sh write. Read tolerantly: a field
+    # The JSON that tests/Invoke-PesterSuite.ps1 and tests/KernelLab/selftest.sh write. Read tolerantly: a field
     # that is missing counts as 0 (absent Result: the counts and the exit code decide).
     $lab = if ($ExitCode -eq 124) { 'the lab timed out (exit 124)' } elseif ($ExitCode -eq 125) { 'the lab failed (exit 125)' } else { '' }
     if (-not (Test-Path $Path)) {
@@ -472,7 +472,7 @@ function Read-SuiteResult([string] $Path, [string] $Suite, [int] $ExitCode, [Nul
 function Invoke-Lab {
     # Boots the lab kernel once and runs LabCommand in it; returns the command's exit code.
     param([string] $LabCommand, [string] $LabModules, [string] $LabOutput, [string] $LabKernel = (Get-TestKernel))
-    $lab = Join-Path $Root 'tests/lab/lab.sh'
+    $lab = Join-Path $Root 'tests/KernelLab/lab.sh'
     Invoke-Native bash $lab setup -k $LabKernel
     $labArgs = @('run', '-k', $LabKernel, '-m', $LabModules, '-t', "$TimeoutSec")
     if ($LabOutput) { $labArgs += @('-o', $LabOutput) }

@@ -7,7 +7,7 @@ namespace VdpaPS.Netlink.Tests;
 /// <summary>
 /// Parsing of /proc and /sys for the users of a device, on a tree built in a temp folder with the kernel's layouts
 /// (proc(5): fd links, comm, status, mountinfo, swaps; sysfs-block: dev, partition, holders, dm/name; sysfs-class-net:
-/// flags, master). Whether the kernel's own tree reads the same is the lab's test (tests/Lab/Lifecycle.Tests.ps1).
+/// flags, master). Whether the kernel's own tree reads the same is the lab's test (tests/EndToEnd/Lifecycle.Tests.ps1).
 /// </summary>
 public sealed class DeviceUsageTests : IDisposable
 {

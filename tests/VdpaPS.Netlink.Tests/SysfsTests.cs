@@ -8,9 +8,9 @@ namespace VdpaPS.Netlink.Tests;
 /// show. The simulator's devices sit at /sys/devices/NAME with virtioN and its net/IF or block/vdX below them (the
 /// DEVPATHs of Fixtures/uevents/6.12: add@/devices/ev-n1/virtio3/net/eth0, add@/devices/ev-b0/virtio3/block/vda);
 /// vhost_vdpa adds a vhost-vdpa-N child (drivers/vhost/vdpa.c); a PCI parent is the function's directory, with its
-/// numa_node (the lab has pci/0000:21:00.0 on NUMA node 1, tests/Lab/PciParents.Tests.ps1; the bridges above it here are
+/// numa_node (the lab has pci/0000:21:00.0 on NUMA node 1, tests/EndToEnd/PciParents.Tests.ps1; the bridges above it here are
 /// illustrative), and virtio_vdpa puts virtioN under the function (the DMA device). Links are relative, as sysfs writes
-/// them. Whether the kernel's own tree reads the same is the lab's test (tests/Lab/Drivers.Tests.ps1).
+/// them. Whether the kernel's own tree reads the same is the lab's test (tests/EndToEnd/Drivers.Tests.ps1).
 /// </summary>
 public sealed class SysfsTests : IDisposable
 {

@@ -9,7 +9,7 @@ namespace VdpaPS.Netlink.Tests;
 
 /// <summary>
 /// The uevent parser and the vDPA meaning of uevents, on uevents recorded in the lab (Fixtures/uevents/SERIES, by
-/// tests/lab/record-uevents.sh: add, bind, unbind and remove of vdpasim devices with vhost_vdpa and virtio_vdpa, the net
+/// tests/KernelLab/record-uevents.sh: add, bind, unbind and remove of vdpasim devices with vhost_vdpa and virtio_vdpa, the net
 /// interfaces and disks virtio_vdpa made, and a parent's module unloaded and loaded); and the subscription on this machine's kernel.
 /// </summary>
 public sealed class UeventTests

@@ -276,7 +276,7 @@ function ConvertFrom-BdnValue([string] $Text) {
 # ------------------------------------------------------------------------------------------------ lab
 
 function Invoke-LabBenchmark {
-    $lab = Join-Path $Root 'tests/lab/lab.sh'
+    $lab = Join-Path $Root 'tests/KernelLab/lab.sh'
     Write-Step 'Lab: setting up (cached after the first time)'
     Invoke-Native bash $lab setup
     $labResult = Join-Path $OutputPath 'lab.json'

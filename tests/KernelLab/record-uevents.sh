@@ -1,7 +1,7 @@
 #!/bin/bash
 # Records the kernel's uevents (NETLINK_KOBJECT_UEVENT, group 1) around vDPA device lifecycles into
 # .uevents files (the .nlrec line format: one "recv HEX" line a datagram, a "#" line above each saying what it is), for the core's
-# uevent parser tests. Runs as root in the lab guest: lab.sh run -k SERIES -m vduse,sim -o DIR -- bash tests/lab/record-uevents.sh DIR
+# uevent parser tests. Runs as root in the lab guest: lab.sh run -k SERIES -m vduse,sim -o DIR -- bash tests/KernelLab/record-uevents.sh DIR
 # (then copy DIR/*.uevents to tests/VdpaPS.Netlink.Tests/Fixtures/uevents/SERIES)
 set -uo pipefail
 out=${1:?output folder}

@@ -2,11 +2,11 @@
 # as-user.sh - run a command as an unprivileged user inside the lab guest: uid/gid 65534 (nobody),
 # no supplementary groups, no capabilities (or only the one --cap names), HOME=/tmp/vdpaps-nobody (writable, kept for the boot).
 #
-#   bash tests/lab/as-user.sh COMMAND [ARGS...]       # exits with COMMAND's exit code
-#   bash tests/lab/as-user.sh --cap net_admin COMMAND  # the same user with that one capability (ambient: kept
+#   bash tests/KernelLab/as-user.sh COMMAND [ARGS...]       # exits with COMMAND's exit code
+#   bash tests/KernelLab/as-user.sh --cap net_admin COMMAND  # the same user with that one capability (ambient: kept
 #                                                      # across exec), as an operator who may change devices
-#   bash tests/lab/as-user.sh dotnet pwsh -NoProfile -c 'whoami'
-#   from pwsh as root: & bash ./tests/lab/as-user.sh dotnet pwsh -NoProfile -c '...'
+#   bash tests/KernelLab/as-user.sh dotnet pwsh -NoProfile -c 'whoami'
+#   from pwsh as root: & bash ./tests/KernelLab/as-user.sh dotnet pwsh -NoProfile -c '...'
 #
 # It starts as root in the guest and only works there: to let the user reach the dotnet tool
 # packages that `dotnet tool restore` left under /root, it makes /root (and the folders above the

@@ -5,7 +5,7 @@
 # `build.ps1 test` runs it on every lab kernel, after the end-to-end tests, in the same boot:
 #
 #   dotnet build tests/VdpaPS.TestTools/VdpaPS.TestTools.csproj -c Release -o out/testtools
-#   bash tests/lab/lab.sh run -m vduse,sim,virtio,vhost,pci -t 900 -- 'bash tests/lab/selftest.sh'
+#   bash tests/KernelLab/lab.sh run -m vduse,sim,virtio,vhost,pci -t 900 -- 'bash tests/KernelLab/selftest.sh'
 #
 #   --result FILE  also write the counts as JSON (Passed, Failed, Skipped, Result, Duration)
 #
@@ -166,10 +166,10 @@ else
 fi
 
 # Started beside the root one: neither touches what the other does (p0 above; whoami here).
-check_start "pwsh as nobody via as-user.sh" bash -c 'test "$(bash tests/lab/as-user.sh dotnet pwsh -NoProfile -c whoami)" = nobody'
+check_start "pwsh as nobody via as-user.sh" bash -c 'test "$(bash tests/KernelLab/as-user.sh dotnet pwsh -NoProfile -c whoami)" = nobody'
 check_join
 check "as nobody, vdpa dev add is refused with EPERM" \
-  fails_with 1 'Operation not permitted' bash tests/lab/as-user.sh vdpa dev add name u0 mgmtdev vdpasim_net
+  fails_with 1 'Operation not permitted' bash tests/KernelLab/as-user.sh vdpa dev add name u0 mgmtdev vdpasim_net
 
 echo "selftest: $passed passed, $failed failed, $skipped skipped"
 if [ -n "$result" ]; then

@@ -1,4 +1,4 @@
-# End-to-end as an unprivileged user (uid 65534, no capabilities, through tests/lab/as-user.sh): reads work,
+# End-to-end as an unprivileged user (uid 65534, no capabilities, through tests/KernelLab/as-user.sh): reads work,
 # every change fails with PermissionDenied and a message that names CAP_NET_ADMIN. One child pwsh runs all
 # the user's commands (Unprivileged.Child.ps1), because starting pwsh in the lab costs half a minute. An operator
 # with CAP_NET_ADMIN alone (Unprivileged.NetAdmin.ps1) cannot read root's open files: removing a device counts as
@@ -13,7 +13,7 @@ BeforeAll {
 Describe 'As an unprivileged user' {
     BeforeAll {
         New-VdpaDevice "$P-n0" vdpasim_net -MacAddress 02:00:00:00:00:71 -ErrorAction Stop | Out-Null
-        $asUser = Join-Path $PSScriptRoot '../lab/as-user.sh'
+        $asUser = Join-Path $PSScriptRoot '../KernelLab/as-user.sh'
         $child = Join-Path $PSScriptRoot 'Unprivileged.Child.ps1'
         # The lab's own pwsh command skips the SDK's local-tool lookup (seconds under emulation); dotnet pwsh elsewhere.
         $pwsh = @(if (Get-Command pwsh -CommandType Application -ErrorAction SilentlyContinue) { 'pwsh' } else { 'dotnet'; 'pwsh' })
@@ -76,7 +76,7 @@ Describe 'As a non-root operator with CAP_NET_ADMIN' {
         Wait-LabCondition { Test-Path $Held } "$Held to appear"
         $script:Holder = [System.Diagnostics.Process]::Start('bash', [string[]]@('-c', "exec sleep 300 < '$Held'"))
         Wait-LabCondition { (Get-Item "/proc/$($Holder.Id)/fd/0" -ErrorAction SilentlyContinue).LinkTarget -eq $Held } "sleep to hold $Held"
-        $asUser = Join-Path $PSScriptRoot '../lab/as-user.sh'
+        $asUser = Join-Path $PSScriptRoot '../KernelLab/as-user.sh'
         $child = Join-Path $PSScriptRoot 'Unprivileged.NetAdmin.ps1'
         $pwsh = @(if (Get-Command pwsh -CommandType Application -ErrorAction SilentlyContinue) { 'pwsh' } else { 'dotnet'; 'pwsh' })
         $output = & bash $asUser --cap net_admin @pwsh -NoProfile -NonInteractive -File $child -ModulePath $env:VDPAPS_MODULE_PATH -Held "$P-a0" -Free "$P-a1" 2>&1

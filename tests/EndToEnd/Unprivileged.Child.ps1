@@ -1,4 +1,4 @@
-# Run by Unprivileged.Tests.ps1 as uid 65534 with no capabilities (tests/lab/as-user.sh): tries every read and
+# Run by Unprivileged.Tests.ps1 as uid 65534 with no capabilities (tests/KernelLab/as-user.sh): tries every read and
 # every change against the device the test made as root, and prints what happened as one line of JSON.
 param([Parameter(Mandatory)] [string] $ModulePath, [Parameter(Mandatory)] [string] $Device)
 $ErrorActionPreference = 'Continue'

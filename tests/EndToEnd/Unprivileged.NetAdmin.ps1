@@ -1,4 +1,4 @@
-# Run by Unprivileged.Tests.ps1 as uid 65534 with CAP_NET_ADMIN alone (tests/lab/as-user.sh --cap net_admin): an
+# Run by Unprivileged.Tests.ps1 as uid 65534 with CAP_NET_ADMIN alone (tests/KernelLab/as-user.sh --cap net_admin): an
 # operator who may change devices but not read root's processes. Removes the held device without and the free one with
 # -Force, and prints what happened as one line of JSON.
 param([Parameter(Mandatory)] [string] $ModulePath, [Parameter(Mandatory)] [string] $Held, [Parameter(Mandatory)] [string] $Free)
