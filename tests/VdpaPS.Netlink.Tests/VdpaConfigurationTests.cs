@@ -171,10 +171,10 @@ public class VdpaConfigurationTests
             new() { Name = "gone", Parent = "vdpasim_net", Driver = "vhost_vdpa" });
         var differences = VdpaConfigurationDiff.Compute(file, host, macSettable: true);
         Assert.Collection(differences,
-            d => Assert.Equal(("mac", VdpaConfigurationChange.MacAddress, "mac", "02:00:00:00:00:01", "02:00:00:00:00:99"), (d.Device, d.Change, d.Attribute, d.Desired, d.Actual)),
-            d => Assert.Equal(("unbound", VdpaConfigurationChange.Driver, "driver", "virtio_vdpa", "none"), (d.Device, d.Change, d.Attribute, d.Desired, d.Actual)),
-            d => Assert.Equal(("gone", VdpaConfigurationChange.Create), (d.Device, d.Change)),
-            d => Assert.Equal(("extra", VdpaConfigurationChange.Extra), (d.Device, d.Change)));
+            d => Assert.Equal(("mac", VdpaConfigurationChange.MacAddress, "mac", "02:00:00:00:00:01", "02:00:00:00:00:99"), (d.Name, d.Change, d.Attribute, d.Desired, d.Actual)),
+            d => Assert.Equal(("unbound", VdpaConfigurationChange.Driver, "driver", "virtio_vdpa", "none"), (d.Name, d.Change, d.Attribute, d.Desired, d.Actual)),
+            d => Assert.Equal(("gone", VdpaConfigurationChange.Create), (d.Name, d.Change)),
+            d => Assert.Equal(("extra", VdpaConfigurationChange.Extra), (d.Name, d.Change)));
         Assert.Same(file.Devices[2], differences[2].Definition);
         Assert.Equal("extra", differences[3].Current!.Name);
     }

@@ -103,7 +103,7 @@ internal static class VdpaConfigurationDiff
             named.Add(wanted.Name);
             if (!byName.TryGetValue(wanted.Name, out var state))
             {
-                differences.Add(new() { Device = wanted.Name, Change = VdpaConfigurationChange.Create, Definition = wanted, Desired = Summarize(wanted) });
+                differences.Add(new() { Name = wanted.Name, Change = VdpaConfigurationChange.Create, Definition = wanted, Desired = Summarize(wanted) });
                 continue;
             }
 
@@ -114,7 +114,7 @@ internal static class VdpaConfigurationDiff
         {
             differences.Add(new()
             {
-                Device = state.Definition.Name,
+                Name = state.Definition.Name,
                 Change = VdpaConfigurationChange.Extra,
                 Current = state.Definition,
                 Actual = Summarize(state.Definition),
@@ -129,7 +129,7 @@ internal static class VdpaConfigurationDiff
     {
         var actual = state.Definition;
         VdpaConfigurationDifference Difference(VdpaConfigurationChange change, string attribute, string? desiredValue, string? actualValue) =>
-            new() { Device = wanted.Name, Change = change, Attribute = attribute, Desired = desiredValue, Actual = actualValue ?? "none", Definition = wanted, Current = actual };
+            new() { Name = wanted.Name, Change = change, Attribute = attribute, Desired = desiredValue, Actual = actualValue ?? "none", Definition = wanted, Current = actual };
 
         var list = new List<VdpaConfigurationDifference>();
         if (!VdpaParentName.Matches(wanted.Parent, actual.Parent))

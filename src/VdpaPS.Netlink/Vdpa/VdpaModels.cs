@@ -7,6 +7,12 @@ public sealed class VdpaParent
     public string Name { get; init; } = string.Empty;
 
     /// <summary>The name again, under the name a device gives its parent: a parent piped to -Parent (-ParentName) binds by it.</summary>
+    /// <remarks>
+    /// Why a second name: a piped parent must bind by property name to -Parent of New-VdpaDevice and Get-VdpaDevice, and
+    /// the only other property that holds it, Name, would bind to their -Name instead (New-VdpaDevice -Name is the new
+    /// device's). Binding by value would take any piped object's ToString as a parent name. Deserialized parents
+    /// (remoting) keep the property, which a types-file alias would not give them without the module.
+    /// </remarks>
     public string ParentName => Name;
 
     public string? BusName { get; init; }
@@ -36,9 +42,6 @@ public sealed class VdpaDevice
 
     /// <summary>The parent management device, named as <see cref="VdpaParent.Name"/>.</summary>
     public string Parent { get; init; } = string.Empty;
-
-    /// <summary>The parent again, under the name a parent has it too (<see cref="VdpaParent.ParentName"/>): either binds to -ParentName.</summary>
-    public string ParentName => Parent;
 
     public string? ParentBusName { get; init; }
 

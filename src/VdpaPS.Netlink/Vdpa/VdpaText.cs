@@ -114,14 +114,6 @@ internal static class VdpaText
         return mac;
     }
 
-    /// <summary>Why an MTU is out of the range the kernel's policy takes; null when it is in range.</summary>
-    public static string? CheckMtu(int mtu) =>
-        mtu is < VdpaFamily.MinMtu or > ushort.MaxValue ? $"An MTU of {mtu} is out of range: it must be {VdpaFamily.MinMtu} to {ushort.MaxValue}." : null;
-
-    /// <summary>Why a number of queue pairs is out of virtio-net's range; null when it is in range.</summary>
-    public static string? CheckMaxQueuePairs(int pairs) =>
-        pairs is < 1 or > VdpaFamily.MaxQueuePairs ? $"{pairs} queue pairs is out of range: a device has 1 to {VdpaFamily.MaxQueuePairs}." : null;
-
     /// <remarks>Allocates only the string it returns: decoding a net device's configuration calls it for every device.</remarks>
     public static string FormatMacAddress(ReadOnlySpan<byte> mac) =>
         mac.IsEmpty ? string.Empty : string.Create(mac.Length * 3 - 1, mac, static (text, bytes) =>
