@@ -24,7 +24,7 @@ internal static partial class VdpaErrors
     public const string FeatureNegotiationIncomplete = "VdpaFeatureNegotiationIncomplete";
     public const string QueueIndexOutOfRange = "VdpaQueueIndexOutOfRange";
     public const string ResourceUnavailable = "VdpaResourceUnavailable";
-    public const string KernelTimedOut = "VdpaKernelTimedOut";
+    public const string RequestTimedOut = "VdpaRequestTimedOut";
     public const string NoSpace = "VdpaParentFull";
     public const string ProtocolError = "VdpaProtocolError";
     public const string KernelError = "VdpaKernelError";
@@ -105,7 +105,7 @@ internal static partial class VdpaErrors
         VdpaErrorKind.NotSupported => (NotSupported, ErrorCategory.NotImplemented),
         VdpaErrorKind.FeatureNegotiationIncomplete => (FeatureNegotiationIncomplete, ErrorCategory.ResourceUnavailable),
         VdpaErrorKind.ResourceUnavailable => (ResourceUnavailable, ErrorCategory.ResourceUnavailable),
-        VdpaErrorKind.TimedOut => (KernelTimedOut, ErrorCategory.OperationTimeout),
+        VdpaErrorKind.TimedOut => (RequestTimedOut, ErrorCategory.OperationTimeout),
         VdpaErrorKind.ParentFull => (NoSpace, ErrorCategory.LimitsExceeded),
         _ => (KernelError, ErrorCategory.NotSpecified),
     };

@@ -128,6 +128,13 @@ Describe 'Drift: a MAC changed, a device unbound, one removed, one added by hand
         $drift[3] | Should -BeLike 'cfg-dx Extra  on vdpasim_net*'
     }
 
+    It 'Compare''s differences bind by their Name to the device cmdlets' {
+        $extra = Compare-VdpaConfiguration -Path $File | Where-Object Change -EQ Extra
+        ($extra | Get-VdpaDeviceConfig).Name | Should -Be 'cfg-dx'
+        $extra | Remove-VdpaDevice -WhatIf -ErrorAction Stop
+        Get-LabDeviceNames | Should -Contain 'cfg-dx' -Because '-WhatIf removes nothing'
+    }
+
     It 'Sync -WhatIf changes nothing' {
         $before = Get-Drift
         Sync-VdpaConfiguration -Path $File -Prune -Force -WhatIf -ErrorAction Stop

@@ -81,7 +81,7 @@ internal sealed class VdpaDeviceState
                 Mtu = net?.Mtu,
                 // The kernel shows MAX_VQP only with MQ (or RSS); without it the device has one pair, and the file leaves the
                 // attribute out: parents that cannot provision it (vdpasim_net) would refuse a DEV_NEW that sends it.
-                MaxQueuePairs = net?.MaxQueuePairs,
+                MaxQueuePairs = net is { ShowsMaxQueuePairs: true } ? net.MaxQueuePairs : null,
                 Features = features is { } mask ? VirtioFeatures.GetNames(mask, device.Type) : null,
                 Driver = device.Driver ?? VdpaConfigurationReader.DriverNone,
             },

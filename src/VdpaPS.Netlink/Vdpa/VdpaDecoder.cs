@@ -108,9 +108,16 @@ internal static class VdpaDecoder
             MacAddress = a.Has(NetConfigMacAddress) ? VdpaText.FormatMacAddress(a[NetConfigMacAddress]) : null,
             Status = (ushort?)a.Unsigned(NetStatus),
             Mtu = a.U16(NetConfigMtu),
-            MaxQueuePairs = a.U16(NetConfigMaxQueuePairs),
+            MaxQueuePairs = QueuePairsOf(a.U16(NetConfigMaxQueuePairs)),
+            ShowsMaxQueuePairs = a.Has(NetConfigMaxQueuePairs),
         };
     }
+
+    /// <summary>
+    /// A net device's most queue pairs from the MAX_VQP the kernel showed: the kernel omits it without MQ (or RSS), and such
+    /// a device has one pair (so its control queue is index 2, not 2 * 0 as iproute2 assumes).
+    /// </summary>
+    internal static ushort QueuePairsOf(ushort? shown) => shown is { } p && p > 0 ? p : (ushort)1;
 
     public static VdpaQueueStatistics DecodeQueueStatistics(ReadOnlySpan<byte> attributes)
     {
@@ -121,8 +128,7 @@ internal static class VdpaDecoder
         var type = ClassOf(a.U32(VirtioDeviceId) ?? 0);
         var negotiated = a.U64(NegotiatedFeatures);
         var queueIndex = a.U32(QueueIndex) ?? 0;
-        // Without MQ the kernel omits MAX_VQP: one queue pair, so the control queue is index 2 (not 2 * 0 as iproute2 assumes).
-        var pairs = a.U16(NetConfigMaxQueuePairs) is { } p && p > 0 ? p : (ushort)1;
+        var pairs = QueuePairsOf(a.U16(NetConfigMaxQueuePairs));
         return new VdpaQueueStatistics
         {
             Name = name,

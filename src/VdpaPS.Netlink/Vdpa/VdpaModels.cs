@@ -128,8 +128,11 @@ public sealed class VdpaNetDeviceConfig : VdpaDeviceConfig
 
     public ushort? Mtu { get; init; }
 
-    /// <summary>The device's maximum queue pairs (config space), not the number in use; shown only with MQ or RSS.</summary>
+    /// <summary>The device's maximum queue pairs (config space), not the number in use: 1 where the kernel shows none (without MQ or RSS).</summary>
     public ushort? MaxQueuePairs { get; init; }
+
+    /// <summary>Whether the kernel showed MAX_VQP: a configuration file leaves out what the kernel did not show (a parent such as vdpasim_net refuses it).</summary>
+    internal bool ShowsMaxQueuePairs { get; init; }
 }
 
 public sealed class VdpaBlockDeviceConfig : VdpaDeviceConfig
