@@ -202,6 +202,14 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
                 $hostExit = Invoke-ChildPwsh $runner @('-PesterPath', $pester, '-ModulePath', (Get-ModuleOutputPath),
                     '-Path', (Join-Path $Root 'tests/Module'), '-ResultFile', $hostResult)
                 $Summary.Add((Read-SuiteResult $hostResult 'module (Pester, host)' $hostExit $watch.Elapsed))
+
+                # The example runbook's own Pester test (docs/examples), as a user runs it: no vDPA kernel, VdpaPS mocked.
+                Write-Step 'Example runbook tests (Pester, on this machine)'
+                $examplesResult = Join-Path $results 'examples.json'
+                $watch.Restart()
+                $examplesExit = Invoke-ChildPwsh $runner @('-PesterPath', $pester, '-ModulePath', (Get-ModuleOutputPath),
+                    '-Path', (Join-Path $Root 'docs/examples'), '-ResultFile', $examplesResult)
+                $Summary.Add((Read-SuiteResult $examplesResult 'examples (Pester, host)' $examplesExit $watch.Elapsed))
             } catch {
                 $Summary.Add((New-SuiteRow -Suite 'test tooling' -Note "the host suites stopped: $($_.Exception.Message)" -Broken))
             }
