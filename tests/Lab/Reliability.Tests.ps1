@@ -71,7 +71,7 @@ Describe 'Bad input' {
         @{ Case = 'queue pairs the simulator cannot provision'; Run = { New-VdpaDevice "$P-a" vdpasim_net -MaxQueuePairs 2 }; Id = 'VdpaAttributeNotSupported'; Cmd = 'N'; Category = 'NotImplemented' }
         @{ Case = 'unknown driver'; Run = { New-VdpaDevice "$P-a" vdpasim_net -Driver vfio }; Id = 'ParameterArgumentValidationError'; Cmd = 'N'; Category = 'InvalidData' }
         @{ Case = 'remove an unknown device'; Run = { Remove-VdpaDevice "$P-missing" -Confirm:$false }; Id = 'VdpaDeviceNotFound'; Cmd = 'R'; Category = 'ObjectNotFound' }
-        @{ Case = 'remove from a piped string'; Run = { 'justastring' | Remove-VdpaDevice -Confirm:$false }; Id = 'InputObjectNotBound'; Cmd = 'R'; Category = 'InvalidArgument' }
+        @{ Case = 'remove a piped name that does not exist'; Run = { 'justastring' | Remove-VdpaDevice -Confirm:$false }; Id = 'VdpaDeviceNotFound'; Cmd = 'R'; Category = 'ObjectNotFound' }
         @{ Case = 'statistics of an unknown device'; Run = { Get-VdpaStats "$P-missing" -QueueIndex 0 }; Id = 'VdpaDeviceNotFound'; Cmd = 'T'; Category = 'ObjectNotFound' }
         @{ Case = 'queue index past the kernel limit'; Run = { Get-VdpaStats "$P-n0" -QueueIndex 40000 }; Id = 'ParameterArgumentValidationError'; Cmd = 'T'; Category = 'InvalidData' }
         @{ Case = 'negative queue index'; Run = { Get-VdpaStats "$P-n0" -QueueIndex -1 }; Id = 'ParameterArgumentValidationError'; Cmd = 'T'; Category = 'InvalidData' }
