@@ -129,7 +129,8 @@ Describe 'Get-VdpaStats on a simulator net device bound to virtio_vdpa' {
             # Neither device keeps statistics here: one error each, the second device still asked.
             $stats | Should -BeNullOrEmpty
             $e | Should -HaveCount 2
-            ($e.TargetObject.Device | Sort-Object) | Should -Be @("$P-b0", "$P-n0")
+            # Each error names its device (TargetObject, a name).
+            ($e.TargetObject | Sort-Object) | Should -Be @("$P-b0", "$P-n0")
             return
         }
         ($stats | Select-Object -ExpandProperty Name -Unique) | Should -Be "$P-n0"
