@@ -69,6 +69,15 @@ Describe 'Set-VdpaDevice -Driver on a vdpasim_net device' {
         Split-Path -Leaf (Get-Item "/sys/bus/vdpa/devices/$P-n0/driver").LinkTarget | Should -Be 'vhost_vdpa'
     }
 
+    It '-MacAddress with -Driver -PassThru writes one object, the device read back after the binding' {
+        if (-not $CanSetMac) { Set-ItResult -Skipped -Because 'DEV_ATTR_SET came with Linux 6.12'; return }
+        $out = @(Set-VdpaDevice "$P-n0" -MacAddress 02:ab:cd:00:00:04 -Driver vhost_vdpa -PassThru)
+        $out | Should -HaveCount 1
+        $out[0] | Should -BeOfType [VdpaPS.VdpaDevice]
+        $out[0].Driver | Should -Be 'vhost_vdpa'
+        (Get-VdpaDeviceConfig "$P-n0").MacAddress | Should -Be '02:ab:cd:00:00:04'
+    }
+
     It '-Driver None leaves a bound device unbound' {
         Set-VdpaDevice "$P-n0" -Driver vhost_vdpa -ErrorAction Stop
         Test-Path "/sys/bus/vdpa/devices/$P-n0/driver" | Should -BeTrue
