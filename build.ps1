@@ -196,12 +196,18 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
                     Invoke-Native apt-get update -qq
                     Invoke-Native apt-get install -y -qq --no-install-recommends systemd
                 }
-                Write-Step 'Module tests (Pester, on this machine)'
-                $hostResult = Join-Path $results 'host.json'
-                $watch.Restart()
-                $hostExit = Invoke-ChildPwsh $runner @('-PesterPath', $pester, '-ModulePath', (Get-ModuleOutputPath),
-                    '-Path', (Join-Path $Root 'tests/Module'), '-ResultFile', $hostResult)
-                $Summary.Add((Read-SuiteResult $hostResult 'module (Pester, host)' $hostExit $watch.Elapsed))
+                # The module's tests, then the example runbook's own Pester test (docs/examples), as a user runs it: no vDPA
+                # kernel, VdpaPS mocked.
+                foreach ($suite in @(
+                        @{ Step = 'Module tests'; Path = 'tests/Module'; Result = 'host.json'; Name = 'module (Pester, host)' }
+                        @{ Step = 'Example runbook tests'; Path = 'docs/examples'; Result = 'examples.json'; Name = 'examples (Pester, host)' })) {
+                    Write-Step "$($suite.Step) (Pester, on this machine)"
+                    $hostResult = Join-Path $results $suite.Result
+                    $watch.Restart()
+                    $hostExit = Invoke-ChildPwsh $runner @('-PesterPath', $pester, '-ModulePath', (Get-ModuleOutputPath),
+                        '-Path', (Join-Path $Root $suite.Path), '-ResultFile', $hostResult)
+                    $Summary.Add((Read-SuiteResult $hostResult $suite.Name $hostExit $watch.Elapsed))
+                }
             } catch {
                 $Summary.Add((New-SuiteRow -Suite 'test tooling' -Note "the host suites stopped: $($_.Exception.Message)" -Broken))
             }

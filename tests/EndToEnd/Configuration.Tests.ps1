@@ -64,7 +64,7 @@ Describe 'Round trip over a reload of the simulator modules (a reboot for vDPA)'
         $Before | Should -Contain 'cfg-rn0|vdpasim_net|02:00:00:00:c0:01|9000||MTU,MAC,VERSION_1|vhost_vdpa'
         ($Before | Where-Object { $_ -like 'cfg-rn1|*' }) | Should -BeLike 'cfg-rn1|vdpasim_net|02:00:00:00:c0:02|*|virtio_vdpa'
         ($Before | Where-Object { $_ -like 'cfg-rb0|*' }) | Should -BeLike 'cfg-rb0|vdpasim_blk|||*|vhost_vdpa'
-        Compare-VdpaConfiguration -Path $File | Where-Object Device -Like 'cfg-r*' | Should -BeNullOrEmpty
+        Compare-VdpaConfiguration -Path $File | Where-Object Name -Like 'cfg-r*' | Should -BeNullOrEmpty
     }
 
     It 'brings back every device after the parents'' modules are unloaded and loaded again, and a second run changes nothing' {
@@ -113,7 +113,7 @@ Describe 'Drift: a MAC changed, a device unbound, one removed, one added by hand
         & vdpa dev del cfg-d2
         & vdpa dev add name cfg-dx mgmtdev vdpasim_net
         $script:MacChange = if ($CanSetMac) { 'MacAddress' } else { 'Recreate' }
-        function Get-Drift { @(Compare-VdpaConfiguration -Path $File | ForEach-Object { "$($_.Device) $($_.Change) $($_.Attribute) $($_.Actual) -> $($_.Desired)" }) }
+        function Get-Drift { @(Compare-VdpaConfiguration -Path $File | ForEach-Object { "$($_.Name) $($_.Change) $($_.Attribute) $($_.Actual) -> $($_.Desired)" }) }
     }
     AfterAll {
         Remove-LabDevice 'cfg-d*'
@@ -126,6 +126,13 @@ Describe 'Drift: a MAC changed, a device unbound, one removed, one added by hand
         $drift[1] | Should -Be 'cfg-d1 Driver driver none -> vhost_vdpa'
         $drift[2] | Should -BeLike 'cfg-d2 Create  *'
         $drift[3] | Should -BeLike 'cfg-dx NotInFile  on vdpasim_net*'
+    }
+
+    It 'Compare''s differences bind by their Name to the device cmdlets' {
+        $extra = Compare-VdpaConfiguration -Path $File | Where-Object Change -EQ NotInFile
+        ($extra | Get-VdpaDeviceConfig).Name | Should -Be 'cfg-dx'
+        $extra | Remove-VdpaDevice -WhatIf -ErrorAction Stop
+        Get-LabDeviceNames | Should -Contain 'cfg-dx' -Because '-WhatIf removes nothing'
     }
 
     It 'Sync -WhatIf changes nothing' {
@@ -166,7 +173,7 @@ Describe 'Drift: a MAC changed, a device unbound, one removed, one added by hand
         $mtuFile = Write-LabConfig 'drift-mtu.json' -Text ($content | ConvertTo-Json -Depth 5)
         $d = @(Compare-VdpaConfiguration -Path $mtuFile)
         $d | Should -HaveCount 1
-        "$($d[0].Device) $($d[0].Change) $($d[0].Attribute) $($d[0].Actual) -> $($d[0].Desired)" | Should -Be 'cfg-d0 Recreate mtu 1500 -> 1400'
+        "$($d[0].Name) $($d[0].Change) $($d[0].Attribute) $($d[0].Actual) -> $($d[0].Desired)" | Should -Be 'cfg-d0 Recreate mtu 1500 -> 1400'
 
         Sync-VdpaConfiguration -Path $mtuFile -ErrorVariable errors -ErrorAction SilentlyContinue
         @($errors | ForEach-Object FullyQualifiedErrorId) | Should -Be @('VdpaDeviceNeedsRecreate,VdpaPS.Commands.SyncVdpaConfigurationCommand')

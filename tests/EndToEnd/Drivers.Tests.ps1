@@ -69,6 +69,16 @@ Describe 'Set-VdpaDevice -Driver on a vdpasim_net device' {
         Split-Path -Leaf (Get-Item "/sys/bus/vdpa/devices/$P-n0/driver").LinkTarget | Should -Be 'vhost_vdpa'
     }
 
+    It '-MacAddress with -Driver -PassThru writes one object, the device read back after the binding' {
+        $out = @(Set-VdpaDevice "$P-n0" -MacAddress 02:ab:cd:00:00:04 -Driver vhost_vdpa -PassThru -ErrorVariable e -ErrorAction SilentlyContinue)
+        if (-not $CanSetMac) { $out | Should -BeNullOrEmpty; Assert-KernelLacks $e 'SetVdpaDeviceCommand' '6.12'; return }
+        $e | Should -BeNullOrEmpty
+        $out | Should -HaveCount 1
+        $out[0] | Should -BeOfType [VdpaPS.VdpaDevice]
+        $out[0].Driver | Should -Be 'vhost_vdpa'
+        (Get-VdpaDeviceConfig "$P-n0").MacAddress | Should -Be '02:ab:cd:00:00:04'
+    }
+
     It '-Driver None leaves a bound device unbound' {
         Set-VdpaDevice "$P-n0" -Driver vhost_vdpa -ErrorAction Stop
         Test-Path "/sys/bus/vdpa/devices/$P-n0/driver" | Should -BeTrue

@@ -103,11 +103,6 @@ Describe 'Wait-VdpaDevice' {
         Get-LabDeviceNames | Should -Not -Contain "$P-n4"
     }
 
-    It 'refuses -Driver with -State Absent before waiting' {
-        Wait-VdpaDevice "$P-x" -State Absent -Driver vhost_vdpa -TimeoutSec 30 -ErrorAction SilentlyContinue -ErrorVariable err
-        $err[0].FullyQualifiedErrorId | Should -BeLike 'VdpaInvalidArgument,*'
-    }
-
     It 'stops within two seconds of Ctrl+C (StopProcessing)' {
         $iss = [System.Management.Automation.Runspaces.InitialSessionState]::CreateDefault2()
         $iss.ImportPSModule((Join-Path $env:VDPAPS_MODULE_PATH 'VdpaPS.psd1'))

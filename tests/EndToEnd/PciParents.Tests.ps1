@@ -303,7 +303,7 @@ Describe 'Every PCI device together' {
             $c | Should -HaveCount 1
             $c.MacAddress | Should -Be $ip.mac
             $c.LinkUp | Should -Be ($ip['link '] -eq 'up')
-            $c.MaxQueuePairs | Should -Be $ip['max_vq_pairs']
+            $c.MaxQueuePairs | Should -Be ($ip['max_vq_pairs'] ?? 1)
         }
     }
 }

@@ -60,9 +60,9 @@ Describe 'Bad input' {
         @{ Case = 'name with a tab'; Run = { New-VdpaDevice "$P`ta" vdpasim_net }; Id = 'InvalidVdpaDeviceName'; Cmd = 'N'; Category = 'InvalidArgument' }
         @{ Case = 'name with a newline'; Run = { New-VdpaDevice "$P`na" vdpasim_net }; Id = 'InvalidVdpaDeviceName'; Cmd = 'N'; Category = 'InvalidArgument' }
         @{ Case = 'name with a space'; Run = { New-VdpaDevice "$P a" vdpasim_net }; Id = 'InvalidVdpaDeviceName'; Cmd = 'N'; Category = 'InvalidArgument' }
-        @{ Case = 'MTU 67'; Run = { New-VdpaDevice "$P-a" vdpasim_net -Mtu 67 }; Id = 'InvalidMtu'; Cmd = 'N'; Category = 'InvalidArgument' }
-        @{ Case = 'MTU 70000'; Run = { New-VdpaDevice "$P-a" vdpasim_net -Mtu 70000 }; Id = 'InvalidMtu'; Cmd = 'N'; Category = 'InvalidArgument' }
-        @{ Case = 'zero queue pairs'; Run = { New-VdpaDevice "$P-a" vdpasim_net -MaxQueuePairs 0 }; Id = 'InvalidMaxQueuePairs'; Cmd = 'N'; Category = 'InvalidArgument' }
+        @{ Case = 'MTU 67'; Run = { New-VdpaDevice "$P-a" vdpasim_net -Mtu 67 }; Id = 'ParameterArgumentValidationError'; Cmd = 'N'; Category = 'InvalidData' }
+        @{ Case = 'MTU 70000'; Run = { New-VdpaDevice "$P-a" vdpasim_net -Mtu 70000 }; Id = 'ParameterArgumentValidationError'; Cmd = 'N'; Category = 'InvalidData' }
+        @{ Case = 'zero queue pairs'; Run = { New-VdpaDevice "$P-a" vdpasim_net -MaxQueuePairs 0 }; Id = 'ParameterArgumentValidationError'; Cmd = 'N'; Category = 'InvalidData' }
         @{ Case = 'unknown feature name'; Run = { New-VdpaDevice "$P-a" vdpasim_net -Feature NOPE }; Id = 'UnknownVirtioFeature'; Cmd = 'N'; Category = 'InvalidArgument' }
         @{ Case = 'feature bit past 63'; Run = { New-VdpaDevice "$P-a" vdpasim_net -Feature bit_70 }; Id = 'UnknownVirtioFeature'; Cmd = 'N'; Category = 'InvalidArgument' }
         @{ Case = 'unknown parent'; Run = { New-VdpaDevice "$P-a" nosuchparent }; Id = 'VdpaParentNotFound'; Cmd = 'N'; Category = 'ObjectNotFound' }
@@ -71,10 +71,10 @@ Describe 'Bad input' {
         @{ Case = 'queue pairs the simulator cannot provision'; Run = { New-VdpaDevice "$P-a" vdpasim_net -MaxQueuePairs 2 }; Id = 'VdpaAttributeNotSupported'; Cmd = 'N'; Category = 'NotImplemented' }
         @{ Case = 'unknown driver'; Run = { New-VdpaDevice "$P-a" vdpasim_net -Driver vfio }; Id = 'ParameterArgumentValidationError'; Cmd = 'N'; Category = 'InvalidData' }
         @{ Case = 'remove an unknown device'; Run = { Remove-VdpaDevice "$P-missing" -Confirm:$false }; Id = 'VdpaDeviceNotFound'; Cmd = 'R'; Category = 'ObjectNotFound' }
-        @{ Case = 'remove from a piped string'; Run = { 'justastring' | Remove-VdpaDevice -Confirm:$false }; Id = 'InputObjectNotBound'; Cmd = 'R'; Category = 'InvalidArgument' }
+        @{ Case = 'remove a piped name that does not exist'; Run = { 'justastring' | Remove-VdpaDevice -Confirm:$false }; Id = 'VdpaDeviceNotFound'; Cmd = 'R'; Category = 'ObjectNotFound' }
         @{ Case = 'statistics of an unknown device'; Run = { Get-VdpaStats "$P-missing" -QueueIndex 0 }; Id = 'VdpaDeviceNotFound'; Cmd = 'T'; Category = 'ObjectNotFound' }
-        @{ Case = 'queue index past the kernel limit'; Run = { Get-VdpaStats "$P-n0" -QueueIndex 40000 }; Id = 'InvalidQueueIndex'; Cmd = 'T'; Category = 'InvalidArgument' }
-        @{ Case = 'negative queue index'; Run = { Get-VdpaStats "$P-n0" -QueueIndex -1 }; Id = 'InvalidQueueIndex'; Cmd = 'T'; Category = 'InvalidArgument' }
+        @{ Case = 'queue index past the kernel limit'; Run = { Get-VdpaStats "$P-n0" -QueueIndex 40000 }; Id = 'ParameterArgumentValidationError'; Cmd = 'T'; Category = 'InvalidData' }
+        @{ Case = 'negative queue index'; Run = { Get-VdpaStats "$P-n0" -QueueIndex -1 }; Id = 'ParameterArgumentValidationError'; Cmd = 'T'; Category = 'InvalidData' }
         @{ Case = 'statistics before feature negotiation'; Run = { Get-VdpaStats "$P-n0" -QueueIndex 0 }; Id = 'VdpaFeatureNegotiationIncomplete'; Cmd = 'T'; Category = 'ResourceUnavailable'; Id61 = 'VdpaOperationNotSupported'; Category61 = 'NotImplemented' }
         @{ Case = 'config of an unknown device'; Run = { Get-VdpaDeviceConfig "$P-missing" }; Id = 'VdpaDeviceNotFound'; Cmd = 'C'; Category = 'ObjectNotFound' }
         @{ Case = 'an unknown device by name'; Run = { Get-VdpaDevice "$P-missing" }; Id = 'VdpaDeviceNotFound'; Cmd = 'G'; Category = 'ObjectNotFound' }
@@ -82,7 +82,7 @@ Describe 'Bad input' {
         @{ Case = 'an unknown parent by name'; Run = { Get-VdpaParent nosuchparent }; Id = 'VdpaParentNotFound'; Cmd = 'A'; Category = 'ObjectNotFound' }
         @{ Case = 'set a malformed MAC'; Run = { Set-VdpaDevice "$P-n0" -MacAddress 'nonsense' }; Id = 'InvalidMacAddress'; Cmd = 'S'; Category = 'InvalidArgument' }
         @{ Case = 'set the MAC of an unknown device'; Run = { Set-VdpaDevice "$P-missing" -MacAddress 02:00:00:00:0e:09 }; Id = 'VdpaDeviceNotFound'; Cmd = 'S'; Category = 'ObjectNotFound'; Id61 = 'VdpaNotSupportedByKernel'; Category61 = 'NotImplemented' }
-        @{ Case = 'set a MAC on a block device'; Run = { Set-VdpaDevice "$P-b0" -MacAddress 02:00:00:00:0e:09 }; Id = 'VdpaAttributeNotApplied'; Cmd = 'S'; Category = 'NotImplemented'; Id61 = 'VdpaNotSupportedByKernel'; Category61 = 'NotImplemented' }
+        @{ Case = 'set a MAC on a block device'; Run = { Set-VdpaDevice "$P-b0" -MacAddress 02:00:00:00:0e:09 }; Id = 'VdpaAttributeNotApplied'; Cmd = 'S'; Category = 'InvalidResult'; Id61 = 'VdpaNotSupportedByKernel'; Category61 = 'NotImplemented' }
         @{ Case = 'bind a name that escapes the bus directory'; Run = { Set-VdpaDevice '../../devices' -Driver virtio_vdpa }; Id = 'InvalidVdpaDeviceName'; Cmd = 'S'; Category = 'InvalidArgument' }
         @{ Case = 'bind to a driver that does not exist'; Run = { Set-VdpaDevice "$P-n0" -Driver vfio }; Id = 'ParameterArgumentValidationError'; Cmd = 'S'; Category = 'InvalidData' }
     ) {

@@ -169,7 +169,7 @@ Describe 'A kernel refusal as the ErrorRecord a user sees' {
         $kernel = [VdpaPS.Netlink.Protocol.NetlinkException]::new(17, $null, $null, 'vdpa DEV_NEW', $null)
         $spec = (New-VdpaInternalObject VdpaPS.Netlink.Vdpa.VdpaDeviceSpec @{ Name = 'pst-x0'; Parent = 'vdpasim_net' })
 
-        $r = (Get-VdpaInternalType VdpaPS.Errors.VdpaErrors)::FromNetlink($kernel, $spec, 'Device', $null)
+        $r = (Get-VdpaInternalType VdpaPS.Errors.VdpaErrors)::FromNetlink($kernel, (Get-VdpaInternalType VdpaPS.Errors.ErrorTarget)::Of($spec), 'Device', $null)
 
         $r.FullyQualifiedErrorId | Should -Be 'VdpaDeviceExists'
         $r.CategoryInfo.Category | Should -Be 'ResourceExists'

@@ -73,7 +73,7 @@ BeforeDiscovery {
             Values = '2026-12-01', '14:05:09.123', '23:59:59.999', 'Added', 'Bound', 'Unbound', 'Removed', 'vdpa-tenant-42', 'blk-scratch0',
                 'vhost_vdpa', 'virtio_vdpa' }
         @{ View = 'configuration differences, default (table)'; Set = 'Differences'; Format = 'default'; Kind = 'table'
-            Labels = 'Device', 'Change', 'Attribute', 'Actual', 'Desired'
+            Labels = 'Name', 'Change', 'Attribute', 'Actual', 'Desired'
             Values = 'vdpa-tenant-42', 'vdpa-tenant-43', 'blk-scratch0', 'MacAddress', 'Driver', 'Recreate', 'Create', 'NotInFile',
                 'maxQueuePairs', 'features', '02:00:00:00:00:99', '02:00:00:00:00:01', 'virtio_vdpa', 'none', 'CTRL_GUEST_OFFLOADS',
                 'pci/0000:03:00.2', '128' }
@@ -171,13 +171,13 @@ Describe 'VdpaPS views' -ForEach @($Data) {
                 }
             )
             Differences = @(
-                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'vdpa-tenant-42'; Change = 'MacAddress'; Attribute = 'mac'; Actual = '02:00:00:00:00:99'; Desired = '02:00:00:00:00:01' }
-                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'vdpa-tenant-43'; Change = 'Driver'; Attribute = 'driver'; Actual = 'none'; Desired = 'virtio_vdpa' }
-                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'vdpa-tenant-42'; Change = 'Recreate'; Attribute = 'maxQueuePairs'; Actual = '1'; Desired = '128' }
-                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'vdpa-tenant-42'; Change = 'Recreate'; Attribute = 'features'
+                [VdpaPS.VdpaConfigurationDifference]@{ Name = 'vdpa-tenant-42'; Change = 'MacAddress'; Attribute = 'mac'; Actual = '02:00:00:00:00:99'; Desired = '02:00:00:00:00:01' }
+                [VdpaPS.VdpaConfigurationDifference]@{ Name = 'vdpa-tenant-43'; Change = 'Driver'; Attribute = 'driver'; Actual = 'none'; Desired = 'virtio_vdpa' }
+                [VdpaPS.VdpaConfigurationDifference]@{ Name = 'vdpa-tenant-42'; Change = 'Recreate'; Attribute = 'maxQueuePairs'; Actual = '1'; Desired = '128' }
+                [VdpaPS.VdpaConfigurationDifference]@{ Name = 'vdpa-tenant-42'; Change = 'Recreate'; Attribute = 'features'
                     Actual = ($features[0..10] -join ', '); Desired = ($features -join ', ') }
-                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'blk-scratch0'; Change = 'Create'; Desired = 'on pci/0000:03:00.2, mac 02:00:00:00:00:01, mtu 9000, 128 queue pairs, vhost_vdpa' }
-                [VdpaPS.VdpaConfigurationDifference]@{ Device = 'blk-scratch0'; Change = 'NotInFile'; Actual = 'on vdpasim_blk, none' }
+                [VdpaPS.VdpaConfigurationDifference]@{ Name = 'blk-scratch0'; Change = 'Create'; Desired = 'on pci/0000:03:00.2, mac 02:00:00:00:00:01, mtu 9000, 128 queue pairs, vhost_vdpa' }
+                [VdpaPS.VdpaConfigurationDifference]@{ Name = 'blk-scratch0'; Change = 'NotInFile'; Actual = 'on vdpasim_blk, none' }
             )
             Definitions = @(
                 [VdpaPS.VdpaDeviceDefinition]@{ Name = 'vdpa-tenant-42'; Parent = 'pci/0000:03:00.2'; MacAddress = '02:00:00:00:00:01'; Mtu = 9000

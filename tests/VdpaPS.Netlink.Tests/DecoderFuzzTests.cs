@@ -323,7 +323,9 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
             Assert.Equal(r.Last(VdpaAttribute.NetConfigMacAddress) is { } mac ? string.Join(":", mac.Select(b => b.ToString("x2"))) : null, net.MacAddress);
             Assert.Equal(r.Unsigned(VdpaAttribute.NetStatus), (ulong?)net.Status);
             Assert.Equal(r.Unsigned(VdpaAttribute.NetConfigMtu), (ulong?)net.Mtu);
-            Assert.Equal(r.Unsigned(VdpaAttribute.NetConfigMaxQueuePairs), (ulong?)net.MaxQueuePairs);
+            // No MAX_VQP (or 0) is one pair.
+            Assert.Equal(r.Unsigned(VdpaAttribute.NetConfigMaxQueuePairs) is { } pairs and > 0 ? pairs : 1UL, (ulong?)net.MaxQueuePairs);
+            Assert.Equal(r.Unsigned(VdpaAttribute.NetConfigMaxQueuePairs) is not null, net.ShowsMaxQueuePairs);
         }
     }
 

@@ -35,19 +35,6 @@ public sealed class ProvisioningTests
         Assert.Empty(new VdpaDeviceSpec { Name = "n0", Parent = "vdpasim_net" }.ProvisioningAttributes);
     }
 
-    [Theory]
-    // The kernel's policy: ETH_MIN_MTU (68) to a u16; virtio-net: 1 to VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX (0x8000) pairs.
-    [InlineData(67, 1, true, false)]
-    [InlineData(68, 0, false, true)]
-    [InlineData(65535, 32768, false, false)]
-    [InlineData(65536, 32769, true, true)]
-    public void RangesAreCheckedBeforeTheKernel(int mtu, int pairs, bool mtuRefused, bool pairsRefused)
-    {
-        Assert.Equal(mtuRefused, VdpaText.CheckMtu(mtu) is not null);
-        Assert.Equal(pairsRefused, VdpaText.CheckMaxQueuePairs(pairs) is not null);
-        Assert.Equal("An MTU of 67 is out of range: it must be 68 to 65535.", VdpaText.CheckMtu(67));
-        Assert.Equal("0 queue pairs is out of range: a device has 1 to 32768.", VdpaText.CheckMaxQueuePairs(0));
-    }
 
     [Fact]
     public void EveryAttributeIsWrittenInTheUapiLayout()

@@ -172,10 +172,10 @@ public class VdpaConfigurationTests
             new() { Name = "gone", Parent = "vdpasim_net", Driver = "vhost_vdpa" });
         var differences = VdpaConfigurationDiff.Compute(file, host, macSettable: true);
         Assert.Collection(differences,
-            d => Assert.Equal(("mac", VdpaConfigurationChange.MacAddress, "mac", "02:00:00:00:00:01", "02:00:00:00:00:99"), (d.Device, d.Change, d.Attribute, d.Desired, d.Actual)),
-            d => Assert.Equal(("unbound", VdpaConfigurationChange.Driver, "driver", "virtio_vdpa", "none"), (d.Device, d.Change, d.Attribute, d.Desired, d.Actual)),
-            d => Assert.Equal(("gone", VdpaConfigurationChange.Create), (d.Device, d.Change)),
-            d => Assert.Equal(("extra", VdpaConfigurationChange.NotInFile), (d.Device, d.Change)));
+            d => Assert.Equal(("mac", VdpaConfigurationChange.MacAddress, "mac", "02:00:00:00:00:01", "02:00:00:00:00:99"), (d.Name, d.Change, d.Attribute, d.Desired, d.Actual)),
+            d => Assert.Equal(("unbound", VdpaConfigurationChange.Driver, "driver", "virtio_vdpa", "none"), (d.Name, d.Change, d.Attribute, d.Desired, d.Actual)),
+            d => Assert.Equal(("gone", VdpaConfigurationChange.Create), (d.Name, d.Change)),
+            d => Assert.Equal(("extra", VdpaConfigurationChange.NotInFile), (d.Name, d.Change)));
         Assert.Same(file.Devices[2], differences[2].Definition);
         Assert.Equal("extra", differences[3].Current!.Name);
     }
@@ -224,7 +224,8 @@ public class VdpaConfigurationTests
     public void AnExportedDeviceReadsBackWithoutDifference()
     {
         var device = new VdpaDevice { Name = "n", Parent = "vdpasim_net", Type = VirtioDeviceClass.Net, Driver = null };
-        var config = new VdpaNetDeviceConfig { Name = "n", Type = VirtioDeviceClass.Net, MacAddress = "02:00:00:00:00:05", Mtu = 9000, DeviceFeatureMask = MacMtuVersion1 };
+        // As decoded from a reply without MAX_VQP: one pair, which the file leaves out (vdpasim_net would refuse it).
+        var config = new VdpaNetDeviceConfig { Name = "n", Type = VirtioDeviceClass.Net, MacAddress = "02:00:00:00:00:05", Mtu = 9000, DeviceFeatureMask = MacMtuVersion1, MaxQueuePairs = 1 };
         var state = VdpaDeviceState.FromDevice(device, config);
         Assert.Equal(("none", (int?)null), (state.Definition.Driver, state.Definition.MaxQueuePairs));
         Assert.Equal(["MTU", "MAC", "VERSION_1"], state.Definition.Features!);

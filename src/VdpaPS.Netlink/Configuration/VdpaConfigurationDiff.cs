@@ -83,7 +83,7 @@ internal sealed class VdpaDeviceState
                 Mtu = net?.Mtu,
                 // The kernel shows MAX_VQP only with MQ (or RSS); without it the device has one pair, and the file leaves the
                 // attribute out: parents that cannot provision it (vdpasim_net) would refuse a DEV_NEW that sends it.
-                MaxQueuePairs = net?.MaxQueuePairs,
+                MaxQueuePairs = net is { ShowsMaxQueuePairs: true } ? net.MaxQueuePairs : null,
                 Features = features is { } mask ? VirtioFeatures.GetNames(mask, device.Type) : null,
                 Driver = device.Driver ?? VdpaConfigurationReader.DriverNone,
             },
@@ -105,7 +105,7 @@ internal static class VdpaConfigurationDiff
             named.Add(wanted.Name);
             if (!byName.TryGetValue(wanted.Name, out var state))
             {
-                differences.Add(new() { Device = wanted.Name, Change = VdpaConfigurationChange.Create, Definition = wanted, Desired = Summarize(wanted) });
+                differences.Add(new() { Name = wanted.Name, Change = VdpaConfigurationChange.Create, Definition = wanted, Desired = Summarize(wanted) });
                 continue;
             }
 
@@ -116,7 +116,7 @@ internal static class VdpaConfigurationDiff
         {
             differences.Add(new()
             {
-                Device = state.Definition.Name,
+                Name = state.Definition.Name,
                 Change = VdpaConfigurationChange.NotInFile,
                 Current = state.Definition,
                 Actual = Summarize(state.Definition),
@@ -131,7 +131,7 @@ internal static class VdpaConfigurationDiff
     {
         var actual = state.Definition;
         VdpaConfigurationDifference Difference(VdpaConfigurationChange change, string attribute, string? desiredValue, string? actualValue) =>
-            new() { Device = wanted.Name, Change = change, Attribute = attribute, Desired = desiredValue, Actual = actualValue ?? "none", Definition = wanted, Current = actual };
+            new() { Name = wanted.Name, Change = change, Attribute = attribute, Desired = desiredValue, Actual = actualValue ?? "none", Definition = wanted, Current = actual };
 
         var list = new List<VdpaConfigurationDifference>();
         if (!VdpaParentName.Matches(wanted.Parent, actual.Parent))

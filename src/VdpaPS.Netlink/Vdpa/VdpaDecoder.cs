@@ -114,7 +114,8 @@ internal static class VdpaDecoder
             MacAddress = a.Has(NetConfigMacAddress) ? VdpaText.FormatMacAddress(a[NetConfigMacAddress]) : null,
             Status = (ushort?)a.Unsigned(NetStatus),
             Mtu = a.U16(NetConfigMtu),
-            MaxQueuePairs = a.U16(NetConfigMaxQueuePairs),
+            MaxQueuePairs = NetQueuePairs(a.U16(NetConfigMaxQueuePairs)),
+            ShowsMaxQueuePairs = a.Has(NetConfigMaxQueuePairs),
         };
     }
 

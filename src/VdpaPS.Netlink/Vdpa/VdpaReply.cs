@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using VdpaPS.Netlink.Protocol;
 
 namespace VdpaPS.Netlink.Vdpa;
@@ -25,14 +24,15 @@ internal ref struct VdpaReply
     public VdpaReply(ReadOnlySpan<byte> attributes, ulong reads, string operation)
     {
         _attributes = attributes;
-        ref var origin = ref MemoryMarshal.GetReference(attributes);
         var reader = new NetlinkAttributeReader(attributes);
         while (reader.TryRead(out var a))
         {
             if (a.Type < Capacity && (reads & (1UL << a.Type)) != 0)
             {
                 Check(a, operation);
-                _start[a.Type] = (int)Unsafe.ByteOffset(ref origin, ref MemoryMarshal.GetReference(a.Payload)) + 1;
+                // The payload's offset in the reply, found by Overlaps, which checks it lies inside; an empty payload
+                // overlaps nothing, and any offset reads it as empty.
+                _start[a.Type] = (attributes.Overlaps(a.Payload, out var offset) ? offset : 0) + 1;
                 _length[a.Type] = a.Payload.Length;
             }
         }

@@ -114,14 +114,6 @@ internal static class VdpaText
         return mac;
     }
 
-    /// <summary>Why an MTU is out of the range the kernel's policy takes; null when it is in range.</summary>
-    public static string? CheckMtu(int mtu) =>
-        mtu is < VdpaFamily.MinMtu or > ushort.MaxValue ? $"An MTU of {mtu} is out of range: it must be {VdpaFamily.MinMtu} to {ushort.MaxValue}." : null;
-
-    /// <summary>Why a number of queue pairs is out of virtio-net's range; null when it is in range.</summary>
-    public static string? CheckMaxQueuePairs(int pairs) =>
-        pairs is < 1 or > VdpaFamily.MaxQueuePairs ? $"{pairs} queue pairs is out of range: a device has 1 to {VdpaFamily.MaxQueuePairs}." : null;
-
     /// <summary>
     /// An argument exception's reason for a user: its message without the " (Parameter 'names')" .NET appends, which names a
     /// parameter of the core, not the cmdlet's.

@@ -60,7 +60,8 @@ public enum VdpaConfigurationChange
 /// <summary>One difference between a configuration file and the host (Compare-VdpaConfiguration's output).</summary>
 public sealed class VdpaConfigurationDifference
 {
-    public string Device { get; init; } = string.Empty;
+    /// <summary>The device's name: Name, as every other output calls it, so a difference binds by property name to -Name of Get-VdpaDevice or Remove-VdpaDevice.</summary>
+    public string Name { get; init; } = string.Empty;
 
     public VdpaConfigurationChange Change { get; init; }
 
@@ -77,5 +78,5 @@ public sealed class VdpaConfigurationDifference
     /// <summary>The host's device as read (null for Create).</summary>
     public VdpaDeviceDefinition? Current { get; init; }
 
-    public override string ToString() => Attribute is null ? $"{Device}: {Change}" : $"{Device}: {Change} {Attribute} {Actual} -> {Desired}";
+    public override string ToString() => Attribute is null ? $"{Name}: {Change}" : $"{Name}: {Change} {Attribute} {Actual} -> {Desired}";
 }

@@ -7,6 +7,12 @@ public sealed class VdpaParent
     public string Name { get; init; } = string.Empty;
 
     /// <summary>The name again, under the name a device gives its parent: a parent piped to -Parent (-ParentName) binds by it.</summary>
+    /// <remarks>
+    /// Why a second name: a piped parent must bind by property name to -Parent of New-VdpaDevice and Get-VdpaDevice, and
+    /// the only other property that holds it, Name, would bind to their -Name instead (New-VdpaDevice -Name is the new
+    /// device's). Binding by value would take any piped object's ToString as a parent name. Deserialized parents
+    /// (remoting) keep the property, which a types-file alias would not give them without the module.
+    /// </remarks>
     public string ParentName => Name;
 
     public string? BusName { get; init; }
@@ -36,9 +42,6 @@ public sealed class VdpaDevice
 
     /// <summary>The parent management device, named as <see cref="VdpaParent.Name"/>.</summary>
     public string Parent { get; init; } = string.Empty;
-
-    /// <summary>The parent again, under the name a parent has it too (<see cref="VdpaParent.ParentName"/>): either binds to -ParentName.</summary>
-    public string ParentName => Parent;
 
     public string? ParentBusName { get; init; }
 
@@ -125,8 +128,11 @@ public sealed class VdpaNetDeviceConfig : VdpaDeviceConfig
 
     public ushort? Mtu { get; init; }
 
-    /// <summary>The device's maximum queue pairs (config space), not the number in use; shown only with MQ or RSS.</summary>
+    /// <summary>The device's maximum queue pairs (config space), not the number in use: 1 where the kernel shows none (without MQ or RSS).</summary>
     public ushort? MaxQueuePairs { get; init; }
+
+    /// <summary>Whether the kernel showed MAX_VQP: a configuration file leaves out what the kernel did not show (a parent such as vdpasim_net refuses it).</summary>
+    internal bool ShowsMaxQueuePairs { get; init; }
 }
 
 public sealed class VdpaBlockDeviceConfig : VdpaDeviceConfig

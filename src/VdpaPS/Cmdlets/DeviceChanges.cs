@@ -24,7 +24,7 @@ public abstract partial class VdpaCmdlet
         _creating = spec.Name;
         try
         {
-            if (!TryRequest($"Creating vDPA device '{spec.Name}' (DEV_NEW: {VdpaProvisioning.DescribeRequest(sent)}).", c => c.CreateDevice(sent), spec,
+            if (!TryRequest($"Creating vDPA device '{spec.Name}' (DEV_NEW: {VdpaProvisioning.DescribeRequest(sent)}).", c => c.CreateDevice(sent), ErrorTarget.Of(spec),
                     VdpaTargetKind.Device, out ack, parent))
             {
                 return null;

@@ -52,7 +52,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
                 }
                 catch (NetlinkException e)
                 {
-                    ThrowTerminatingError(VdpaErrors.FromNetlink(e, null, VdpaTargetKind.Device));
+                    ThrowTerminatingError(VdpaErrors.FromNetlink(e, default, VdpaTargetKind.Device));
                 }
                 catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
                 {
@@ -170,14 +170,14 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         }
     }
 
-    private protected void WriteNetlinkError(NetlinkException e, object? target, VdpaTargetKind kind, VdpaParent? parent = null) =>
+    private protected void WriteNetlinkError(NetlinkException e, ErrorTarget target, VdpaTargetKind kind, VdpaParent? parent = null) =>
         WriteError(VdpaErrors.FromNetlink(e, target, kind, parent));
 
     /// <summary>
     /// The one way a cmdlet asks the kernel about one item: says what it asks (-Verbose; the connection's trace adds
     /// what went over the wire), and turns a refusal into a non-terminating error so the next item still runs.
     /// </summary>
-    private protected bool TryRequest<T>([InterpolatedStringHandlerArgument("")] VerboseMessage asking, Func<VdpaClient, T> request, object? target, VdpaTargetKind kind, [MaybeNullWhen(false)] out T result,
+    private protected bool TryRequest<T>([InterpolatedStringHandlerArgument("")] VerboseMessage asking, Func<VdpaClient, T> request, ErrorTarget target, VdpaTargetKind kind, [MaybeNullWhen(false)] out T result,
         VdpaParent? parent = null)
     {
         var client = Client;
@@ -210,7 +210,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         }
         catch (NetlinkException e)
         {
-            ThrowTerminatingError(VdpaErrors.FromNetlink(e, null, kind));
+            ThrowTerminatingError(VdpaErrors.FromNetlink(e, default, kind));
             throw; // not reached: ThrowTerminatingError throws
         }
         catch (OperationCanceledException e) when (_stopping.IsCancellationRequested)
@@ -247,7 +247,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>One item asked for on its own: the item, or null after writing this item's error.</summary>
-    private protected T? AskOne<T>([InterpolatedStringHandlerArgument("")] VerboseMessage asking, Func<VdpaClient, T> request, object? target, VdpaTargetKind kind)
+    private protected T? AskOne<T>([InterpolatedStringHandlerArgument("")] VerboseMessage asking, Func<VdpaClient, T> request, ErrorTarget target, VdpaTargetKind kind)
         where T : class =>
         TryRequest(asking, request, target, kind, out var result) ? result : null;
 
@@ -343,7 +343,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>Writes an input error for a value refused before it reached the kernel; false when <paramref name="problem"/> is null.</summary>
-    private protected bool RefuseInput(string? problem, string errorId, object? target)
+    private protected bool RefuseInput(string? problem, string errorId, ErrorTarget target)
     {
         if (problem is null)
         {
@@ -370,7 +370,7 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         }
 
         var matchers = patterns.Select(p => (Pattern: p, Wildcard: WildcardPattern.ContainsWildcardCharacters(p),
-            Matcher: new WildcardPattern(p, WildcardOptions.IgnoreCase))).ToArray();
+            Matcher: NamePattern(p, kind))).ToArray();
         var matched = new bool[matchers.Length];
         foreach (var item in items)
         {
@@ -400,6 +400,14 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
             }
         }
     }
+
+    /// <summary>
+    /// A name pattern, matched with the case rule its literal names follow: a device name is the kernel's, and the kernel
+    /// tells vdpa0 from VDPA0 (a DEV_GET of one does not find the other), so a wildcard does too; a parent name is
+    /// resolved in any case (<see cref="VdpaParentName"/>), so its wildcard ignores case.
+    /// </summary>
+    private protected static WildcardPattern NamePattern(string pattern, VdpaTargetKind kind) =>
+        new(pattern, kind == VdpaTargetKind.Parent ? WildcardOptions.IgnoreCase : WildcardOptions.None);
 
     public void Dispose()
     {

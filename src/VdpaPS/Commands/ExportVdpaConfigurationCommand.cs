@@ -48,7 +48,7 @@ public sealed class ExportVdpaConfigurationCommand : VdpaConfigurationCmdlet
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            ThrowTerminatingError(new ErrorRecord(e, "VdpaConfigurationWriteFailed", ErrorCategory.WriteError, file));
+            ThrowTerminatingError(VdpaErrors.ConfigurationNotWritten(file, e));
         }
     }
 }

@@ -34,7 +34,7 @@ public sealed class GetVdpaDeviceCommand : VdpaCmdlet
         {
             if (WildcardPattern.ContainsWildcardCharacters(Parent))
             {
-                parent = new WildcardPattern(Parent, WildcardOptions.IgnoreCase);
+                parent = NamePattern(Parent, VdpaTargetKind.Parent);
             }
             else
             {
@@ -63,7 +63,7 @@ public sealed class GetVdpaDeviceCommand : VdpaCmdlet
         // The dumps skip devices no management device created; sysfs still has them, and hiding them would mislead.
         if (Parent is null && (Name is null || Array.Exists(Name, WildcardPattern.ContainsWildcardCharacters)))
         {
-            var patterns = Name?.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToArray();
+            var patterns = Name?.Select(n => NamePattern(n, VdpaTargetKind.Device)).ToArray();
             foreach (var name in VdpaSysfs.Default.GetDeviceNames())
             {
                 if (!listed.Contains(name) && (patterns is null || Array.Exists(patterns, p => p.IsMatch(name))))

@@ -37,7 +37,7 @@ public sealed class GetVdpaDeviceConfigCommand : VdpaCmdlet
         }
 
         // A dump the kernel ended early is no complete answer: say so, and ask for each device it left out.
-        var patterns = Name?.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToArray();
+        var patterns = Name?.Select(n => NamePattern(n, VdpaTargetKind.Device)).ToArray();
         var missing = listing.Missing.Where(n => patterns is null || Array.Exists(patterns, p => p.IsMatch(n))).ToList();
         if (missing.Count == 0)
         {

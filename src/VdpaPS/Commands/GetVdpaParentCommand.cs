@@ -18,6 +18,11 @@ public sealed class GetVdpaParentCommand : VdpaCmdlet
     public string[]? Name { get; set; }
 
     /// <summary>The parent of piped devices and parents (their ParentName or Parent property).</summary>
+    /// <remarks>
+    /// Hidden, because for a user it is -Name again: it exists only so that a piped device binds by its Parent rather than
+    /// by its Name (the device's own name, which no parent has). -Name cannot take it: binding by property name would give
+    /// -Name the device's Name first. Shown, it would offer two parameters for one thing.
+    /// </remarks>
     [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
     [Alias("Parent")]
     [ValidateNotNullOrEmpty]

@@ -25,19 +25,14 @@ public sealed class GetVdpaStatsCommand : VdpaCmdlet
     /// <summary>One queue (0 is the first rx queue of a net device); every queue when left out.</summary>
     [Parameter(Position = 1)]
     [Alias("Queue")]
+    // long, so that -1 is refused by the range as 40000 is (a uint parameter would refuse it as not a number).
+    [ValidateRange(0L, (long)VdpaFamily.MaxQueueIndex)]
     public long? QueueIndex { get; set; }
 
     protected override void ProcessRecord()
     {
         if (QueueIndex is { } index)
         {
-            if (RefuseInput(
-                    index is < 0 or > VdpaFamily.MaxQueueIndex ? $"Queue index {index} is out of range: the kernel takes 0 to {VdpaFamily.MaxQueueIndex}." : null,
-                    VdpaErrors.InvalidQueueIndex, index))
-            {
-                return;
-            }
-
             // Literal names need no DEV_GET first: the statistics request itself says when a device is missing.
             if (!Array.Exists(Name, WildcardPattern.ContainsWildcardCharacters))
             {
@@ -73,7 +68,7 @@ public sealed class GetVdpaStatsCommand : VdpaCmdlet
     private bool WriteQueue(string device, uint queue)
     {
         if (!TryRequest($"Reading statistics of queue {queue} of vDPA device '{device}' (DEV_VSTATS_GET DEV_NAME={device} DEV_QUEUE_INDEX={queue}).",
-                c => c.GetQueueStatistics(device, queue), new VdpaQueueTarget(device, queue), VdpaTargetKind.Device, out var statistics))
+                c => c.GetQueueStatistics(device, queue), ErrorTarget.Of(new VdpaQueueTarget(device, queue)), VdpaTargetKind.Device, out var statistics))
         {
             return false;
         }

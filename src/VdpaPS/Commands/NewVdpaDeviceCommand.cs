@@ -36,10 +36,12 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
 
     /// <summary>MTU in bytes, 68 to 65535 (net devices).</summary>
     [Parameter]
+    [ValidateRange(VdpaFamily.MinMtu, ushort.MaxValue)]
     public int? Mtu { get; set; }
 
     /// <summary>Most queue pairs the device offers, 1 to 32768 (net devices; the parent must support it).</summary>
     [Parameter]
+    [ValidateRange(1, VdpaFamily.MaxQueuePairs)]
     public int? MaxQueuePairs { get; set; }
 
     /// <summary>Device features to offer: virtio names (MAC, MTU, VERSION_1...), bit_N, bit numbers or a hex mask (0x300010020); bound from a piped Get-VdpaCommonFeature result's Features.</summary>
@@ -105,9 +107,7 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
         if (RefuseInput(VdpaText.CheckParentName(Parent), VdpaErrors.InvalidParentName, Parent) ||
             RefuseInput(Name.Length > 1 && mac is not null ? "One MAC address cannot go to several devices: create them one at a time, each with its own." : null,
                 VdpaErrors.InvalidMacAddress, MacAddress) ||
-            RefuseInput(macError, VdpaErrors.InvalidMacAddress, MacAddress) ||
-            (Mtu is { } mtu && RefuseInput(VdpaText.CheckMtu(mtu), VdpaErrors.InvalidMtu, mtu)) ||
-            (MaxQueuePairs is { } pairs && RefuseInput(VdpaText.CheckMaxQueuePairs(pairs), VdpaErrors.InvalidQueuePairs, pairs)))
+            RefuseInput(macError, VdpaErrors.InvalidMacAddress, MacAddress))
         {
             return null;
         }

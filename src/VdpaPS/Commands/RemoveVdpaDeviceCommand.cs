@@ -16,8 +16,8 @@ public sealed class RemoveVdpaDeviceCommand : VdpaCmdlet
     // The default set, so that piped devices bind as objects rather than by their Name property.
     private const string InputObjectSet = "InputObject";
 
-    /// <summary>Device names; wildcards are matched against the kernel's list of devices.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = NameSet, ValueFromPipelineByPropertyName = true)]
+    /// <summary>Device names; wildcards are matched against the kernel's list of devices. Bound from piped strings, and from piped objects' Name.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = NameSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(DeviceNameCompleter))]
     [ValidateNotNullOrEmpty]

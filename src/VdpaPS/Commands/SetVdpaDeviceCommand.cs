@@ -38,7 +38,7 @@ public sealed class SetVdpaDeviceCommand : VdpaCmdlet
     [Parameter(ParameterSetName = DriverSet)]
     public SwitchParameter Force { get; set; }
 
-    /// <summary>Emit what was changed as read back: the configuration after -MacAddress, the device after -Driver.</summary>
+    /// <summary>Emit what was changed as read back, one object per device: the configuration after -MacAddress alone, the device after -Driver (with or without -MacAddress).</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
@@ -106,7 +106,8 @@ public sealed class SetVdpaDeviceCommand : VdpaCmdlet
             return false;
         }
 
-        if (PassThru)
+        // With -Driver too, the device read back after the binding is this input's one output.
+        if (PassThru && Driver is null)
         {
             WriteObject(config);
         }

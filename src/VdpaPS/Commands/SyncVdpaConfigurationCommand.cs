@@ -59,7 +59,7 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
 
         // Removals first: they free a parent that keeps one device for the device the file wants on it.
         var extras = differences.Where(d => d.Change == VdpaConfigurationChange.NotInFile).ToList();
-        var groups = differences.Where(d => d.Change != VdpaConfigurationChange.NotInFile).GroupBy(d => d.Device, StringComparer.Ordinal).ToList();
+        var groups = differences.Where(d => d.Change != VdpaConfigurationChange.NotInFile).GroupBy(d => d.Name, StringComparer.Ordinal).ToList();
         var total = (Prune ? extras.Count : 0) + groups.Count;
         var step = 0;
         foreach (var extra in extras)
@@ -67,14 +67,14 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
             if (!Prune)
             {
                 Count("extra left (not in the file; -Prune removes)"); // the summary names these apart
-                WriteVerbose($"vDPA device '{extra.Device}' is not in {file}; it stays (use -Prune to remove it).");
+                WriteVerbose($"vDPA device '{extra.Name}' is not in {file}; it stays (use -Prune to remove it).");
                 continue;
             }
 
-            Progress(ref step, total, $"Removing '{extra.Device}' (not in the file)");
-            if (ShouldRemove($"vDPA device '{extra.Device}' (not in {file})", "Remove"))
+            Progress(ref step, total, $"Removing '{extra.Name}' (not in the file)");
+            if (ShouldRemove($"vDPA device '{extra.Name}' (not in {file})", "Remove"))
             {
-                Tally(RemoveForSync(byName[extra.Device].Device), "removed");
+                Tally(RemoveForSync(byName[extra.Name].Device), "removed");
             }
         }
 

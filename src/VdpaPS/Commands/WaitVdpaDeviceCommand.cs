@@ -9,7 +9,7 @@ using VdpaPS.Netlink.Vdpa;
 namespace VdpaPS.Commands;
 
 /// <summary>Waits until a vDPA device is there, bound (with what its driver makes) or gone, from the kernel's uevents.</summary>
-[Cmdlet(VerbsLifecycle.Wait, "VdpaDevice")]
+[Cmdlet(VerbsLifecycle.Wait, "VdpaDevice", DefaultParameterSetName = StateSet)]
 [OutputType(typeof(VdpaDevice))]
 public sealed class WaitVdpaDeviceCommand : VdpaEventCmdlet
 {
@@ -19,22 +19,25 @@ public sealed class WaitVdpaDeviceCommand : VdpaEventCmdlet
     [ValidateNotNullOrEmpty]
     public string Name { get; set; } = string.Empty;
 
-    /// <summary>Present (the default), Bound (the default with -Driver) or Absent.</summary>
-    [Parameter]
+    private const string StateSet = "State";
+
+    // -Driver is a wait for a binding: it has no -State to contradict it, so "bound to vhost_vdpa, and absent" cannot be said.
+    private const string DriverSet = "Driver";
+
+    /// <summary>Present (the default), Bound or Absent.</summary>
+    [Parameter(ParameterSetName = StateSet)]
     public VdpaDeviceWaitState State { get; set; }
 
-    /// <summary>With Bound: the driver it must be bound to.</summary>
-    [Parameter]
+    /// <summary>Wait until the device is bound to this driver (and what it makes is there).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = DriverSet)]
     [ValidateSet(VdpaSysfs.VhostDriver, VdpaSysfs.VirtioDriver, IgnoreCase = true)]
     public string? Driver { get; set; }
 
     protected override void ProcessRecord()
     {
-        var state = MyInvocation.BoundParameters.ContainsKey(nameof(State)) ? State : Driver is null ? VdpaDeviceWaitState.Present : VdpaDeviceWaitState.Bound;
+        var state = ParameterSetName == DriverSet ? VdpaDeviceWaitState.Bound : State;
         var driver = Driver?.ToLowerInvariant();
-        if (RefuseInput(VdpaText.CheckDeviceName(Name), VdpaErrors.InvalidName, Name) ||
-            RefuseInput(driver is not null && state != VdpaDeviceWaitState.Bound ? $"-Driver waits for a binding; it goes with -State Bound, not {state}." : null,
-                VdpaErrors.InvalidArgument, Name))
+        if (RefuseInput(VdpaText.CheckDeviceName(Name), VdpaErrors.InvalidName, Name))
         {
             return;
         }

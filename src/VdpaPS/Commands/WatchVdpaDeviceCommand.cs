@@ -30,7 +30,7 @@ public sealed class WatchVdpaDeviceCommand : VdpaEventCmdlet
 
     protected override void EndProcessing()
     {
-        var patterns = _names.Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToArray();
+        var patterns = _names.Select(n => NamePattern(n, VdpaTargetKind.Device)).ToArray();
         using var monitor = Subscribe();
         var started = StartDeadline();
         // The drivers bound now, so an unbind of a device bound before the watch still names its driver.

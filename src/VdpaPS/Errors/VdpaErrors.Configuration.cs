@@ -63,11 +63,12 @@ internal static partial class VdpaErrors
         };
 
     /// <summary>A device whose unchangeable attributes differ, without -Force.</summary>
+    /// <remarks>InvalidOperation: the change cannot be made to the device as it is (ResourceExists would say a name is taken).</remarks>
     public static ErrorRecord NeedsRecreate(string device, IEnumerable<VdpaConfigurationDifference> differences) =>
         new(new InvalidOperationException(
                 $"vDPA device '{device}' differs from the file in what the kernel cannot change on a live device " +
                 $"({string.Join("; ", differences.Select(d => $"{d.Attribute}: the file has {d.Desired}, the device {d.Actual}"))}): it was left as it is."),
-            DeviceNeedsRecreate, ErrorCategory.ResourceExists, device)
+            DeviceNeedsRecreate, ErrorCategory.InvalidOperation, device)
         {
             ErrorDetails = new ErrorDetails(string.Empty)
             {
@@ -103,6 +104,9 @@ internal static partial class VdpaErrors
                     : $"Create it by hand: New-VdpaDevice -Name {device} with the values above.",
             },
         };
+
+    public static ErrorRecord ConfigurationNotWritten(string file, Exception e) =>
+        new(e, ConfigurationWriteFailed, ErrorCategory.WriteError, file);
 
     public static ErrorRecord ParentAbsent(string parent, string device, int waitedSec) =>
         new(new ItemNotFoundException(

@@ -11,8 +11,8 @@ internal static partial class VdpaErrors
     public const string EventsUnavailable = "VdpaEventsUnavailable";
 
     /// <summary>A wait whose -TimeoutSec passed before the state was reached: says what was waited for and what was seen last.</summary>
-    public static ErrorRecord WaitTimedOut(string message, object? target) =>
-        new(new TimeoutException(message), WaitTimeout, ErrorCategory.OperationTimeout, target)
+    public static ErrorRecord WaitTimedOut(string message, ErrorTarget target) =>
+        new(new TimeoutException(message), WaitTimeout, ErrorCategory.OperationTimeout, target.Value)
         {
             ErrorDetails = new ErrorDetails(message) { RecommendedAction = "Give a longer -TimeoutSec, or check what should have made the change." },
         };

@@ -9,7 +9,7 @@ internal static partial class VdpaErrors
     public const string ParentFeaturesUnknown = "VdpaParentFeaturesUnknown";
 
     /// <summary>Parents that have no common feature set: a refusal of the input, decided before any kernel is asked.</summary>
-    public static ErrorRecord FromCommonFeatures(VdpaCommonFeatureException e, object? target)
+    public static ErrorRecord FromCommonFeatures(VdpaCommonFeatureException e, ErrorTarget target)
     {
         var (id, category) = e.Failure switch
         {
@@ -17,6 +17,6 @@ internal static partial class VdpaErrors
             VdpaCommonFeatureFailure.AmbiguousClass => (DeviceClassAmbiguous, ErrorCategory.InvalidArgument),
             _ => (ParentFeaturesUnknown, ErrorCategory.InvalidData),
         };
-        return new ErrorRecord(e, id, category, target);
+        return new ErrorRecord(e, id, category, target.Value);
     }
 }

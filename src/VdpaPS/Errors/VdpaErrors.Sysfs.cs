@@ -11,7 +11,7 @@ internal static partial class VdpaErrors
     public const string BindNotEffective = "VdpaBindNotEffective";
 
     /// <summary>A driver-binding step that failed, with the sysfs path and the kernel's answer in the message.</summary>
-    public static ErrorRecord FromSysfs(VdpaSysfsException e, object? target)
+    public static ErrorRecord FromSysfs(VdpaSysfsException e, ErrorTarget target)
     {
         var (id, category) = e.Failure switch
         {
@@ -21,6 +21,6 @@ internal static partial class VdpaErrors
             VdpaSysfsFailure.BindNotEffective => (BindNotEffective, ErrorCategory.InvalidResult),
             _ => (SysfsWriteFailed, ErrorCategory.WriteError),
         };
-        return new ErrorRecord(e, id, category, target);
+        return new ErrorRecord(e, id, category, target.Value);
     }
 }

@@ -25,17 +25,16 @@ internal static partial class VdpaErrors
     public const string FeatureNegotiationIncomplete = "VdpaFeatureNegotiationIncomplete";
     public const string QueueIndexOutOfRange = "VdpaQueueIndexOutOfRange";
     public const string ResourceUnavailable = "VdpaResourceUnavailable";
+    public const string RequestTimedOut = "VdpaRequestTimedOut";
     public const string ParentFull = "VdpaParentFull";
     public const string ProtocolError = "VdpaProtocolError";
     public const string KernelError = "VdpaKernelError";
     public const string InvalidName = "InvalidVdpaDeviceName";
     public const string InvalidParentName = "InvalidVdpaParentName";
     public const string InvalidMacAddress = "InvalidMacAddress";
-    public const string InvalidMtu = "InvalidMtu";
-    public const string InvalidQueuePairs = "InvalidMaxQueuePairs";
-    public const string InvalidQueueIndex = "InvalidQueueIndex";
     public const string UnknownFeature = "UnknownVirtioFeature";
     public const string AttributeNotApplied = "VdpaAttributeNotApplied";
+    public const string ConfigurationWriteFailed = "VdpaConfigurationWriteFailed";
 
     /// <summary>The vdpa family is missing: which case it is decides the advice (modprobe helps only one of them).</summary>
     public static ErrorRecord FamilyMissing(FamilyNotFoundException e, VdpaAbsenceDiagnosis diagnosis)
@@ -71,18 +70,18 @@ internal static partial class VdpaErrors
     /// Maps a refusal by the kernel through the core's <see cref="VdpaErrorMap"/>: the exception is the user's message
     /// (errno, extended ack and operation still on it), the kernel's own exception its InnerException.
     /// </summary>
-    /// <param name="target">What the request was about: a name, an object whose ToString is its name, a <see cref="VdpaDeviceSpec"/> or a <see cref="VdpaQueueTarget"/>.</param>
+    /// <param name="target">What the request was about (<see cref="ErrorTarget"/>: the record shows only public types).</param>
     /// <param name="parent">The parent the request was about, where the cmdlet knows it: its limits explain a refusal.</param>
-    public static ErrorRecord FromNetlink(NetlinkException e, object? target, VdpaTargetKind kind, VdpaParent? parent = null)
+    public static ErrorRecord FromNetlink(NetlinkException e, ErrorTarget target, VdpaTargetKind kind, VdpaParent? parent = null)
     {
         if (e is FamilyNotFoundException missing)
         {
             return FamilyMissing(missing, new VdpaKernelSupport().Diagnose());
         }
 
-        var explained = VdpaErrorMap.Explain(e, target, kind, parent);
+        var explained = VdpaErrorMap.Explain(e, target.Subject, kind, parent);
         var (id, category) = IdOf(explained.Kind);
-        return new ErrorRecord(explained, id, category, target)
+        return new ErrorRecord(explained, id, category, target.Value)
         {
             ErrorDetails = new ErrorDetails(explained.Message) { RecommendedAction = explained.RecommendedAction },
         };
@@ -103,11 +102,11 @@ internal static partial class VdpaErrors
         VdpaErrorKind.QueueIndexOutOfRange => (QueueIndexOutOfRange, ErrorCategory.InvalidArgument),
         VdpaErrorKind.MissingFeatures => (MissingFeatures, ErrorCategory.InvalidArgument),
         VdpaErrorKind.AttributeNotSupported => (AttributeNotSupported, ErrorCategory.NotImplemented),
-        VdpaErrorKind.AttributeNotApplied => (AttributeNotApplied, ErrorCategory.NotImplemented),
+        VdpaErrorKind.AttributeNotApplied => (AttributeNotApplied, ErrorCategory.InvalidResult),
         VdpaErrorKind.NotSupported => (NotSupported, ErrorCategory.NotImplemented),
         VdpaErrorKind.FeatureNegotiationIncomplete => (FeatureNegotiationIncomplete, ErrorCategory.ResourceUnavailable),
         VdpaErrorKind.ResourceUnavailable => (ResourceUnavailable, ErrorCategory.ResourceUnavailable),
-        VdpaErrorKind.TimedOut => (ResourceUnavailable, ErrorCategory.OperationTimeout),
+        VdpaErrorKind.TimedOut => (RequestTimedOut, ErrorCategory.OperationTimeout),
         VdpaErrorKind.ParentFull => (ParentFull, ErrorCategory.LimitsExceeded),
         _ => (KernelError, ErrorCategory.NotSpecified),
     };
@@ -116,8 +115,8 @@ internal static partial class VdpaErrors
     public static string ParameterOf(int attribute) => VdpaProvisioning.ParameterOf(attribute);
 
     /// <summary>Input refused before anything reached the kernel.</summary>
-    public static ErrorRecord InvalidInput(string id, string message, object? target) =>
-        new(new ArgumentException(message), id, ErrorCategory.InvalidArgument, target);
+    public static ErrorRecord InvalidInput(string id, string message, ErrorTarget target) =>
+        new(new ArgumentException(message), id, ErrorCategory.InvalidArgument, target.Value);
 
     public static ErrorRecord NotFound(VdpaTargetKind kind, string name)
     {
@@ -130,16 +129,17 @@ internal static partial class VdpaErrors
     }
 
     /// <summary>The kernel took the request but the device does not show what was asked (older kernels drop attributes they do not know).</summary>
-    public static ErrorRecord NotApplied(string message, object? target) =>
-        new(new InvalidOperationException(message), AttributeNotApplied, ErrorCategory.NotImplemented, target);
+    /// <remarks>InvalidResult: the request was taken, and what came of it is not what was asked (NotImplemented would say it was refused).</remarks>
+    public static ErrorRecord NotApplied(string message, ErrorTarget target) =>
+        new(new InvalidOperationException(message), AttributeNotApplied, ErrorCategory.InvalidResult, target.Value);
 
     /// <summary>The parent's driver takes one device and does not refuse a second: refused here, before DEV_NEW.</summary>
-    public static ErrorRecord SecondDeviceRefused(string parent, string existing, string driver, object? target) =>
+    public static ErrorRecord SecondDeviceRefused(string parent, string existing, string driver, ErrorTarget target) =>
         new(new InvalidOperationException(
                 $"Parent '{parent}' already has vDPA device '{existing}', and its driver ({driver}) keeps one device per parent: " +
                 "the kernel would accept a second DEV_NEW, corrupt the parent, and removing a device then can crash the kernel. " +
                 "Nothing was sent."),
-            ParentFull, ErrorCategory.LimitsExceeded, target)
+            ParentFull, ErrorCategory.LimitsExceeded, target.Value)
         {
             ErrorDetails = new ErrorDetails(string.Empty) { RecommendedAction = $"Remove '{existing}' first, or use another parent." },
         };
