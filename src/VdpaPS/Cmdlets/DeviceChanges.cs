@@ -51,7 +51,7 @@ public abstract partial class VdpaCmdlet
     /// <paramref name="target"/>, what this kernel cannot show a warning. False when something was not applied or could not be read.
     /// </summary>
     /// <param name="named">How a message names an attribute; its parameter (-Mtu) when null.</param>
-    private protected bool ReportUnapplied(VdpaDeviceSpec spec, VdpaDevice device, object target, Func<VdpaProvisioningAttribute, string>? named = null)
+    private protected bool ReportUnapplied(VdpaDeviceSpec spec, VdpaDevice device, ErrorTarget target, Func<VdpaProvisioningAttribute, string>? named = null)
     {
         if (VdpaProvisioning.CannotCheck(spec, device, Client.Capabilities) is { } cannot)
         {

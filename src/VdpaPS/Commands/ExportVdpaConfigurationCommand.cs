@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using VdpaPS.Cmdlets;
 using VdpaPS.Completion;
+using VdpaPS.Errors;
 using VdpaPS.Netlink.Configuration;
 using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Vdpa;
