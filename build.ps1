@@ -130,13 +130,12 @@ function Invoke-Build {
 
 function Invoke-ChildPwsh {
     # Tests run in a child pwsh so this session never loads the module's DLL (it could not be rebuilt then).
-    param([string] $Script, [string[]] $Arguments, [string[]] $Prefix = @())
+    param([string] $Script, [string[]] $Arguments)
     $pwsh = (Get-Process -Id $PID).Path
     # @() around the if: a one-element result would otherwise be a string, and splatting a string passes its letters.
     $entry = @(if ($pwsh -like '*dotnet') { 'pwsh' })
-    $command = @($Prefix) + $pwsh + $entry
     # Out-Host: the child's output is for the reader; only the exit code is this function's result.
-    & $command[0] @($command | Select-Object -Skip 1) -NoProfile -NonInteractive -File $Script @Arguments | Out-Host
+    & $pwsh @entry -NoProfile -NonInteractive -File $Script @Arguments | Out-Host
     return $LASTEXITCODE
 }
 
@@ -184,14 +183,10 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
         if (-not $labOnly) {
             # A host suite's tooling failure is a row of its own; the boots still end in their rows.
             try {
-                # Beside the boots the host suites run at the lowest priority: the two guests are the run's critical path
-                # (each one vCPU's work), and the host suites take what the guests leave idle instead of slowing them.
-                $nice = @(if ($boots.Count -and (Get-Command nice -CommandType Application -ErrorAction Ignore)) { 'nice'; '-n'; '19' })
                 Write-Step 'Core tests (xUnit, against this machine''s kernel)'
                 $trx = 'core.trx'
                 $watch = [System.Diagnostics.Stopwatch]::StartNew()
-                $dotnet = @($nice) + 'dotnet'
-                & $dotnet[0] @($dotnet | Select-Object -Skip 1) test (Join-Path $Root 'tests/VdpaPS.Netlink.Tests/VdpaPS.Netlink.Tests.csproj') -c $Configuration --nologo `
+                & dotnet test (Join-Path $Root 'tests/VdpaPS.Netlink.Tests/VdpaPS.Netlink.Tests.csproj') -c $Configuration --nologo `
                     --logger "trx;LogFileName=$trx" --logger 'console;verbosity=normal' --results-directory $results
                 $Summary.Add((Read-TrxSummary (Join-Path $results $trx) 'core (xUnit)' $LASTEXITCODE $watch.Elapsed))
 
@@ -210,7 +205,7 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
                     $hostResult = Join-Path $results $suite.Result
                     $watch.Restart()
                     $hostExit = Invoke-ChildPwsh $runner @('-PesterPath', $pester, '-ModulePath', (Get-ModuleOutputPath),
-                        '-Path', (Join-Path $Root $suite.Path), '-ResultFile', $hostResult) -Prefix $nice
+                        '-Path', (Join-Path $Root $suite.Path), '-ResultFile', $hostResult)
                     $Summary.Add((Read-SuiteResult $hostResult $suite.Name $hostExit $watch.Elapsed))
                 }
             } catch {
