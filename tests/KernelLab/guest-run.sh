@@ -92,11 +92,16 @@ fi
 cd "$cwd" || lab_fail "the caller's directory $cwd does not exist in the guest"
 
 # A clean environment, as a login would give, plus what the host passed on (lab.sh: passenv).
+# DOTNET_TC_CallCounting=0: code stays as first compiled (ReadyToRun, or tier 0 with on-stack replacement for
+# hot loops) and is never recompiled at tier 1. Under emulation that recompilation cost a fresh pwsh about 7 s of
+# CPU after its start, and a long-lived one more than it ever won back: the end-to-end suite took 599 s against
+# 8xx s beside it, the 10,000 operations 41 s against 99 s (docs/lab.md, issue 26). A value the host passes wins.
 envv=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root USER=root LOGNAME=root
       SHELL=/bin/bash TERM=dumb LANG=C.UTF-8
       DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
       DOTNET_CLI_WORKLOAD_UPDATE_NOTIFY_DISABLE=1 DOTNET_GENERATE_ASPNET_CERTIFICATE=false
       POWERSHELL_TELEMETRY_OPTOUT=1 POWERSHELL_UPDATECHECK=Off
+      DOTNET_TC_CallCounting=0
       VDPAPS_LAB=1 "VDPAPS_LAB_MODROOT=$modroot")
 if [ -s "$L/env" ]; then
   mapfile -d '' -t extra < "$L/env"
