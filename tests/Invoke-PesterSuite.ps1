@@ -12,7 +12,8 @@
     The result file (read by build.ps1) holds Passed, Failed, Skipped, NotRun, Inconclusive,
     FailedContainers, FailedBlocks, Result ('Passed' or 'Failed'), Duration, and where the time went, which
     the summary prints: Phases (seconds: pwsh's start, Pester's import, discovery, the tests, the rest),
-    Slowest (the ten slowest tests: Name, Seconds) and Files (each file's Name and Seconds). Result is 'Failed' when
+    Slowest (the ten slowest tests: Name, Seconds), SlowestBlocks (the ten blocks whose BeforeAll/AfterAll and
+    Pester's work outside their tests took longest: Name, Seconds) and Files (each file's Name and Seconds). Result is 'Failed' when
     Pester's own result is (a failed test, BeforeAll/AfterAll block or file), when a test was inconclusive,
     when a test did not run although no filter left it out, or when no test passed.
 #>
@@ -84,6 +85,18 @@ $counts.Phases = [ordered]@{
 }
 $counts.Slowest = @($result.Tests | Sort-Object { $_.Duration } -Descending | Select-Object -First 10 | ForEach-Object {
     [ordered]@{ Name = $_.ExpandedPath; Seconds = [math]::Round($_.Duration.TotalSeconds, 1) }
+})
+# A block's own time is what its tests and inner blocks do not account for: its BeforeAll/AfterAll and Pester's work.
+$blocks = [System.Collections.Generic.List[object]]::new()
+$queue = [System.Collections.Generic.Queue[object]]::new()
+foreach ($c in $result.Containers) { foreach ($b in $c.Blocks) { $queue.Enqueue($b) } }
+while ($queue.Count) {
+    $b = $queue.Dequeue()
+    $blocks.Add($b)
+    foreach ($inner in $b.Blocks) { $queue.Enqueue($inner) }
+}
+$counts.SlowestBlocks = @($blocks | Sort-Object { $_.OwnDuration } -Descending | Select-Object -First 10 | ForEach-Object {
+    [ordered]@{ Name = $_.ExpandedPath; Seconds = [math]::Round($_.OwnDuration.TotalSeconds, 1) }
 })
 $counts.Files = @($result.Containers | ForEach-Object {
     [ordered]@{ Name = Split-Path -Leaf "$($_.Item)"; Seconds = [math]::Round($_.Duration.TotalSeconds, 1) }
