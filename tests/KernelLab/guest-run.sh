@@ -95,7 +95,7 @@ cd "$cwd" || lab_fail "the caller's directory $cwd does not exist in the guest"
 # DOTNET_TC_CallCounting=0: code stays as first compiled (ReadyToRun, or tier 0 with on-stack replacement for
 # hot loops) and is never recompiled at tier 1. Under emulation that recompilation cost a fresh pwsh about 7 s of
 # CPU after its start, and a long-lived one more than it ever won back: the end-to-end suite took 599 s against
-# 8xx s beside it, the 10,000 operations 41 s against 99 s (docs/lab.md, issue 26). A value the host passes wins.
+# 839 s beside it, the 10,000 operations 41 s against 99 s (docs/lab.md, issue 26). A value the host passes wins.
 envv=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root USER=root LOGNAME=root
       SHELL=/bin/bash TERM=dumb LANG=C.UTF-8
       DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
