@@ -10,7 +10,7 @@
     test     build, then every test: the core's xUnit tests, the host Pester tests, and on each lab
              kernel (6.12 and 6.1, one boot each, both at once beside the host suites, with vduse, the
              simulator and PCI parents) the end-to-end Pester tests and the lab's self-test; where each
-             boot's time went, its ten slowest tests and setup blocks, one summary row per suite and kernel, then
+             boot's time went, its ten slowest tests and its files' times, one summary row per suite and kernel, then
              `tests: N passed, N failed, N skipped`. -LabPath and -FullName run only those lab tests.
     package  build, then write out/packages/VdpaPS.<version>.nupkg
     lab      boot the lab kernel and run -Command in it (sets the lab up first when needed)
@@ -355,9 +355,12 @@ function Add-BootTimeReport($Boot) {
         $lines.Add("lab $($Boot.Kernel), the ten slowest end-to-end tests:")
         foreach ($t in $e2e.Slowest) { $lines.Add(('  {0,6:N1} s  {1}' -f [double]$t.Seconds, $t.Name)) }
     }
-    if ($e2e -and $e2e.PSObject.Properties['SlowestBlocks'] -and $e2e.SlowestBlocks) {
-        $lines.Add("lab $($Boot.Kernel), the ten blocks with the longest BeforeAll/AfterAll (outside their tests):")
-        foreach ($t in $e2e.SlowestBlocks) { $lines.Add(('  {0,6:N1} s  {1}' -f [double]$t.Seconds, $t.Name)) }
+    if ($e2e -and $e2e.PSObject.Properties['Files'] -and $e2e.Files) {
+        # Where BeforeAll/AfterAll cost most: each file's whole time, its tests' part and the rest, longest rest first.
+        $lines.Add("lab $($Boot.Kernel), per file (seconds: whole, its tests, the rest: BeforeAll/AfterAll and Pester):")
+        foreach ($f in @($e2e.Files | Sort-Object { [double]$_.Seconds - [double]$_.TestSeconds } -Descending)) {
+            $lines.Add(('  {0,6:N1} {1,6:N1} {2,6:N1}  {3}' -f [double]$f.Seconds, [double]$f.TestSeconds, ([double]$f.Seconds - [double]$f.TestSeconds), $f.Name))
+        }
     }
     $script:TimeReport.AddRange($lines)
 }

@@ -12,10 +12,10 @@
     The result file (read by build.ps1) holds Passed, Failed, Skipped, NotRun, Inconclusive,
     FailedContainers, FailedBlocks, Result ('Passed' or 'Failed'), Duration, and where the time went, which
     the summary prints: Phases (seconds: pwsh's start, Pester's import, discovery, the tests, the rest),
-    Slowest (the ten slowest tests: Name, Seconds), SlowestBlocks (the ten blocks whose BeforeAll/AfterAll and
-    Pester's work outside their tests took longest: Name, Seconds) and Files (each file's Name and Seconds). Result is 'Failed' when
-    Pester's own result is (a failed test, BeforeAll/AfterAll block or file), when a test was inconclusive,
-    when a test did not run although no filter left it out, or when no test passed.
+    Slowest (the ten slowest tests: Name, Seconds) and Files (each file's Name, Seconds and TestSeconds, its It
+    blocks' part). Result is 'Failed' when Pester's own result is (a failed test, BeforeAll/AfterAll block or
+    file), when a test was inconclusive, when a test did not run although no filter left it out, or when no test
+    passed.
 #>
 param(
     [Parameter(Mandatory)] [string] $PesterPath,
@@ -38,6 +38,12 @@ $counts = [ordered]@{
     FailedContainers = 0; FailedBlocks = 0; Result = 'Failed'; Duration = 0
 }
 # From this script's start: with the process start before it, where the time of a lab run goes.
+function Get-BlockTests($Block) {
+    # A block's tests and those of the blocks inside it.
+    $Block.Tests
+    foreach ($inner in $Block.Blocks) { Get-BlockTests $inner }
+}
+
 $started = [datetime]::UtcNow
 $startedProcess = (Get-Process -Id $PID).StartTime.ToUniversalTime()
 try {
@@ -86,20 +92,11 @@ $counts.Phases = [ordered]@{
 $counts.Slowest = @($result.Tests | Sort-Object { $_.Duration } -Descending | Select-Object -First 10 | ForEach-Object {
     [ordered]@{ Name = $_.ExpandedPath; Seconds = [math]::Round($_.Duration.TotalSeconds, 1) }
 })
-# A block's own time is what its tests and inner blocks do not account for: its BeforeAll/AfterAll and Pester's work.
-$blocks = [System.Collections.Generic.List[object]]::new()
-$queue = [System.Collections.Generic.Queue[object]]::new()
-foreach ($c in $result.Containers) { foreach ($b in $c.Blocks) { $queue.Enqueue($b) } }
-while ($queue.Count) {
-    $b = $queue.Dequeue()
-    $blocks.Add($b)
-    foreach ($inner in $b.Blocks) { $queue.Enqueue($inner) }
-}
-$counts.SlowestBlocks = @($blocks | Sort-Object { $_.OwnDuration } -Descending | Select-Object -First 10 | ForEach-Object {
-    [ordered]@{ Name = $_.ExpandedPath; Seconds = [math]::Round($_.OwnDuration.TotalSeconds, 1) }
-})
+# Per file: its whole time and its tests' (It blocks); the rest is its BeforeAll/AfterAll and Pester's work. (Pester's
+# own per-block OwnDuration is not usable for this: over one run its top ten blocks summed to twice the whole rest.)
 $counts.Files = @($result.Containers | ForEach-Object {
-    [ordered]@{ Name = Split-Path -Leaf "$($_.Item)"; Seconds = [math]::Round($_.Duration.TotalSeconds, 1) }
+    $fileTests = ($_.Blocks | ForEach-Object { Get-BlockTests $_ } | ForEach-Object { $_.Duration.TotalSeconds } | Measure-Object -Sum).Sum
+    [ordered]@{ Name = Split-Path -Leaf "$($_.Item)"; Seconds = [math]::Round($_.Duration.TotalSeconds, 1); TestSeconds = [math]::Round([double]$fileTests, 1) }
 })
 
 $reasons = [System.Collections.Generic.List[string]]::new()
