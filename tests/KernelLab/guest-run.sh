@@ -57,6 +57,22 @@ pci_parents() {
   done
 }
 
+# -m sriov: the physical functions lab.sh gave qemu 11 ($L/sriov: address and total VFs, pairs) stay
+# on virtio-pci with virtio_net loaded, so they can make VFs at once (virtio-pci's sriov_configure
+# wants the device live: without a virtio driver it says EBUSY); vp_vdpa is loaded for the VFs.
+sriov_pfs() {
+  local bdf total d
+  [ -s "$L/sriov" ] || lab_fail "-m sriov: lab.sh added no physical functions ($L/sriov is missing)"
+  load vdpa virtio_pci vp_vdpa virtio_net
+  set -- $(cat "$L/sriov")
+  while (($# >= 2)); do
+    bdf=$1 total=$2; shift 2
+    d=/sys/bus/pci/devices/$bdf
+    [ "$(cat "$d/sriov_totalvfs" 2>/dev/null)" = "$total" ] ||
+      lab_fail "-m sriov: $bdf is not a PF with $total VFs (sriov_totalvfs '$(cat "$d/sriov_totalvfs" 2>&1)')"
+  done
+}
+
 IFS=, read -r -a modlist <<< "$mods"
 for m in "${modlist[@]}"; do
   case "$m" in
@@ -67,6 +83,7 @@ for m in "${modlist[@]}"; do
     vhost) load vhost_vdpa ;;                             # /dev/vhost-vdpa-N when bound
     noprobe) load vdpa; echo 0 > /sys/bus/vdpa/drivers_autoprobe ;;
     pci) pci_parents ;;                                   # mgmtdevs pci/<address> (vp_vdpa)
+    sriov) sriov_pfs ;;                                   # PFs 0000:01:00.0 (3 VFs), 0000:02:00.0 (1 VF)
     ssh) ;;                                               # sshd for PowerShell remoting: start_sshd, below
     *) load "$m" ;;
   esac

@@ -424,6 +424,97 @@ build_pwsh_r2r() {
   log "PowerShell $ver ReadyToRun copy ready in $(since "$t0")s"
 }
 
+# -m sriov needs qemu's composable SR-IOV device (virtio-net-pci ... sriov-pf=ID), which Debian 12's
+# qemu 7.2 lacks and trixie-backports' qemu 11 has. It is fetched with apt into $CACHE/qemu11 without
+# touching the host's packages: a private sources list (the host's own Debian archive URIs with the
+# trixie suites), private lists and cache folders and an empty dpkg status, so apt resolves the whole
+# dependency closure; dpkg-deb -x unpacks it into one root, and run() starts the binary through that
+# root's own loader (trixie's glibc is newer than the host's). Only boots with -m sriov use it.
+Q11=$CACHE/qemu11
+
+# The URIs of the host's Debian archive: the deb sources (deb822 .sources files or one-line
+# sources.list entries) that carry this release's own suite (bookworm), not -security or -updates.
+host_debian_uris() {
+  local code f
+  code=$(. /etc/os-release 2>/dev/null; echo "${VERSION_CODENAME:-}")
+  [ -n "$code" ] || return 0
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    # One stanza per blank-line-separated block: URIs of stanzas with Types deb and Suites naming $code.
+    awk -v code="$code" 'BEGIN { RS = ""; FS = "\n" }
+      { types = ""; uris = ""; suites = ""; enabled = "yes"
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^[ \t]*#/) continue
+          split($i, kv, ":"); k = tolower(kv[1]); v = substr($i, length(kv[1]) + 2)
+          if (k == "types") types = v; else if (k == "uris") uris = v
+          else if (k == "suites") suites = v; else if (k == "enabled") enabled = v }
+        if (enabled ~ /no/ || (" " types " ") !~ /[ \t]deb[ \t]/) next
+        if ((" " suites " ") !~ ("[ \t]" code "[ \t]")) next
+        n = split(uris, u, /[ \t]+/); for (j = 1; j <= n; j++) if (u[j] != "") print u[j] }' "$f"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    # deb [options] URI SUITE COMPONENTS...
+    sed -E 's/\[[^]]*\]//' "$f" | awk -v code="$code" '$1 == "deb" && $3 == code { print $2 }'
+  done
+}
+
+# apt with every folder private to $Q11/apt and nothing of the host's package state.
+apt11() {
+  local A=$Q11/apt
+  apt-get -q -o Dir::Etc::SourceList="$A/sources.list" -o Dir::Etc::SourceParts="$A/empty" \
+    -o Dir::Etc::Preferences="$A/empty/none" -o Dir::Etc::PreferencesParts="$A/empty" \
+    -o Dir::State="$A/state" -o Dir::State::Lists="$A/state/lists" -o Dir::State::status="$A/status" \
+    -o Dir::Cache="$A/cache" -o APT::Architecture=amd64 -o APT::Architectures::=amd64 \
+    -o APT::Install-Recommends=false -o APT::Sandbox::User=root -o Debug::NoLocking=true "$@"
+}
+
+setup_qemu11() {
+  [ -f "$Q11/ready" ] && return 0
+  local t0 A=$Q11/apt uris u
+  t0=$(now)
+  STEP="finding the host's Debian archive for qemu 11"
+  mapfile -t uris < <(host_debian_uris | awk '!seen[$0]++')
+  ((${#uris[@]})) || die "-m sriov: no Debian archive in the host's apt sources (a deb entry for suite $(. /etc/os-release; echo "$VERSION_CODENAME")) to fetch trixie-backports' qemu from"
+  rm -rf "$Q11"
+  mkdir -p "$A/empty" "$A/state/lists/partial" "$A/cache/archives/partial" "$Q11/root"
+  : > "$A/status"
+  local key=/usr/share/keyrings/debian-archive-keyring.gpg
+  for u in "${uris[@]}"; do
+    echo "deb [signed-by=$key] $u trixie main"
+    echo "deb [signed-by=$key] $u trixie-backports main"
+  done > "$A/sources.list"
+  STEP="fetching the trixie package lists for qemu 11"
+  log "qemu 11 for -m sriov: apt-get update with a private sources list (trixie, trixie-backports)"
+  apt11 -qq update >&2
+  STEP="downloading qemu-system-x86 from trixie-backports"
+  local t1; t1=$(now)
+  apt11 -qq install -y --download-only -t trixie-backports qemu-system-x86 >&2
+  local n; n=$(compgen -G "$A/cache/archives/*.deb" | wc -l)
+  log "downloaded $n packages ($(du -shc "$A"/cache/archives/*.deb | tail -1 | cut -f1)) in $(since "$t1")s"
+  STEP="unpacking qemu 11"
+  t1=$(now)
+  local f
+  for f in "$A"/cache/archives/*.deb; do dpkg-deb -x "$f" "$Q11/root"; done
+  [ -x "$Q11/root/usr/bin/qemu-system-x86_64" ] || die "-m sriov: no qemu-system-x86_64 in the unpacked packages"
+  # It must start through its own loader and have the composable SR-IOV property.
+  q11 -device virtio-net-pci,help 2>&1 | grep -q 'sriov-pf' ||
+    die "-m sriov: the fetched qemu ($(q11 --version 2>&1 | head -1)) has no virtio-net-pci sriov-pf property"
+  rm -rf "$A/cache" "$A/state"
+  log "unpacked $(q11 --version | head -1) ($(du -sh "$Q11/root" | cut -f1)) in $(since "$t1")s"
+  touch "$Q11/ready"
+  log "qemu 11 ready in $Q11 in $(since "$t0")s"
+}
+
+# The command that starts qemu 11: its own loader, its libraries, the binary, its firmware.
+q11_argv() {
+  local R=$Q11/root
+  Q11ARGV=("$R/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path "$R/usr/lib/x86_64-linux-gnu:$R/lib/x86_64-linux-gnu"
+    "$R/usr/bin/qemu-system-x86_64" -L "$R/usr/share/qemu" -L "$R/usr/share/seabios")
+}
+# Its loadable modules are found by QEMU_MODULE_DIR, not the host's qemu 7.2 ones.
+q11() { q11_argv; QEMU_MODULE_DIR=$Q11/root/usr/lib/x86_64-linux-gnu/qemu "${Q11ARGV[@]}" "$@"; }
+
 # setup and plan take the same arguments: -k SERIES.
 series_args() {
   local word=$1; shift
@@ -446,6 +537,7 @@ setup() {
   flock -n 9 || { log "waiting for another lab.sh setup to finish"; flock 9; }
 
   host_packages
+  setup_qemu11
   resolve_kpkg
   local V; V=$(version_dir "$KPKG")
   if [ -f "$V/ready" ]; then
@@ -589,7 +681,13 @@ run() {
   # across nodes make the kernel warn (topology_sane) at boot.
   local smp=${VDPAPS_LAB_SMP:-2}
   [[ ",$mods," != *,pci,* ]] || smp="$smp,sockets=$smp,cores=1,threads=1"
-  local qemu=(qemu-system-x86_64 -nodefaults -no-user-config -accel tcg -cpu "${VDPAPS_LAB_CPU:-max}"
+  local qemu=(qemu-system-x86_64)
+  if [[ ",$mods," == *,sriov,* ]]; then
+    [ -f "$Q11/ready" ] || die "-m sriov needs qemu 11, which is not set up in $Q11: run 'bash $0 setup'"
+    q11_argv
+    qemu=("${Q11ARGV[@]}")
+  fi
+  qemu+=(-nodefaults -no-user-config -accel tcg -cpu "${VDPAPS_LAB_CPU:-max}"
     -m "${VDPAPS_LAB_MEM:-3072}" -smp "$smp" -display none -nic none -no-reboot
     -kernel "$V/boot/vmlinuz" -initrd "$V/initrd.gz" -append "$append"
     -serial "file:$(qarg "$X/console.log")" -serial "file:$(qarg "$X/out")"
@@ -597,6 +695,7 @@ run() {
     -virtfs "local,path=$(qarg "$X"),mount_tag=xfer,security_model=none")
   [ -z "$outdir" ] || qemu+=(-virtfs "local,path=$(qarg "$outdir"),mount_tag=out,security_model=none")
   [[ ",$mods," != *,pci,* ]] || pci_parents "$X"
+  [[ ",$mods," != *,sriov,* ]] || sriov_pfs "$X"
 
   local t0 qpid reader qrc=0
   t0=$(now)
@@ -605,7 +704,7 @@ run() {
   cat "$X/out" &
   reader=$!
   # qemu's stderr passes, less its warning about the PCI net functions having no network (-m pci).
-  timeout -k 10 "$tmo" "${qemu[@]}" < /dev/null 2> >(grep --line-buffered -v 'warning: nic virtio-net-pci.* has no peer' >&2) &
+  QEMU_MODULE_DIR=$Q11/root/usr/lib/x86_64-linux-gnu/qemu timeout -k 10 "$tmo" "${qemu[@]}" < /dev/null 2> >(grep --line-buffered -v 'warning: nic .* has no peer' >&2) &
   qpid=$!
   trap 'kill "$qpid" "$reader" 2>/dev/null; rm -rf "$X"; exit 130' INT TERM
   wait "$qpid" || qrc=$?
@@ -666,6 +765,24 @@ pci_parents() {
     -device pxb,id=pxb1,bus_nr=32,numa_node=1,bus=pci.0
     -device virtio-net-pci,bus=pxb1,addr=0x0,mac=52:54:00:00:21:00)
   echo "0000:00:10.0 0000:00:11.0 0000:00:12.0 0000:21:00.0" > "$X/pci"
+}
+
+# -m sriov (qemu 11, setup_qemu11): machine q35, since SR-IOV needs PCI Express, and two virtio-net
+# physical functions, each alone on a PCIe root port (bus 1 and bus 2): 0000:01:00.0 can make 3 VFs
+# (01:00.1-3), 0000:02:00.0 one (02:00.1). qemu's composable SR-IOV device: each VF is a virtio-net-pci
+# naming its PF (sriov-pf=ID), given before the PF. Tests name these addresses: keep them.
+sriov_pfs() {
+  local X=$1
+  qemu+=(-M q35
+    -device pcie-root-port,id=rp1,chassis=1,slot=1
+    -device virtio-net-pci,bus=rp1,addr=0x0.0x3,sriov-pf=pf1,mac=52:54:00:00:31:03
+    -device virtio-net-pci,bus=rp1,addr=0x0.0x2,sriov-pf=pf1,mac=52:54:00:00:31:02
+    -device virtio-net-pci,bus=rp1,addr=0x0.0x1,sriov-pf=pf1,mac=52:54:00:00:31:01
+    -device virtio-net-pci,bus=rp1,addr=0x0.0x0,id=pf1,mac=52:54:00:00:31:00
+    -device pcie-root-port,id=rp2,chassis=2,slot=2
+    -device virtio-net-pci,bus=rp2,addr=0x0.0x1,sriov-pf=pf2,mac=52:54:00:00:32:01
+    -device virtio-net-pci,bus=rp2,addr=0x0.0x0,id=pf2,mac=52:54:00:00:32:00)
+  echo "0000:01:00.0 3 0000:02:00.0 1" > "$X/sriov"
 }
 
 keep_console() {
