@@ -27,6 +27,8 @@
         'Compare-VdpaConfiguration'
         'Sync-VdpaConfiguration'
         'Get-VdpaCommonFeature'
+        'Get-VdpaPhysicalFunction'
+        'Set-VdpaPhysicalFunction'
     )
     FunctionsToExport = @()
     VariablesToExport = @()

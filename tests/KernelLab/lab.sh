@@ -6,7 +6,7 @@
 # unchanged. See docs/lab.md.
 #
 #   lab.sh setup [-k SERIES]
-#       Installs what is missing (qemu, compiler, kmod) with apt, downloads Debian's kernel packages
+#       Installs what is missing (qemu, compiler, kmod) with apt, fetches qemu 11 for -m sriov into the cache, downloads Debian's kernel packages
 #       of SERIES (apt's candidate linux-source-SERIES version, recorded per series), builds vringh,
 #       vdpa_sim, vdpa_sim_net, vdpa_sim_blk and vp_vdpa out of tree (on 6.1 also the vdpa core:
 #       vdpa, vduse, vhost_vdpa, virtio_vdpa, which Debian's 6.1 config leaves out), the initramfs,
@@ -30,6 +30,8 @@
 #                pci      vp_vdpa on qemu virtio-pci functions: mgmtdevs pci/0000:00:10.0 (net, mq),
 #                         pci/0000:00:11.0 (net), pci/0000:00:12.0 (block), pci/0000:21:00.0 (net,
 #                         behind a PCI expander bridge on NUMA node 1; the guest gets two nodes)
+#                sriov    qemu 11 (setup fetches it) on q35 with two SR-IOV virtio-net PFs, 0000:01:00.0 (3 VFs)
+#                         and 0000:02:00.0 (1 VF), on virtio-pci with virtio_net; vp_vdpa loaded for the VFs
 #                ssh      no module: sshd on 127.0.0.1 with pwsh as its powershell subsystem (PowerShell
 #                         remoting; keys made per boot; the client key's path in VDPAPS_LAB_SSH_KEY)
 #                NAME     any other module of the kernel package, with its dependencies
@@ -586,6 +588,7 @@ plan() {
   elif [ ! -f "$(version_dir "$k")/ready" ]; then
     echo "kernel $KSERIES: download Debian's kernel packages $k and build the vdpa modules and the initramfs into $CACHE (several minutes)"
   fi
+  [ -f "$Q11/ready" ] || echo "qemu 11 for -m sriov: fetch qemu-system-x86 and its libraries from trixie-backports with a private apt into $Q11 (about 40 MB, once)"
   local pinned
   pinned=$(pinned_pwsh)
   if [ -n "$pinned" ] && [ "${VDPAPS_LAB_R2R:-1}" != 0 ] && ! compgen -G "$CACHE/pwsh-r2r/${pinned%% *}-runtime-*/.ready" > /dev/null; then
@@ -640,6 +643,8 @@ run() {
   V=$(version_dir "${kpkg:-none}")
   [ -n "$kpkg" ] && [ -f "$V/ready" ] || die "the $KSERIES lab is not set up in $CACHE: run 'bash $0 setup -k $KSERIES' first"
   command -v qemu-system-x86_64 > /dev/null || die "qemu-system-x86_64 is missing: run 'bash $0 setup'"
+  # pci's expander bridge (pxb on pci.0) and its bus layout are i440fx's; sriov's machine is q35.
+  [[ ",$mods," != *,sriov,* || ",$mods," != *,pci,* ]] || die "-m sriov and pci do not go together: pci's functions and NUMA bridge are laid out for the default machine, sriov needs q35"
   [[ ",$mods," != *,ssh,* ]] || [ -x /usr/sbin/sshd ] || die "-m ssh needs /usr/sbin/sshd (openssh-server): run 'bash $0 setup'"
 
   if [ -n "$outdir" ]; then

@@ -38,6 +38,8 @@ public class VdpaConfigurationTests
     [InlineData("bad-mac-multicast.json", VdpaConfigurationProblemKind.InvalidMacAddress, "$.devices[0].mac", 3)]
     [InlineData("bad-duplicate.json", VdpaConfigurationProblemKind.DuplicateDeviceName, "$.devices[2].name", 5)]
     [InlineData("bad-name.json", VdpaConfigurationProblemKind.SchemaViolation, "$.devices[0].name", 3)]
+    [InlineData("bad-pf-address.json", VdpaConfigurationProblemKind.SchemaViolation, "$.physicalFunctions[0].address", 3)]
+    [InlineData("bad-pf-count.json", VdpaConfigurationProblemKind.SchemaViolation, "$.physicalFunctions[0].vfCount", 3)]
     public void EachBadFileIsReportedWithItsKindPathAndLine(string file, VdpaConfigurationProblemKind kind, string path, int line)
     {
         var full = Path.Combine(SampleDirectory, file);
@@ -79,6 +81,31 @@ public class VdpaConfigurationTests
         Assert.Equal(["MAC", "MTU", "VERSION_1", "bit_40"], net.Features!);
         Assert.Equal("vhost_vdpa", net.Driver);
         Assert.Null(configuration.Devices[1].MacAddress);
+    }
+
+    [Fact]
+    public void PhysicalFunctionsAreReadBeforeTheDevicesTheyMake()
+    {
+        var configuration = VdpaConfigurationReader.ReadFile(Path.Combine(SampleDirectory, "valid-physical-functions.json"), check: false);
+        Assert.Equal(["0000:01:00.0", "0000:02:00.0"], configuration.PhysicalFunctions!.Select(p => p.PciAddress));
+        Assert.Equal([3, 0], configuration.PhysicalFunctions!.Select(p => p.VfCount));
+        Assert.Equal(["vp-vdpa", null], configuration.PhysicalFunctions!.Select(p => p.VfDriver));
+        Assert.Equal("pci/0000:01:00.2", configuration.Devices[0].Parent);
+        // Written back as read: the section comes before the devices, a driver left out stays out.
+        var text = VdpaConfigurationWriter.Serialize(new VdpaConfiguration { PhysicalFunctions = configuration.PhysicalFunctions, Devices = configuration.Devices });
+        Assert.True(text.IndexOf("physicalFunctions", StringComparison.Ordinal) < text.IndexOf("devices", StringComparison.Ordinal));
+        Assert.Equal(configuration.PhysicalFunctions, VdpaConfigurationReader.Parse(text, "again.json").PhysicalFunctions!);
+        Assert.DoesNotContain("physicalFunctions", VdpaConfigurationWriter.Serialize(new VdpaConfiguration { Devices = [] }), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void APhysicalFunctionGivenTwiceIsRefused()
+    {
+        const string json = """
+            {"physicalFunctions": [{"address": "0000:01:00.0", "vfCount": 1}, {"address": "0000:01:00.0", "vfCount": 2}], "devices": []}
+            """;
+        var e = Assert.Throws<VdpaConfigurationException>(() => VdpaConfigurationReader.Parse(json, "x.json"));
+        Assert.Equal("$.physicalFunctions[1].address", Assert.Single(e.Problems).Path);
     }
 
     /// <summary>The published schema and the validator accept and refuse the same files; only duplicate names are beyond JSON Schema.</summary>

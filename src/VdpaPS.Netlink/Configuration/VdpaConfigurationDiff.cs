@@ -126,6 +126,50 @@ internal static class VdpaConfigurationDiff
         return differences;
     }
 
+    /// <summary>
+    /// The physical functions' differences: a PF the host lacks, its VF count, its VFs' driver (each VF bound to the
+    /// file's vfDriver). PFs the file does not name are not managed.
+    /// </summary>
+    public static IReadOnlyList<VdpaConfigurationDifference> ComparePhysicalFunctions(VdpaConfiguration desired, IReadOnlyList<VdpaPhysicalFunction> host)
+    {
+        var differences = new List<VdpaConfigurationDifference>();
+        foreach (var wanted in desired.PhysicalFunctions ?? [])
+        {
+            VdpaConfigurationDifference Difference(string attribute, string? desiredValue, string? actualValue) =>
+                new() { Name = wanted.PciAddress, Change = VdpaConfigurationChange.PhysicalFunction, Attribute = attribute, Desired = desiredValue, Actual = actualValue ?? "none", PhysicalFunction = wanted };
+
+            var pf = host.FirstOrDefault(p => p.PciAddress == wanted.PciAddress);
+            if (pf is null)
+            {
+                differences.Add(Difference("address", wanted.PciAddress, "no such physical function"));
+                continue;
+            }
+
+            if (pf.VfCount != wanted.VfCount)
+            {
+                differences.Add(Difference("vfCount", Text(wanted.VfCount), Text(pf.VfCount)));
+            }
+            else if (wanted.VfDriver is { } driver && wanted.VfCount > 0 && pf.VirtualFunctions.Any(v => !SameDriver(v.Driver, driver)))
+            {
+                differences.Add(Difference("vfDriver", driver, string.Join(", ", pf.VirtualFunctions.Select(v => v.Driver ?? "none").Distinct())));
+            }
+        }
+
+        return differences;
+    }
+
+    /// <summary>A PCI driver as the file names it, or its module's name (vp_vdpa for vp-vdpa).</summary>
+    private static bool SameDriver(string? bound, string named) => bound is not null && bound.Replace('_', '-') == named.Replace('_', '-');
+
+    /// <summary>The host's PFs that have VFs, as a file would give them: the VFs' driver when they all have the same.</summary>
+    public static IReadOnlyList<VdpaPhysicalFunctionDefinition> ExportPhysicalFunctions(IEnumerable<VdpaPhysicalFunction> host) =>
+        [.. host.Where(p => p.VfCount > 0).Select(p => new VdpaPhysicalFunctionDefinition
+        {
+            PciAddress = p.PciAddress,
+            VfCount = p.VfCount,
+            VfDriver = p.VirtualFunctions.Select(v => v.Driver).Distinct().ToList() is [{ } only] ? only : null,
+        })];
+
     /// <summary>One device's differences: those needing a recreation first, then the MAC, then the driver.</summary>
     public static IEnumerable<VdpaConfigurationDifference> CompareDevice(VdpaDeviceDefinition wanted, VdpaDeviceState state, bool macSettable)
     {

@@ -55,7 +55,8 @@ internal static partial class VdpaConfigurationReader
 
     private static readonly HashSet<string> FeatureNameSet = new(FeatureNames, StringComparer.Ordinal);
 
-    private static readonly string[] RootProperties = ["$schema", "devices"];
+    private static readonly string[] RootProperties = ["$schema", "physicalFunctions", "devices"];
+    private static readonly string[] PhysicalFunctionProperties = ["address", "vfCount", "vfDriver"];
     private static readonly string[] DeviceProperties = ["name", "parent", "mac", "mtu", "maxQueuePairs", "features", "driver"];
 
     /// <param name="check">Whether the file must be the caller's or root's alone (for a caller that can change devices); see <see cref="VdpaConfigurationFileCheck"/>.</param>
@@ -156,17 +157,108 @@ internal static partial class VdpaConfigurationReader
                 }
             }
 
+            List<VdpaPhysicalFunctionDefinition>? pfs = null;
+            if (root.TryGetProperty("physicalFunctions", out var pfList))
+            {
+                pfs = ReadPhysicalFunctions(pfList, Add);
+            }
+
             if (problems.Count == 0)
             {
                 configuration = new VdpaConfiguration
                 {
                     Schema = root.TryGetProperty("$schema", out var s) ? s.GetString() : null,
+                    PhysicalFunctions = pfs,
                     Devices = devices,
                 };
             }
         }
 
         return problems;
+    }
+
+    private static List<VdpaPhysicalFunctionDefinition>? ReadPhysicalFunctions(JsonElement list, Action<VdpaConfigurationProblemKind, string, string> add)
+    {
+        const string At = "$.physicalFunctions";
+        if (list.ValueKind != JsonValueKind.Array)
+        {
+            add(VdpaConfigurationProblemKind.SchemaViolation, At, $"\"physicalFunctions\" must be an array, not {Describe(list)}.");
+            return null;
+        }
+
+        var pfs = new List<VdpaPhysicalFunctionDefinition>();
+        var firstIndexOf = new Dictionary<string, int>(StringComparer.Ordinal);
+        var index = 0;
+        foreach (var item in list.EnumerateArray())
+        {
+            var path = $"{At}[{index.ToString(CultureInfo.InvariantCulture)}]";
+            index++;
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                add(VdpaConfigurationProblemKind.SchemaViolation, path, $"A physical function must be a JSON object, not {Describe(item)}.");
+                continue;
+            }
+
+            var ok = CheckProperties(item, path, PhysicalFunctionProperties, add);
+            string? address = null;
+            if (!item.TryGetProperty("address", out var addressElement))
+            {
+                add(VdpaConfigurationProblemKind.SchemaViolation, path, "The required property \"address\" is missing.");
+                ok = false;
+            }
+            else if (ReadString(addressElement, $"{path}.address", add) is { } a)
+            {
+                address = VdpaSriov.NormalizeAddress(a);
+                if (address is null || a != address)
+                {
+                    add(VdpaConfigurationProblemKind.SchemaViolation, $"{path}.address", $"'{a}' is not a PCI address with its domain, in lower case, such as 0000:01:00.0.");
+                    ok = false;
+                }
+                else if (firstIndexOf.TryGetValue(address, out var first))
+                {
+                    add(VdpaConfigurationProblemKind.DuplicateDeviceName, $"{path}.address",
+                        $"The physical function {address} is already given by {At}[{first.ToString(CultureInfo.InvariantCulture)}]; each is given once.");
+                    ok = false;
+                }
+                else
+                {
+                    firstIndexOf[address] = index - 1;
+                }
+            }
+            else
+            {
+                ok = false;
+            }
+
+            if (!item.TryGetProperty("vfCount", out _))
+            {
+                add(VdpaConfigurationProblemKind.SchemaViolation, path, "The required property \"vfCount\" is missing.");
+                ok = false;
+            }
+
+            var count = ReadInteger(item, "vfCount", path, 0, ushort.MaxValue, add, ref ok);
+            string? driver = null;
+            if (item.TryGetProperty("vfDriver", out var driverElement))
+            {
+                driver = ReadString(driverElement, $"{path}.vfDriver", add);
+                if (driver is null || VdpaText.CheckDeviceName(driver) is not null)
+                {
+                    if (driver is not null)
+                    {
+                        add(VdpaConfigurationProblemKind.SchemaViolation, $"{path}.vfDriver", $"'{driver}' is not a PCI driver's name.");
+                    }
+
+                    ok = false;
+                }
+            }
+
+            if (ok && address is not null && count is { } n)
+            {
+                pfs.Add(new VdpaPhysicalFunctionDefinition { PciAddress = address, VfCount = n, VfDriver = driver });
+            }
+        }
+
+        return pfs;
     }
 
     private static VdpaDeviceDefinition? ReadDevice(JsonElement item, string path, Action<VdpaConfigurationProblemKind, string, string> add)

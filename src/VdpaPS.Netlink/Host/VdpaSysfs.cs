@@ -11,13 +11,21 @@ namespace VdpaPS.Netlink.Host;
 /// <summary>A sysfs step that failed: a driver not loaded, a write the kernel refused, a bind that did not take.</summary>
 public sealed class VdpaSysfsException : Exception
 {
-    public VdpaSysfsException(string message, VdpaSysfsFailure failure, Exception? inner = null)
+    public VdpaSysfsException(string message, VdpaSysfsFailure failure, Exception? inner = null, int errno = 0, string? path = null)
         : base(message, inner)
     {
         Failure = failure;
+        Errno = errno != 0 ? errno : (inner as VdpaSysfsException)?.Errno ?? 0;
+        Path = path ?? (inner as VdpaSysfsException)?.Path;
     }
 
     public VdpaSysfsFailure Failure { get; }
+
+    /// <summary>The kernel's errno for a write it refused (0 when the failure was no refused write).</summary>
+    public int Errno { get; }
+
+    /// <summary>The sysfs file the failed write went to, where there was one.</summary>
+    public string? Path { get; }
 }
 
 public enum VdpaSysfsFailure
@@ -27,6 +35,12 @@ public enum VdpaSysfsFailure
     WriteFailed,
     BindNotEffective,
     PermissionDenied,
+
+    /// <summary>The PF's driver refused to make VFs because it is not ready (EBUSY from sriov_numvfs).</summary>
+    PhysicalFunctionNotReady,
+
+    /// <summary>A VF count the PF cannot make (ERANGE or EINVAL from sriov_numvfs, or over sriov_totalvfs).</summary>
+    VfCountOutOfRange,
 }
 
 /// <summary>What the netlink family does not tell: the driver a device is bound to, what it became, and binding.</summary>
@@ -227,7 +241,7 @@ internal sealed class VdpaSysfs
     }
 
     /// <summary>The override a device has (sysfs shows "(null)" for none); null when it has none or it cannot be read.</summary>
-    private static string? ReadOverride(string path)
+    internal static string? ReadOverride(string path)
     {
         try
         {
@@ -257,6 +271,22 @@ internal sealed class VdpaSysfs
 
         var link = Path.Combine(_sys, "bus", bus, "devices", deviceName, "driver");
         return Directory.Exists(link) ? Path.GetFileName(ResolveDirectory(link)) : null;
+    }
+
+    /// <summary>
+    /// Adds what sysfs knows of a PCI parent: its PCI driver and, for an SR-IOV virtual function, its PF (the physfn link).
+    /// Other parents are left as they are.
+    /// </summary>
+    public VdpaParent DescribeParent(VdpaParent parent)
+    {
+        if (parent.BusName == "pci" && CheckName(parent.DeviceName) is null)
+        {
+            var dir = Path.Combine(_sys, "bus", "pci", "devices", parent.DeviceName);
+            parent.PciDriver = DriverOf(dir);
+            parent.PhysicalFunction = ReadLink(Path.Combine(dir, "physfn")) is { } pf ? Path.GetFileName(pf.TrimEnd('/')) : null;
+        }
+
+        return parent;
     }
 
     /// <summary>
@@ -366,7 +396,7 @@ internal sealed class VdpaSysfs
     }
 
     /// <summary>The driver's name from the device's driver link (one readlink), or null when there is none: unbound.</summary>
-    private static string? DriverOf(string deviceDir) =>
+    internal static string? DriverOf(string deviceDir) =>
         ReadLink(Path.Combine(deviceDir, "driver")) is { } target ? Path.GetFileName(target.TrimEnd('/')) : null;
 
     /// <summary>

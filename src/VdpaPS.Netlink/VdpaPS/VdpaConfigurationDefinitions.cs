@@ -38,6 +38,25 @@ public sealed record VdpaDeviceDefinition
     public override string ToString() => Name;
 }
 
+/// <summary>One SR-IOV physical function of a configuration file: how many VFs it has and the driver they are bound to.</summary>
+/// <remarks>Sync-VdpaConfiguration converges these before the devices, so a device may name a VF parent its PF section makes.</remarks>
+public sealed record VdpaPhysicalFunctionDefinition
+{
+    /// <summary>The PF's PCI address, 0000:01:00.0.</summary>
+    [JsonPropertyName("address")]
+    public string PciAddress { get; init; } = string.Empty;
+
+    [JsonPropertyName("vfCount")]
+    public int VfCount { get; init; }
+
+    /// <summary>The PCI driver of every VF (vp-vdpa, mlx5_core ...); left out, the VFs' driver is not managed.</summary>
+    [JsonPropertyName("vfDriver")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? VfDriver { get; init; }
+
+    public override string ToString() => PciAddress;
+}
+
 /// <summary>What one difference between a configuration file and the host asks Sync-VdpaConfiguration to do.</summary>
 public enum VdpaConfigurationChange
 {
@@ -55,17 +74,20 @@ public enum VdpaConfigurationChange
 
     /// <summary>An attribute the kernel cannot change on a live device differs: the device is recreated only with -Force.</summary>
     Recreate,
+
+    /// <summary>A physical function's VF count or VF driver differs: set as Set-VdpaPhysicalFunction does, before the devices.</summary>
+    PhysicalFunction,
 }
 
 /// <summary>One difference between a configuration file and the host (Compare-VdpaConfiguration's output).</summary>
 public sealed class VdpaConfigurationDifference
 {
-    /// <summary>The device's name: Name, as every other output calls it, so a difference binds by property name to -Name of Get-VdpaDevice or Remove-VdpaDevice.</summary>
+    /// <summary>The device's name (a PF's address for a PhysicalFunction difference): Name, as every other output calls it, so a difference binds by property name to -Name of Get-VdpaDevice or Remove-VdpaDevice.</summary>
     public string Name { get; init; } = string.Empty;
 
     public VdpaConfigurationChange Change { get; init; }
 
-    /// <summary>The attribute that differs, in the file's words (mac, driver, parent, mtu, maxQueuePairs, features); null for Create and NotInFile.</summary>
+    /// <summary>The attribute that differs, in the file's words (mac, driver, parent, mtu, maxQueuePairs, features; vfCount, vfDriver, address for a PF); null for Create and NotInFile.</summary>
     public string? Attribute { get; init; }
 
     public string? Desired { get; init; }
@@ -77,6 +99,9 @@ public sealed class VdpaConfigurationDifference
 
     /// <summary>The host's device as read (null for Create).</summary>
     public VdpaDeviceDefinition? Current { get; init; }
+
+    /// <summary>The file's physical function (for PhysicalFunction differences; Name is then its address).</summary>
+    public VdpaPhysicalFunctionDefinition? PhysicalFunction { get; init; }
 
     public override string ToString() => Attribute is null ? $"{Name}: {Change}" : $"{Name}: {Change} {Attribute} {Actual} -> {Desired}";
 }

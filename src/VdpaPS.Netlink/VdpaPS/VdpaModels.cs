@@ -32,6 +32,12 @@ public sealed class VdpaParent
 
     public ulong? SupportedFeatureMask { get; init; }
 
+    /// <summary>The driver of a bus parent's device (vp-vdpa, mlx5_core), from sysfs; null for a parent without a bus or driver.</summary>
+    public string? PciDriver { get; set; }
+
+    /// <summary>For a parent that is an SR-IOV virtual function: its physical function's address (the physfn link), else null.</summary>
+    public string? PhysicalFunction { get; set; }
+
     public override string ToString() => Name;
 }
 

@@ -342,6 +342,21 @@ public abstract partial class VdpaCmdlet : PSCmdlet, IDisposable
         return device;
     }
 
+    /// <summary>Adds what sysfs knows of a PCI parent (its PCI driver, the PF of a VF); a parent sysfs cannot read stays as netlink described it.</summary>
+    private protected static VdpaParent WithSysfs(VdpaParent parent)
+    {
+        try
+        {
+            VdpaSysfs.Default.DescribeParent(parent);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // As for devices: sysfs details are extras.
+        }
+
+        return parent;
+    }
+
     /// <summary>Writes an input error for a value refused before it reached the kernel; false when <paramref name="problem"/> is null.</summary>
     private protected bool RefuseInput(string? problem, string errorId, ErrorTarget target)
     {

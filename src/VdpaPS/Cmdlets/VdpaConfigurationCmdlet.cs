@@ -48,6 +48,12 @@ public abstract class VdpaConfigurationCmdlet : VdpaCmdlet
         DumpOrStop($"Reading the host's vDPA devices (DEV_GET and DEV_CONFIG_GET dumps, drivers from sysfs).",
             c => VdpaDeviceState.ReadHost(c, VdpaSysfs.Default), VdpaTargetKind.Device);
 
+    /// <summary>The differences of the file's physical functions (before the devices'): read from sysfs, as Get-VdpaPhysicalFunction does.</summary>
+    private protected IReadOnlyList<VdpaConfigurationDifference> ComparePhysicalFunctions(VdpaConfiguration configuration) =>
+        configuration.PhysicalFunctions is { Count: > 0 }
+            ? VdpaConfigurationDiff.ComparePhysicalFunctions(configuration, VdpaSriov.Default.GetPhysicalFunctions())
+            : [];
+
     /// <summary>Whether this kernel changes a live device's MAC address (DEV_ATTR_SET, 6.12); if not, a MAC difference needs a recreation.</summary>
     private protected bool MacSettable => Client.Capabilities.Supports(VdpaCapability.SetAttributes);
 

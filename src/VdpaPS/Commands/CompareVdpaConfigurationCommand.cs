@@ -19,6 +19,7 @@ public sealed class CompareVdpaConfigurationCommand : VdpaConfigurationCmdlet
     protected override void ProcessRecord()
     {
         var configuration = ReadConfiguration(ResolveFilePath(Path));
+        WriteObject(ComparePhysicalFunctions(configuration), enumerateCollection: true);
         WriteObject(VdpaConfigurationDiff.Compute(configuration, ReadHost(), MacSettable), enumerateCollection: true);
     }
 }

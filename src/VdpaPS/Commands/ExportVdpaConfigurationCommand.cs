@@ -10,7 +10,7 @@ namespace VdpaPS.Commands;
 
 /// <summary>The host's vDPA devices as they are, in the configuration file format: written to a file, or emitted as objects.</summary>
 [Cmdlet(VerbsData.Export, "VdpaConfiguration", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
-[OutputType(typeof(VdpaDeviceDefinition))]
+[OutputType(typeof(VdpaDeviceDefinition), typeof(VdpaPhysicalFunctionDefinition))]
 public sealed class ExportVdpaConfigurationCommand : VdpaConfigurationCmdlet
 {
     /// <summary>The file to write: replaced whole (a new file renamed over it), never written through a symlink. Without it the devices are emitted as objects.</summary>
@@ -31,21 +31,24 @@ public sealed class ExportVdpaConfigurationCommand : VdpaConfigurationCmdlet
         // Sync-VdpaConfiguration of this file brings every device back.
         var devices = SelectByName(ReadHost(), s => s.Definition.Name, Name, VdpaTargetKind.Device)
             .Select(s => VdpaProvisioning.Restorable(s.Definition, VdpaSysfs.Default.GetParentKind(s.Device.Parent))).ToList();
+        // The PFs whose VFs are there, so a file brings back the VF parents its devices sit on (not with -Name: only those devices).
+        var pfs = Name is null ? VdpaConfigurationDiff.ExportPhysicalFunctions(VdpaSriov.Default.GetPhysicalFunctions()) : [];
         if (Path is null)
         {
+            WriteObject(pfs, enumerateCollection: true);
             WriteObject(devices, enumerateCollection: true);
             return;
         }
 
         var file = ResolveFilePath(Path);
-        if (!ShouldProcess(file, $"Write the configuration of {devices.Count} vDPA device(s)"))
+        if (!ShouldProcess(file, $"Write the configuration of {devices.Count} vDPA device(s){(pfs.Count > 0 ? $" and {pfs.Count} physical function(s)" : string.Empty)}"))
         {
             return;
         }
 
         try
         {
-            VdpaConfigurationWriter.WriteFile(file, VdpaConfigurationWriter.Serialize(new VdpaConfiguration { Devices = devices }));
+            VdpaConfigurationWriter.WriteFile(file, VdpaConfigurationWriter.Serialize(new VdpaConfiguration { PhysicalFunctions = pfs.Count > 0 ? pfs : null, Devices = devices }));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -36,7 +36,7 @@ public sealed class GetVdpaParentCommand : VdpaCmdlet
         {
             if (written.Add(parent.Name))
             {
-                WriteObject(parent);
+                WriteObject(WithSysfs(parent));
             }
         }
     }

@@ -11,7 +11,7 @@ using VdpaPS.Netlink.Vdpa;
 namespace VdpaPS.Commands;
 
 /// <summary>
-/// Makes the host match a configuration file: creates missing devices (with their driver), sets MAC addresses, rebinds
+/// Makes the host match a configuration file: sets the physical functions' VFs first, creates missing devices (with their driver), sets MAC addresses, rebinds
 /// drivers; recreates a device whose unchangeable attributes differ only with -Force; removes devices the file does not
 /// name only with -Prune. A failure on one device is that device's error; the others still converge.
 /// </summary>
@@ -52,6 +52,13 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
         var file = ResolveFilePath(Path);
         var configuration = ReadConfiguration(file, check: VdpaConfigurationFileCheck.AppliesToThisProcess);
 
+        // Physical functions first: a device may sit on a VF parent that only its PF's section makes.
+        var pfChanges = ComparePhysicalFunctions(configuration);
+        foreach (var group in pfChanges.GroupBy(d => d.Name, StringComparer.Ordinal))
+        {
+            SyncPhysicalFunction(group.First().PhysicalFunction!);
+        }
+
         var parents = WaitForParents(configuration);
         var host = ReadHost();
         var differences = VdpaConfigurationDiff.Compute(configuration, host, MacSettable);
@@ -85,7 +92,7 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
         }
 
         WriteProgress(new ProgressRecord(0, Activity, "Done") { RecordType = ProgressRecordType.Completed });
-        WriteSummary(file, differences.Count);
+        WriteSummary(file, differences.Count + pfChanges.Count);
 
         if (PassThru)
         {
@@ -155,6 +162,25 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
             }
         }
     }
+
+    /// <summary>A PF as the file says, through Set-VdpaPhysicalFunction's path; -Force removes devices on VFs that go, when none is in use.</summary>
+    private void SyncPhysicalFunction(VdpaPhysicalFunctionDefinition wanted)
+    {
+        if (VdpaSriov.Default.GetPhysicalFunction(wanted.PciAddress) is not { } pf)
+        {
+            WriteError(VdpaErrors.PhysicalFunctionMissing(wanted.PciAddress));
+            _failed++;
+            return;
+        }
+
+        if (TrySetPhysicalFunction(WithVdpaState([pf])[0], wanted.VfCount, wanted.VfDriver, Force, PhysicalFunctionTimeoutSec) is { } done)
+        {
+            Tally(done, "physical function(s) set");
+        }
+    }
+
+    // How long a PF's VFs may take to become vDPA parents (as Set-VdpaPhysicalFunction's default).
+    private const int PhysicalFunctionTimeoutSec = 30;
 
     /// <summary>What a create from a definition came to: made as asked, made but not as asked (or not bound), or not made at all.</summary>
     private enum Created

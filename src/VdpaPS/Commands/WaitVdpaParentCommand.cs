@@ -60,6 +60,6 @@ public sealed class WaitVdpaParentCommand : VdpaEventCmdlet
             return;
         }
 
-        WriteObject(parent);
+        WriteObject(WithSysfs(parent!));
     }
 }

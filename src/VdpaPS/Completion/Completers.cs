@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
+using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Completion;
@@ -76,5 +77,30 @@ public sealed class FeatureNameCompleter : VdpaCompleter
         }
 
         return VirtioFeatures.GetKnownNames(deviceClass).Select(n => (n, $"{n} ({deviceClass})")).ToList();
+    }
+}
+
+/// <summary>PCI addresses of the functions that can make SR-IOV VFs; 01:00 matches without the domain.</summary>
+public sealed class PhysicalFunctionCompleter : VdpaCompleter
+{
+    protected override IEnumerable<(string, string)> GetCandidates(IDictionary boundParameters) =>
+        VdpaSriov.Default.GetPhysicalFunctions()
+            .Select(p => (p.PciAddress, $"{p.PciAddress}: {p.Driver ?? "no driver"}, {p.VfCount} of {p.TotalVfs} VFs")).ToList();
+
+    protected override IEnumerable<string> MatchTexts(string name) => [name, name[(name.IndexOf(':') + 1)..]];
+}
+
+/// <summary>PCI drivers for -VfDriver: the vDPA-capable ones first (loaded or not), then every PCI driver loaded now.</summary>
+public sealed class PciDriverCompleter : VdpaCompleter
+{
+    /// <summary>PCI drivers whose functions become vDPA parents (vp_vdpa's driver is vp-vdpa).</summary>
+    internal static readonly string[] VdpaDrivers = ["vp-vdpa", "mlx5_core", "ifcvf", "octep_vdpa", "pds_vdpa", "alibaba-eni-vdpa"];
+
+    protected override IEnumerable<(string, string)> GetCandidates(IDictionary boundParameters)
+    {
+        var loaded = VdpaSriov.Default.GetDriverNames();
+        return VdpaDrivers.Select(d => (d, loaded.Contains(d) ? $"{d}: vDPA-capable, loaded" : $"{d}: vDPA-capable, not loaded"))
+            .Concat(loaded.Except(VdpaDrivers).Select(d => (d, $"{d}: PCI driver, loaded")))
+            .ToList();
     }
 }

@@ -32,6 +32,8 @@ internal readonly struct ErrorTarget
 
     public static implicit operator ErrorTarget(VdpaParent? parent) => new(parent, null);
 
+    public static implicit operator ErrorTarget(VdpaPhysicalFunction? pf) => new(pf, null);
+
     /// <summary>A device being created: its name, with the attributes asked for kept for the explanation.</summary>
     public static ErrorTarget Of(VdpaDeviceSpec spec) => new(spec.Name, spec);
 

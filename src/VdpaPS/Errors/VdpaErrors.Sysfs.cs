@@ -19,6 +19,8 @@ internal static partial class VdpaErrors
             VdpaSysfsFailure.DriverNotLoaded => (DriverNotLoaded, ErrorCategory.NotInstalled),
             VdpaSysfsFailure.PermissionDenied => (PermissionDenied, ErrorCategory.PermissionDenied),
             VdpaSysfsFailure.BindNotEffective => (BindNotEffective, ErrorCategory.InvalidResult),
+            VdpaSysfsFailure.PhysicalFunctionNotReady => (PhysicalFunctionNotReady, ErrorCategory.ResourceBusy),
+            VdpaSysfsFailure.VfCountOutOfRange => (VfCountOutOfRange, ErrorCategory.InvalidArgument),
             _ => (SysfsWriteFailed, ErrorCategory.WriteError),
         };
         return new ErrorRecord(e, id, category, target.Value);
