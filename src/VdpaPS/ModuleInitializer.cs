@@ -16,9 +16,10 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
     private static readonly string ModuleDirectory = Path.GetDirectoryName(typeof(ModuleInitializer).Assembly.Location)!;
 
     // Serialized one level deeper than PowerShell's default (jobs, remoting, Export-Clixml), so what they hold comes back
-    // as objects, not strings: a queue's counters; the parents of common features and, below them, their feature names.
+    // as objects, not strings: a queue's counters; the parents of common features and, below them, their feature names;
+    // a physical function's VFs and, below them, their devices.
     private static readonly (string Type, int Depth)[] SerializationDepths =
-        [("VdpaPS.VdpaQueueStatistics", 2), ("VdpaPS.VdpaCommonFeatures", 3)];
+        [("VdpaPS.VdpaQueueStatistics", 2), ("VdpaPS.VdpaCommonFeatures", 3), ("VdpaPS.VdpaPhysicalFunction", 3)];
 
     public void OnImport()
     {
@@ -34,7 +35,7 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
     public void OnRemove(PSModuleInfo module) => AssemblyLoadContext.Default.Resolving -= ResolveLibC;
 
     /// <summary>
-    /// The session's type table takes the two entries directly (TypeTable.AddType, a few dictionary entries). A types file,
+    /// The session's type table takes the entries directly (TypeTable.AddType, a few dictionary entries). A types file,
     /// or Update-TypeData, would rebuild the whole table from every type file of the session: in a fresh pwsh that was
     /// most of the import's time. PowerShell offers no public way to the session's table, so it is reached by reflection,
     /// and Update-TypeData is the fallback when that fails.

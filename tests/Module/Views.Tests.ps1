@@ -35,8 +35,21 @@ BeforeDiscovery {
             Labels = 'Name', 'SupportedClasses', 'MaxQueues', 'Features'
             Values = 'pci/0000:03:00.2', 'vduse', 'vdpasim_net', 'Net, Block', '257', '35', '0' }
         @{ View = 'parents, list'; Set = 'Parents'; Format = 'list'; Kind = 'list'
-            Labels = 'Name', 'BusName', 'DeviceName', 'SupportedClasses', 'MaxQueues', 'SupportedFeatures', 'SupportedFeatureMask'
-            Values = @('pci/0000:03:00.2', 'pci', '0000:03:00.2', 'Net, Block', '257', $fullMask) + $allFeatures }
+            Labels = 'Name', 'BusName', 'DeviceName', 'SupportedClasses', 'MaxQueues', 'SupportedFeatures', 'SupportedFeatureMask', 'PciDriver', 'PhysicalFunction'
+            Values = @('pci/0000:03:00.2', 'pci', '0000:03:00.2', 'Net, Block', '257', $fullMask, 'mlx5_core', '0000:03:00.0') + $allFeatures }
+        @{ View = 'physical functions, default (table)'; Set = 'PhysicalFunctions'; Format = 'default'; Kind = 'table'
+            Labels = 'PciAddress', 'Driver', 'NetworkInterface', 'TotalVfs', 'VfCount', 'Parents', 'Devices'
+            Values = '0000:3b:00.0', '0000:01:00.0', 'mlx5_core', 'virtio-pci', 'enp59s0f0np0', '127', '3', '0' }
+        @{ View = 'physical functions, list'; Set = 'PhysicalFunctions'; Format = 'list'; Kind = 'list'
+            Labels = 'PciAddress', 'Driver', 'NetworkInterface', 'NumaNode', 'TotalVfs', 'VfCount', 'AutoProbe', 'VirtualFunctions'
+            Values = '0000:3b:00.0', 'mlx5_core', 'enp59s0f0np0', '127', 'True', '0000:3b:00.2 mlx5_core parent: vdpa-tenant-42, vdpa-tenant-43',
+                '0000:3b:00.3 mlx5_core parent', '0000:3b:00.4 (no driver)' }
+        @{ View = 'virtual functions, default (table)'; Set = 'VirtualFunctions'; Format = 'default'; Kind = 'table'
+            Labels = 'PciAddress', 'Driver', 'ParentName', 'Devices'
+            Values = '0000:3b:00.2', '0000:3b:00.4', 'mlx5_core', 'pci/0000:3b:00.3', 'vdpa-tenant-42, vdpa-tenant-43' }
+        @{ View = 'physical function definitions, default (table)'; Set = 'PfDefinitions'; Format = 'default'; Kind = 'table'
+            Labels = 'PciAddress', 'VfCount', 'VfDriver'
+            Values = '0000:3b:00.0', '0000:01:00.0', '127', 'mlx5_core', 'vp-vdpa' }
         @{ View = 'devices, default (table)'; Set = 'Devices'; Format = 'default'; Kind = 'table'
             Labels = 'Name', 'Type', 'Parent', 'Driver', 'HostDevice', 'MaxQueues'
             Values = 'vdpa-tenant-42', 'vdpa-tenant-43', 'blk-scratch0', 'vdpa7', 'Net', 'Block', 'pci/0000:03:00.2', 'pci/0000:03:00.3',
@@ -120,7 +133,7 @@ Describe 'VdpaPS views' -ForEach @($Data) {
             Parents = @(
                 [VdpaPS.VdpaParent]@{ Name = 'pci/0000:03:00.2'; BusName = 'pci'; DeviceName = '0000:03:00.2'
                     SupportedClasses = [VdpaPS.VirtioDeviceClass[]]@('Net', 'Block'); SupportedClassMask = 6; MaxQueues = 257
-                    SupportedFeatures = $features; SupportedFeatureMask = $mask }
+                    SupportedFeatures = $features; SupportedFeatureMask = $mask; PciDriver = 'mlx5_core'; PhysicalFunction = '0000:03:00.0' }
                 [VdpaPS.VdpaParent]@{ Name = 'vduse'; DeviceName = 'vduse'; SupportedClasses = [VdpaPS.VirtioDeviceClass[]]@('Net', 'Block')
                     SupportedClassMask = 6; MaxQueues = 0 }
                 [VdpaPS.VdpaParent]@{ Name = 'vdpasim_net'; DeviceName = 'vdpasim_net'; SupportedClasses = [VdpaPS.VirtioDeviceClass[]]@('Net')
@@ -179,6 +192,21 @@ Describe 'VdpaPS views' -ForEach @($Data) {
                 [VdpaPS.VdpaConfigurationDifference]@{ Name = 'blk-scratch0'; Change = 'Create'; Desired = 'on pci/0000:03:00.2, mac 02:00:00:00:00:01, mtu 9000, 128 queue pairs, vhost_vdpa' }
                 [VdpaPS.VdpaConfigurationDifference]@{ Name = 'blk-scratch0'; Change = 'NotInFile'; Actual = 'on vdpasim_blk, none' }
             )
+            PhysicalFunctions = @(
+                [VdpaPS.VdpaPhysicalFunction]@{ PciAddress = '0000:3b:00.0'; Driver = 'mlx5_core'; NetworkInterface = 'enp59s0f0np0'; NumaNode = 1
+                    TotalVfs = 127; VfCount = 3; AutoProbe = $true; VirtualFunctions = [VdpaPS.VdpaVirtualFunction[]]@(
+                        [VdpaPS.VdpaVirtualFunction]@{ PciAddress = '0000:3b:00.2'; PhysicalFunction = '0000:3b:00.0'; Index = 0; Driver = 'mlx5_core'
+                            ParentName = 'pci/0000:3b:00.2'; Devices = @('vdpa-tenant-42', 'vdpa-tenant-43') }
+                        [VdpaPS.VdpaVirtualFunction]@{ PciAddress = '0000:3b:00.3'; PhysicalFunction = '0000:3b:00.0'; Index = 1; Driver = 'mlx5_core'
+                            ParentName = 'pci/0000:3b:00.3' }
+                        [VdpaPS.VdpaVirtualFunction]@{ PciAddress = '0000:3b:00.4'; PhysicalFunction = '0000:3b:00.0'; Index = 2 }) }
+                [VdpaPS.VdpaPhysicalFunction]@{ PciAddress = '0000:01:00.0'; Driver = 'virtio-pci'; NetworkInterface = 'eth1'; TotalVfs = 3 }
+            )
+            VirtualFunctions = @()
+            PfDefinitions = @(
+                [VdpaPS.VdpaPhysicalFunctionDefinition]@{ PciAddress = '0000:3b:00.0'; VfCount = 127; VfDriver = 'mlx5_core' }
+                [VdpaPS.VdpaPhysicalFunctionDefinition]@{ PciAddress = '0000:01:00.0'; VfCount = 3; VfDriver = 'vp-vdpa' }
+            )
             Definitions = @(
                 [VdpaPS.VdpaDeviceDefinition]@{ Name = 'vdpa-tenant-42'; Parent = 'pci/0000:03:00.2'; MacAddress = '02:00:00:00:00:01'; Mtu = 9000
                     MaxQueuePairs = 128; Features = $features; Driver = 'vhost_vdpa' }
@@ -199,6 +227,7 @@ Describe 'VdpaPS views' -ForEach @($Data) {
                     SupportedFeatureMask = $negotiatedMask; ExtraFeatures = @(); ExtraFeatureMask = 0 }
             )
         }
+        $Samples.VirtualFunctions = @($Samples.PhysicalFunctions[0].VirtualFunctions)
 
         function Show-View {
             # The text a reader sees in a terminal of -Width columns, trailing blanks trimmed.
