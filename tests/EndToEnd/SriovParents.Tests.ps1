@@ -1,9 +1,9 @@
 # End-to-end on SR-IOV virtual functions as vDPA parents: the lab's `sriov` module word (qemu 11, q35) gives two
 # virtio-net physical functions, 0000:01:00.0 (3 VFs at most) and 0000:02:00.0 (1 VF), bound to virtio-pci with
 # virtio_net loaded, and vp_vdpa loaded for the VFs. Run in a boot of its own: -m sriov,vhost (build.ps1 test starts one
-# per kernel; the main boots leave these tests out by their tag, Sriov).
+# per kernel; the main boots leave this file out with -ExcludePath).
 # The blocks build on each other in order, as an operator would go: list, make VFs, create devices, refuse, remove.
-Describe 'SR-IOV VFs as vDPA parents' -Tag Sriov {
+Describe 'SR-IOV VFs as vDPA parents' {
     BeforeAll {
         . (Join-Path $PSScriptRoot 'LabHelpers.ps1')
         Import-VdpaModule
