@@ -70,6 +70,25 @@ Describe 'SR-IOV VFs as vDPA parents' {
             Get-Sysfs $Pf2 sriov_drivers_autoprobe | Should -Be '1'
         }
 
+        It 'refuse a non-root operator with CAP_NET_ADMIN (PermissionDenied), naming the file the kernel refused' {
+            # sysfs's SR-IOV files are root's (0644): the operator's write is refused at open, before anything changed.
+            $asUser = Join-Path $PSScriptRoot '../KernelLab/as-user.sh'
+            $module = Join-Path $env:VDPAPS_MODULE_PATH 'VdpaPS.psd1'
+            $script = "Import-Module '$module'; Set-VdpaPhysicalFunction $Pf2 -VfCount 1 -VfDriver vp-vdpa -Confirm:`$false -ErrorVariable e -ErrorAction SilentlyContinue; " +
+                "'RESULT ' + (@{ Uid = (& id -u); Id = `$e[0].FullyQualifiedErrorId; Category = `"`$(`$e[0].CategoryInfo.Category)`"; Message = `$e[0].Exception.Message } | ConvertTo-Json -Compress)"
+            $output = & bash $asUser --cap net_admin pwsh -NoProfile -NonInteractive -c $script 2>&1
+            $line = $output | Where-Object { "$_".StartsWith('RESULT ') } | Select-Object -Last 1
+            if (-not $line) { throw "The operator's run printed no result: $($output -join "`n")" }
+            $operator = "$line".Substring(7) | ConvertFrom-Json
+            $operator.Uid | Should -Be '65534'
+            $operator.Id | Should -Be 'VdpaPermissionDenied,VdpaPS.Commands.SetVdpaPhysicalFunctionCommand'
+            $operator.Category | Should -Be 'PermissionDenied'
+            $operator.Message | Should -BeLike "*/sys/bus/pci/devices/$Pf2/*"
+            $operator.Message | Should -Match 'EACCES|EPERM|Permission denied'
+            Get-Sysfs $Pf2 sriov_numvfs | Should -Be '0'
+            Get-Sysfs $Pf2 sriov_drivers_autoprobe | Should -Be '1'
+        }
+
         It 'refuse a PF whose driver is not ready (virtio_net unbound from it) with the kernel''s EBUSY' {
             $virtio = Get-VirtioOf $Pf2
             [System.IO.File]::WriteAllText('/sys/bus/virtio/drivers/virtio_net/unbind', $virtio)
