@@ -17,6 +17,14 @@ Describe 'SR-IOV VFs as vDPA parents' {
         }
         # The PF's virtio device (virtioN below the function), which virtio_net drives.
         function Get-VirtioOf([string] $Address) { (Get-ChildItem "/sys/bus/pci/devices/$Address" -Directory -Filter 'virtio*' | Select-Object -First 1).Name }
+        # A refused change to the second PF: the error's id, category and text, and the PF as it was (no VFs, autoprobe on).
+        function Assert-Pf2Refused([string] $FullyQualifiedErrorId, [string] $Category, [string] $Message, [string] $Id, [string] $Expected, [string] $Like) {
+            $FullyQualifiedErrorId | Should -Be "$Id,VdpaPS.Commands.SetVdpaPhysicalFunctionCommand"
+            $Category | Should -Be $Expected
+            $Message | Should -BeLike $Like
+            Get-Sysfs $Pf2 sriov_numvfs | Should -Be '0'
+            Get-Sysfs $Pf2 sriov_drivers_autoprobe | Should -Be '1'
+        }
     }
 
     AfterAll {
@@ -63,11 +71,7 @@ Describe 'SR-IOV VFs as vDPA parents' {
 
         It 'refuse a count over the total with the kernel''s ERANGE and the file named' {
             Set-VdpaPhysicalFunction $Pf2 -VfCount 2 -VfDriver vp-vdpa -ErrorVariable e -ErrorAction SilentlyContinue
-            $e[0].FullyQualifiedErrorId | Should -Be 'VdpaVfCountOutOfRange,VdpaPS.Commands.SetVdpaPhysicalFunctionCommand'
-            $e[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
-            $e[0].Exception.Message | Should -BeLike "*/sys/bus/pci/devices/$Pf2/sriov_numvfs*ERANGE*"
-            Get-Sysfs $Pf2 sriov_numvfs | Should -Be '0'
-            Get-Sysfs $Pf2 sriov_drivers_autoprobe | Should -Be '1'
+            Assert-Pf2Refused $e[0].FullyQualifiedErrorId $e[0].CategoryInfo.Category $e[0].Exception.Message VdpaVfCountOutOfRange InvalidArgument "*/sys/bus/pci/devices/$Pf2/sriov_numvfs*ERANGE*"
         }
 
         It 'refuse a non-root operator with CAP_NET_ADMIN (PermissionDenied), naming the file the kernel refused' {
@@ -81,12 +85,8 @@ Describe 'SR-IOV VFs as vDPA parents' {
             if (-not $line) { throw "The operator's run printed no result: $($output -join "`n")" }
             $operator = "$line".Substring(7) | ConvertFrom-Json
             $operator.Uid | Should -Be '65534'
-            $operator.Id | Should -Be 'VdpaPermissionDenied,VdpaPS.Commands.SetVdpaPhysicalFunctionCommand'
-            $operator.Category | Should -Be 'PermissionDenied'
-            $operator.Message | Should -BeLike "*/sys/bus/pci/devices/$Pf2/*"
             $operator.Message | Should -Match 'EACCES|EPERM|Permission denied'
-            Get-Sysfs $Pf2 sriov_numvfs | Should -Be '0'
-            Get-Sysfs $Pf2 sriov_drivers_autoprobe | Should -Be '1'
+            Assert-Pf2Refused $operator.Id $operator.Category $operator.Message VdpaPermissionDenied PermissionDenied "*/sys/bus/pci/devices/$Pf2/*"
         }
 
         It 'refuse a PF whose driver is not ready (virtio_net unbound from it) with the kernel''s EBUSY' {
@@ -97,12 +97,8 @@ Describe 'SR-IOV VFs as vDPA parents' {
             } finally {
                 [System.IO.File]::WriteAllText('/sys/bus/virtio/drivers/virtio_net/bind', $virtio)
             }
-            $e[0].FullyQualifiedErrorId | Should -Be 'VdpaPhysicalFunctionNotReady,VdpaPS.Commands.SetVdpaPhysicalFunctionCommand'
-            $e[0].CategoryInfo.Category | Should -Be 'ResourceBusy'
-            $e[0].Exception.Message | Should -BeLike "*/sys/bus/pci/devices/$Pf2/sriov_numvfs*EBUSY*not ready*"
             # Put back as it was: no VFs, autoprobe on.
-            Get-Sysfs $Pf2 sriov_numvfs | Should -Be '0'
-            Get-Sysfs $Pf2 sriov_drivers_autoprobe | Should -Be '1'
+            Assert-Pf2Refused $e[0].FullyQualifiedErrorId $e[0].CategoryInfo.Category $e[0].Exception.Message VdpaPhysicalFunctionNotReady ResourceBusy "*/sys/bus/pci/devices/$Pf2/sriov_numvfs*EBUSY*not ready*"
         }
     }
 
