@@ -8,8 +8,9 @@
 
     build    publish the module to out/VdpaPS/<version>/, ready for Import-Module
     test     build, then every test: the core's xUnit tests, the host Pester tests, and on each lab
-             kernel (6.12 and 6.1, one boot each, both at once beside the host suites, with vduse, the
-             simulator and PCI parents) the end-to-end Pester tests and the lab's self-test; where each
+             kernel (6.12 and 6.1, with vduse, the simulator and PCI parents) the end-to-end Pester tests
+             and the lab's self-test, and in a short qemu 11 boot per kernel the SR-IOV tests (at most one
+             boot per core at once, the first beside the host suites); where each
              boot's time went, its ten slowest tests and its files' times, one summary row per suite and kernel, then
              `tests: N passed, N failed, N skipped`. -LabPath and -FullName run only those lab tests.
     package  build, then write out/packages/VdpaPS.<version>.nupkg
