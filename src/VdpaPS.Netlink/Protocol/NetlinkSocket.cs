@@ -189,14 +189,22 @@ internal sealed unsafe partial class NetlinkSocket : INetlinkTransport
         var started = Environment.TickCount64;
         var deadline = started + (long)_receiveTimeout.TotalMilliseconds;
         var interval = (long)NetlinkConnection.NoticeInterval.TotalMilliseconds;
-        while (!WaitReadable(fd, stillWaiting is null ? deadline : Math.Min(deadline, Environment.TickCount64 + interval), cancellation))
+        while (true)
         {
-            if (stillWaiting is null || Environment.TickCount64 >= deadline)
+            var until = stillWaiting is null ? deadline : Math.Min(deadline, Environment.TickCount64 + interval);
+            if (WaitReadable(fd, until, cancellation))
+            {
+                return;
+            }
+
+            // A wait that ran to the deadline is the timeout, whatever the clock reads now: TickCount64 is a coarse clock
+            // (4 ms steps) and can still read a little before the deadline, which gave notices a few ms apart at the end.
+            if (until >= deadline)
             {
                 throw new NetlinkSocketException("receive (timed out waiting for the kernel)", LinuxErrno.ETIMEDOUT) { Waited = _receiveTimeout };
             }
 
-            stillWaiting(TimeSpan.FromMilliseconds(Environment.TickCount64 - started));
+            stillWaiting!(TimeSpan.FromMilliseconds(Environment.TickCount64 - started));
         }
     }
 
