@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using VdpaPS.Netlink.Protocol;
+using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Netlink.Host;
 
@@ -39,19 +40,7 @@ internal sealed class VdpaSriov
             t = t[4..];
         }
 
-        if (t.Length == 7)
-        {
-            t = "0000:" + t;
-        }
-
-        // dddd:bb:dd.f, hexadecimal, the function one digit.
-        if (t.Length != 12 || t[4] != ':' || t[7] != ':' || t[10] != '.' ||
-            !t.Where((c, i) => i is not (4 or 7 or 10)).All(Uri.IsHexDigit))
-        {
-            return null;
-        }
-
-        return t.ToLowerInvariant();
+        return VdpaParentName.FullPciAddress(t);
     }
 
     /// <summary>Every PCI function that can make VFs, by address.</summary>

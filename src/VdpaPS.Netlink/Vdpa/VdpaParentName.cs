@@ -90,7 +90,7 @@ internal static class VdpaParentName
     }
 
     /// <summary>DDDD:BB:DD.F in lower case from a full or short (BB:DD.F, domain 0) PCI address; null for anything else.</summary>
-    private static string? FullPciAddress(string text)
+    internal static string? FullPciAddress(string text)
     {
         if (IsShortPciAddress(text))
         {
