@@ -6,7 +6,9 @@ $script:LabModRoot = $env:VDPAPS_LAB_MODROOT
 . (Join-Path $PSScriptRoot '../tools/VdpaInternals.ps1')
 
 function Import-VdpaModule {
-    Import-Module (Join-Path $env:VDPAPS_MODULE_PATH 'VdpaPS.psd1') -Force
+    # Once per process: Pester runs every file in one session, and -Force would rebuild the session's format table
+    # (Pester's and the module's views) for each file, seconds under emulation.
+    Import-Module (Join-Path $env:VDPAPS_MODULE_PATH 'VdpaPS.psd1')
 }
 
 function Invoke-IpVdpa {
