@@ -203,6 +203,26 @@ public sealed class SysfsTests : IDisposable
         Assert.Equal("ev-h0", File.ReadAllText(Path.Combine(Sys, "bus/vdpa/drivers/vhost_vdpa/unbind")));
     }
 
+    /// <summary>
+    /// A write the kernel refuses reaches the user with its errno and the file, as sriov_numvfs's do: sysfs answers a
+    /// bind with ENODEV, EBUSY or EINVAL, and "failed" alone says nothing. Here the bind file is a directory (EISDIR).
+    /// </summary>
+    [Fact]
+    public void ARefusedWriteKeepsTheKernelsErrnoAndNamesTheFile()
+    {
+        Write("devices/ev-h0/driver_override", "(null)\n");
+        Write("bus/vdpa/drivers/vhost_vdpa/unbind", string.Empty);
+        var bind = Path.Combine(Sys, "bus/vdpa/drivers/virtio_vdpa/bind");
+        Directory.CreateDirectory(bind);
+
+        var e = Assert.Throws<VdpaSysfsException>(() => Sysfs.SetDriver("ev-h0", VdpaSysfs.VirtioDriver));
+        Assert.Equal(VdpaSysfsFailure.WriteFailed, e.Failure);
+        Assert.Equal(21, e.Errno); // EISDIR
+        Assert.Equal(bind, e.Path);
+        Assert.Contains($"Writing 'ev-h0' to {bind} failed: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("(Is a directory)", e.Message, StringComparison.Ordinal);
+    }
+
     private VdpaDevice Describe(string name)
     {
         var device = new VdpaDevice { Name = name };

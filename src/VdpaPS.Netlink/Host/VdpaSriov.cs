@@ -115,7 +115,7 @@ internal sealed class VdpaSriov
     private VdpaPhysicalFunction? TryRead(string address)
     {
         var dir = Path.Combine(PciDevices, address);
-        if (ReadInt(Path.Combine(dir, "sriov_totalvfs")) is not { } total || total <= 0)
+        if (VdpaSysfs.ReadInt(Path.Combine(dir, "sriov_totalvfs")) is not { } total || total <= 0)
         {
             return null;
         }
@@ -144,10 +144,10 @@ internal sealed class VdpaSriov
             PciAddress = address,
             Driver = VdpaSysfs.DriverOf(dir),
             NetworkInterface = NetworkInterfaceOf(dir),
-            NumaNode = ReadInt(Path.Combine(dir, "numa_node")) is { } node && node >= 0 ? node : null,
+            NumaNode = VdpaSysfs.ReadInt(Path.Combine(dir, "numa_node")) is { } node && node >= 0 ? node : null,
             TotalVfs = total,
-            VfCount = ReadInt(Path.Combine(dir, "sriov_numvfs")) ?? 0,
-            AutoProbe = ReadInt(Path.Combine(dir, "sriov_drivers_autoprobe")) != 0,
+            VfCount = VdpaSysfs.ReadInt(Path.Combine(dir, "sriov_numvfs")) ?? 0,
+            AutoProbe = VdpaSysfs.ReadInt(Path.Combine(dir, "sriov_drivers_autoprobe")) != 0,
             VirtualFunctions = [.. vfs.OrderBy(v => v.Index)],
         };
     }
@@ -206,7 +206,7 @@ internal sealed class VdpaSriov
                     if (probeOff)
                     {
                         progress?.Invoke($"Writing 0 to {Path.Combine(dir, "sriov_drivers_autoprobe")} while the VFs are made, so that only {driver} takes them.");
-                        WriteChecked(Path.Combine(dir, "sriov_drivers_autoprobe"), "0", VdpaSysfsFailure.WriteFailed);
+                        VdpaSysfs.Write(Path.Combine(dir, "sriov_drivers_autoprobe"), "0");
                     }
 
                     try
@@ -218,7 +218,7 @@ internal sealed class VdpaSriov
                     {
                         if (probeOff)
                         {
-                            WriteChecked(Path.Combine(dir, "sriov_drivers_autoprobe"), "1", VdpaSysfsFailure.WriteFailed);
+                            VdpaSysfs.Write(Path.Combine(dir, "sriov_drivers_autoprobe"), "1");
                         }
                     }
                 }
@@ -263,7 +263,7 @@ internal sealed class VdpaSriov
 
                 if (state.VfCount != 0)
                 {
-                    WriteChecked(Path.Combine(dir, "sriov_drivers_autoprobe"), "0", VdpaSysfsFailure.WriteFailed);
+                    VdpaSysfs.Write(Path.Combine(dir, "sriov_drivers_autoprobe"), "0");
                     WriteNumVfs(dir, state.VfCount);
                 }
             }
@@ -279,17 +279,17 @@ internal sealed class VdpaSriov
 
                 if (current is not null && current != vf.Driver)
                 {
-                    WriteChecked(Path.Combine(PciDrivers, current, "unbind"), vf.Address, VdpaSysfsFailure.WriteFailed);
+                    VdpaSysfs.Write(Path.Combine(PciDrivers, current, "unbind"), vf.Address);
                 }
 
-                WriteChecked(overridePath, vf.Override ?? "\n", VdpaSysfsFailure.WriteFailed);
+                VdpaSysfs.Write(overridePath, vf.Override ?? "\n");
                 if (vf.Driver is not null && VdpaSysfs.DriverOf(Path.Combine(PciDevices, vf.Address)) != vf.Driver)
                 {
-                    WriteChecked(Path.Combine(PciDrivers, vf.Driver, "bind"), vf.Address, VdpaSysfsFailure.WriteFailed);
+                    VdpaSysfs.Write(Path.Combine(PciDrivers, vf.Driver, "bind"), vf.Address);
                 }
             }
 
-            WriteChecked(Path.Combine(dir, "sriov_drivers_autoprobe"), state.AutoProbe ? "1" : "0", VdpaSysfsFailure.WriteFailed);
+            VdpaSysfs.Write(Path.Combine(dir, "sriov_drivers_autoprobe"), state.AutoProbe ? "1" : "0");
             var after = TryRead(state.Address);
             var drivers = state.Vfs.Count == 0 ? string.Empty
                 : $", bound to {string.Join(", ", state.Vfs.Select(v => v.Driver ?? "no driver").Distinct())}";
@@ -308,11 +308,11 @@ internal sealed class VdpaSriov
     {
         if (current is not null)
         {
-            WriteChecked(Path.Combine(PciDrivers, current, "unbind"), vf, VdpaSysfsFailure.WriteFailed);
+            VdpaSysfs.Write(Path.Combine(PciDrivers, current, "unbind"), vf);
         }
 
-        WriteChecked(Path.Combine(PciDevices, vf, "driver_override"), driver, VdpaSysfsFailure.WriteFailed);
-        WriteChecked(Path.Combine(_sys, "bus", "pci", "drivers_probe"), vf, VdpaSysfsFailure.BindNotEffective);
+        VdpaSysfs.Write(Path.Combine(PciDevices, vf, "driver_override"), driver);
+        VdpaSysfs.Write(Path.Combine(_sys, "bus", "pci", "drivers_probe"), vf, VdpaSysfsFailure.BindNotEffective);
         var now = VdpaSysfs.DriverOf(Path.Combine(PciDevices, vf));
         if (now != driver)
         {
@@ -324,7 +324,7 @@ internal sealed class VdpaSriov
     private static void WriteNumVfs(string dir, int count)
     {
         var path = Path.Combine(dir, "sriov_numvfs");
-        var errno = Write(path, count.ToString(CultureInfo.InvariantCulture));
+        var errno = VdpaSysfs.WriteValue(path, count.ToString(CultureInfo.InvariantCulture));
         if (errno == 0)
         {
             return;
@@ -339,69 +339,6 @@ internal sealed class VdpaSriov
             LinuxErrno.EPERM or LinuxErrno.EACCES => (VdpaSysfsFailure.PermissionDenied, "changing VFs needs root (CAP_SYS_ADMIN), and no VF may be assigned to a VM"),
             _ => (VdpaSysfsFailure.WriteFailed, null),
         };
-        throw Refused(path, count.ToString(CultureInfo.InvariantCulture), errno, failure, why);
+        throw VdpaSysfs.Refused(path, count.ToString(CultureInfo.InvariantCulture), errno, failure, why);
     }
-
-    private static void WriteChecked(string path, string value, VdpaSysfsFailure failure)
-    {
-        var errno = Write(path, value);
-        if (errno != 0)
-        {
-            throw Refused(path, value, errno,
-                errno is LinuxErrno.EPERM or LinuxErrno.EACCES ? VdpaSysfsFailure.PermissionDenied : failure,
-                errno is LinuxErrno.EPERM or LinuxErrno.EACCES ? "it needs root" : null);
-        }
-    }
-
-    private static VdpaSysfsException Refused(string path, string value, int errno, VdpaSysfsFailure failure, string? why) =>
-        new($"Writing '{value.Trim()}' to {path} failed: {errno.DescribeErrno()}{(why is null ? string.Empty : ": " + why)}.", failure, errno: errno, path: path);
-
-    /// <summary>One write(2) of the value, as sysfs wants it; the errno (0 when it was taken).</summary>
-    private static int Write(string path, string value)
-    {
-        var fd = NativeFile.open(path, NativeFile.O_WRONLY | NativeFile.O_CLOEXEC);
-        if (fd < 0)
-        {
-            return Marshal.GetLastPInvokeError();
-        }
-
-        try
-        {
-            var bytes = Encoding.ASCII.GetBytes(value);
-            var written = NativeFile.write(fd, bytes, bytes.Length);
-            return written < 0 ? Marshal.GetLastPInvokeError() : 0;
-        }
-        finally
-        {
-            _ = NativeFile.close(fd);
-        }
-    }
-
-    private static int? ReadInt(string file)
-    {
-        try
-        {
-            return File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-}
-
-/// <summary>open(2), write(2), close(2) with errno kept: sysfs answers a refused value with the errno of the write.</summary>
-internal static class NativeFile
-{
-    public const int O_WRONLY = 1;
-    public const int O_CLOEXEC = 0x80000;
-
-    [DllImport(LibCLibrary.Name, SetLastError = true)]
-    internal static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-    [DllImport(LibCLibrary.Name, SetLastError = true)]
-    internal static extern nint write(int fd, byte[] buffer, nint count);
-
-    [DllImport(LibCLibrary.Name)]
-    internal static extern int close(int fd);
 }

@@ -366,13 +366,8 @@ internal sealed class VdpaSysfs
             : null;
     }
 
-    private static int? ReadNumaNode(string? parentDir)
-    {
-        var file = parentDir is null ? null : Path.Combine(parentDir, "numa_node");
-        return file is not null && File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var node) && node >= 0
-            ? node
-            : null;
-    }
+    private static int? ReadNumaNode(string? parentDir) =>
+        parentDir is not null && ReadInt(Path.Combine(parentDir, "numa_node")) is >= 0 and var node ? node : null;
 
     private static string? FirstEntry(string directory) =>
         SafeEntries(directory, "*").Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal).FirstOrDefault();
@@ -472,22 +467,58 @@ internal sealed class VdpaSysfs
         }
     }
 
-    private static void Write(string path, string value)
+    /// <summary>
+    /// A write the kernel must take, or a <see cref="VdpaSysfsException"/> with its errno and the file: PermissionDenied
+    /// for EPERM and EACCES, <paramref name="failure"/> for any other refusal.
+    /// </summary>
+    internal static void Write(string path, string value, VdpaSysfsFailure failure = VdpaSysfsFailure.WriteFailed)
+    {
+        var errno = WriteValue(path, value);
+        if (errno != 0)
+        {
+            var denied = errno is LinuxErrno.EPERM or LinuxErrno.EACCES;
+            throw Refused(path, value, errno, denied ? VdpaSysfsFailure.PermissionDenied : failure, denied ? "it needs root" : null);
+        }
+    }
+
+    /// <summary>The exception for a write sysfs refused: the value, the file, the kernel's errno and, where known, why.</summary>
+    internal static VdpaSysfsException Refused(string path, string value, int errno, VdpaSysfsFailure failure, string? why) =>
+        new($"Writing '{value.Trim()}' to {path} failed: {errno.DescribeErrno()}{(why is null ? string.Empty : ": " + why)}.", failure, errno: errno, path: path);
+
+    /// <summary>
+    /// One write(2) of the value, as sysfs wants it (no appending, no buffering across writes); the errno, 0 when it was
+    /// taken. Not FileStream: it turns the kernel's answer (EBUSY, ERANGE, ENODEV...) into an IOException without the errno.
+    /// </summary>
+    internal static int WriteValue(string path, string value)
+    {
+        var fd = NativeFile.open(path, NativeFile.O_WRONLY | NativeFile.O_CLOEXEC);
+        if (fd < 0)
+        {
+            return Marshal.GetLastPInvokeError();
+        }
+
+        try
+        {
+            var bytes = Encoding.ASCII.GetBytes(value);
+            var written = NativeFile.write(fd, bytes, bytes.Length);
+            return written < 0 ? Marshal.GetLastPInvokeError() : 0;
+        }
+        finally
+        {
+            _ = NativeFile.close(fd);
+        }
+    }
+
+    /// <summary>A sysfs file holding one integer, or null when it is missing, unreadable or not a number.</summary>
+    internal static int? ReadInt(string file)
     {
         try
         {
-            // sysfs takes one write() per value; no appending, no buffering across writes.
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
-            var bytes = Encoding.ASCII.GetBytes(value);
-            stream.Write(bytes, 0, bytes.Length);
+            return File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;
         }
-        catch (UnauthorizedAccessException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new VdpaSysfsException($"Writing '{value.Trim()}' to {path} needs root: {e.Message}", VdpaSysfsFailure.PermissionDenied, e);
-        }
-        catch (IOException e)
-        {
-            throw new VdpaSysfsException($"Writing '{value.Trim()}' to {path} failed: {e.Message}", VdpaSysfsFailure.WriteFailed, e);
+            return null;
         }
     }
 
@@ -545,4 +576,20 @@ internal static class NativeDirectory
 
     [DllImport(CLibrary)]
     internal static extern int closedir(IntPtr dir);
+}
+
+/// <summary>open(2), write(2), close(2) with errno kept: sysfs answers a refused value with the errno of the write.</summary>
+internal static class NativeFile
+{
+    public const int O_WRONLY = 1;
+    public const int O_CLOEXEC = 0x80000;
+
+    [DllImport(LibCLibrary.Name, SetLastError = true)]
+    internal static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport(LibCLibrary.Name, SetLastError = true)]
+    internal static extern nint write(int fd, byte[] buffer, nint count);
+
+    [DllImport(LibCLibrary.Name)]
+    internal static extern int close(int fd);
 }
