@@ -172,6 +172,22 @@ Describe 'SR-IOV VFs as vDPA parents' {
             Get-Sysfs $Pf1 sriov_drivers_autoprobe | Should -Be '1'
         }
 
+        It 'with -Force, create the devices it removed again when the change then fails' {
+            New-VdpaDevice sr-back "pci/$($Vfs[1])" -Driver vhost_vdpa -ErrorAction Stop | Out-Null
+            $before = (Invoke-IpVdpa dev config show sr-back).config['sr-back'] | ConvertTo-Json -Compress
+            # As above, pcieport refuses the VFs: the change fails after -Force removed sr-back, and is put back.
+            Set-VdpaPhysicalFunction $Pf1 -VfCount 1 -VfDriver pcieport -Force -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
+            $e | Should -HaveCount 1
+            $e[0].FullyQualifiedErrorId | Should -Be 'VdpaBindNotEffective,VdpaPS.Commands.SetVdpaPhysicalFunctionCommand'
+            $e[0].Exception.Message | Should -BeLike '*put back as it was: 3 VFs, bound to vp-vdpa*The vDPA devices -Force removed were created again: sr-back.'
+            (Get-VdpaPhysicalFunction $Pf1).VirtualFunctions.Driver | Should -Be @('vp-vdpa', 'vp-vdpa', 'vp-vdpa')
+            # The same device on the same VF: iproute2's configuration (MAC, MTU, features) as before, and its driver.
+            $device = Get-VdpaDevice sr-back -ErrorAction Stop
+            $device.Parent | Should -Be "pci/$($Vfs[1])"
+            $device.Driver | Should -Be 'vhost_vdpa'
+            (Invoke-IpVdpa dev config show sr-back).config['sr-back'] | ConvertTo-Json -Compress | Should -Be $before
+        }
+
         It 'come from a configuration file in one Sync, with the device on the second VF; a second Sync changes nothing' {
             Get-VdpaPhysicalFunction | Set-VdpaPhysicalFunction -VfCount 0 -Force -ErrorAction Stop
             $dir = '/etc/vdpaps-lab-sriov'

@@ -2,6 +2,7 @@ using System.Management.Automation;
 using VdpaPS.Errors;
 using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Protocol;
+using VdpaPS.Netlink.Configuration;
 using VdpaPS.Netlink.Vdpa;
 
 namespace VdpaPS.Cmdlets;
@@ -43,6 +44,57 @@ public abstract partial class VdpaCmdlet
         return TryRequest($"Reading back vDPA device '{spec.Name}' (DEV_GET).", c => c.GetDevice(spec.Name), spec.Name, VdpaTargetKind.Device, out var device)
             ? device
             : null;
+    }
+
+    /// <summary>What a create from a definition came to: made as asked, made but not as asked (or not bound), or not made at all.</summary>
+    private protected enum Created
+    {
+        AsAsked,
+        Differently,
+        Not,
+    }
+
+    /// <summary>
+    /// DEV_NEW as a definition describes the device (a configuration file's, or one read from a device to put it back),
+    /// checked by reading it back as New-VdpaDevice does, then its driver.
+    /// </summary>
+    /// <param name="waitedForParentSec">How long the parents were waited for, for the message when the definition's is absent.</param>
+    private protected Created CreateFromDefinition(VdpaDeviceDefinition wanted, IReadOnlyList<VdpaParent> parents, int waitedForParentSec)
+    {
+        if (SpecFor(wanted, parents, waitedForParentSec) is not { } found)
+        {
+            return Created.Not;
+        }
+
+        var (spec, parent) = found;
+
+        if (TryCreateDevice(spec, spec, parent) is not { } device)
+        {
+            return Created.Not;
+        }
+
+        // What the kernel applied is known only by reading the device back, as New-VdpaDevice does.
+        var applied = ReportUnapplied(spec, device, wanted.Name, a => $"its {a.Label}");
+        return (wanted.Driver is null || TryBindDriver(wanted.Name, wanted.Driver)) && applied ? Created.AsAsked : Created.Differently;
+    }
+
+    /// <summary>The DEV_NEW for a definition and its parent; null after writing this device's error (no parent, a feature of another class).</summary>
+    private protected (VdpaDeviceSpec Spec, VdpaParent Parent)? SpecFor(VdpaDeviceDefinition wanted, IReadOnlyList<VdpaParent> parents, int waitedForParentSec)
+    {
+        var parent = VdpaParentName.Resolve(wanted.Parent, parents);
+        if (parent is null)
+        {
+            WriteError(VdpaErrors.ParentAbsent(wanted.Parent, wanted.Name, waitedForParentSec));
+            return null;
+        }
+
+        if (VdpaProvisioning.FromDefinition(wanted, parent, out var error) is not { } spec)
+        {
+            WriteError(VdpaErrors.InvalidInput(VdpaErrors.UnknownFeature, $"vDPA device '{wanted.Name}' was not created: {error}", wanted.Name));
+            return null;
+        }
+
+        return (spec, parent);
     }
 
     /// <summary>

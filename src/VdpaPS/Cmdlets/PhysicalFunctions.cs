@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Management.Automation;
 using VdpaPS.Errors;
+using VdpaPS.Netlink.Configuration;
 using VdpaPS.Netlink.Host;
 using VdpaPS.Netlink.Protocol;
 using VdpaPS.Netlink.Vdpa;
@@ -170,16 +171,25 @@ public abstract partial class VdpaCmdlet
             }
         }
 
+        // What -Force removes, as a configuration file would describe it: what a failed change creates again.
+        var removed = removals.Select(d => VdpaDeviceState.FromDevice(d, ReadConfigForRestore(d.Name))).ToList();
+
         var removing = removals.Count == 0 ? string.Empty : $"; removes vDPA devices {string.Join(", ", removals.Select(d => d.Name))}";
         if (!ShouldProcess($"PCI physical function {pf.PciAddress} ({pf.VfCount} of {pf.TotalVfs} VFs{removing})", $"Set {count} VFs{bound}"))
         {
             return null;
         }
 
-        foreach (var device in removals)
+        for (var i = 0; i < removals.Count; i++)
         {
-            if (!TryRemoveDevice(device, force: false))
+            if (!TryRemoveDevice(removals[i], force: false))
             {
+                // The PF was not touched: those already removed come back on the VFs they were on.
+                if (i > 0)
+                {
+                    WriteWarning(CreateRemovedAgain(pf.PciAddress, removed[..i], timeoutSec));
+                }
+
                 return false;
             }
         }
@@ -192,7 +202,8 @@ public abstract partial class VdpaCmdlet
         }
         catch (VdpaSysfsException e)
         {
-            WriteError(VdpaErrors.FromSysfs(e, pf));
+            // Apply put the VFs back as they were; the devices -Force removed from them come back too.
+            WriteError(VdpaErrors.FromSysfs(removed.Count == 0 ? e : new VdpaSysfsException($"{e.Message} {CreateRemovedAgain(pf.PciAddress, removed, timeoutSec)}", e.Failure, e), pf));
             return false;
         }
 
@@ -201,11 +212,57 @@ public abstract partial class VdpaCmdlet
             var missing = WaitForVfParents(pf.PciAddress, TimeSpan.FromSeconds(timeoutSec));
             if (missing.Count > 0)
             {
-                WriteError(VdpaErrors.VfsNotParents(pf, driver, missing, timeoutSec, VdpaSriov.Default.Restore(before)));
+                var putBack = VdpaSriov.Default.Restore(before);
+                if (removed.Count > 0)
+                {
+                    putBack += " " + CreateRemovedAgain(pf.PciAddress, removed, timeoutSec);
+                }
+
+                WriteError(VdpaErrors.VfsNotParents(pf, driver, missing, timeoutSec, putBack));
                 return false;
             }
         }
 
         return true;
+    }
+
+    /// <summary>A removed device's configuration (MAC, MTU, queue pairs, features) to create it again; null where this kernel cannot read it.</summary>
+    private VdpaDeviceConfig? ReadConfigForRestore(string name)
+    {
+        try
+        {
+            return Client.Supports(VdpaCommand.DeviceConfigGet) ? Client.GetConfig(name) : null;
+        }
+        catch (NetlinkException e)
+        {
+            WriteVerbose($"The configuration of '{name}' cannot be read ({e.Message}): if it must be created again, it gets its parent's defaults.");
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// After a PF change that failed and was put back: the devices -Force removed from its VFs, created again as they were
+    /// (in the words each VF parent takes back) once their parents are back. What became of them, for the error's message.
+    /// </summary>
+    private string CreateRemovedAgain(string address, IReadOnlyList<VdpaDeviceState> removed, int timeoutSec)
+    {
+        var missing = WaitForVfParents(address, TimeSpan.FromSeconds(timeoutSec));
+        var parents = ListVdpaIfLoaded().Parents;
+        var again = new List<string>();
+        var lost = new List<string>();
+        foreach (var state in removed)
+        {
+            var former = VdpaProvisioning.Restorable(state.Definition, VdpaSysfs.Default.GetParentKind(state.Device.Parent));
+            WriteVerbose($"Creating vDPA device '{former.Name}' again as it was ({VdpaConfigurationDiff.Summarize(former)}).");
+            (CreateFromDefinition(former, parents, timeoutSec) == Created.Not ? lost : again).Add(former.Name);
+        }
+
+        var said = again.Count > 0 ? $"The vDPA devices -Force removed were created again: {string.Join(", ", again)}." : string.Empty;
+        if (lost.Count > 0)
+        {
+            said += $" Not created again (see their errors{(missing.Count > 0 ? $"; VFs not parents again: {string.Join(", ", missing)}" : string.Empty)}): {string.Join(", ", lost)}.";
+        }
+
+        return said.Trim();
     }
 }

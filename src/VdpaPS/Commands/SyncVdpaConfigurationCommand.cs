@@ -114,7 +114,7 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
         {
             if (ShouldProcess($"vDPA device '{wanted.Name}' ({VdpaConfigurationDiff.Summarize(wanted)})", "Create"))
             {
-                Tally(CreateFromDefinition(wanted, parents) == Created.AsAsked, "created");
+                Tally(CreateFromDefinition(wanted, parents, WaitForParentSec) == Created.AsAsked, "created");
             }
 
             return;
@@ -182,53 +182,6 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
     // How long a PF's VFs may take to become vDPA parents (as Set-VdpaPhysicalFunction's default).
     private const int PhysicalFunctionTimeoutSec = 30;
 
-    /// <summary>What a create from a definition came to: made as asked, made but not as asked (or not bound), or not made at all.</summary>
-    private enum Created
-    {
-        AsAsked,
-        Differently,
-        Not,
-    }
-
-    /// <summary>DEV_NEW as the file describes the device, checked by reading it back as New-VdpaDevice does, then its driver.</summary>
-    private Created CreateFromDefinition(VdpaDeviceDefinition wanted, IReadOnlyList<VdpaParent> parents)
-    {
-        if (SpecFor(wanted, parents) is not { } found)
-        {
-            return Created.Not;
-        }
-
-        var (spec, parent) = found;
-
-        if (TryCreateDevice(spec, spec, parent) is not { } device)
-        {
-            return Created.Not;
-        }
-
-        // What the kernel applied is known only by reading the device back, as New-VdpaDevice does.
-        var applied = ReportUnapplied(spec, device, wanted.Name, a => $"its {a.Label}");
-        return (wanted.Driver is null || TryBindDriver(wanted.Name, wanted.Driver)) && applied ? Created.AsAsked : Created.Differently;
-    }
-
-    /// <summary>The DEV_NEW for a definition and its parent; null after writing this device's error (no parent, a feature of another class).</summary>
-    private (VdpaDeviceSpec Spec, VdpaParent Parent)? SpecFor(VdpaDeviceDefinition wanted, IReadOnlyList<VdpaParent> parents)
-    {
-        var parent = VdpaParentName.Resolve(wanted.Parent, parents);
-        if (parent is null)
-        {
-            WriteError(VdpaErrors.ParentAbsent(wanted.Parent, wanted.Name, WaitForParentSec));
-            return null;
-        }
-
-        if (VdpaProvisioning.FromDefinition(wanted, parent, out var error) is not { } spec)
-        {
-            WriteError(VdpaErrors.InvalidInput(VdpaErrors.UnknownFeature, $"vDPA device '{wanted.Name}' was not created: {error}", wanted.Name));
-            return null;
-        }
-
-        return (spec, parent);
-    }
-
     /// <summary>
     /// -Force's remove and create, never losing the device: the new form is checked against what its parent offers before
     /// anything is removed, and when the parent refuses it all the same, the device is created again as it was.
@@ -237,7 +190,7 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
     private bool? Recreate(VdpaDeviceDefinition wanted, VdpaDeviceState current, List<VdpaConfigurationDifference> recreate, IReadOnlyList<VdpaParent> parents)
     {
         var what = string.Join(", ", recreate.Select(d => $"{d.Attribute} {d.Actual} -> {d.Desired}"));
-        if (SpecFor(wanted, parents) is not { } found)
+        if (SpecFor(wanted, parents, WaitForParentSec) is not { } found)
         {
             return false;
         }
@@ -269,14 +222,14 @@ public sealed class SyncVdpaConfigurationCommand : VdpaConfigurationCmdlet
             return false;
         }
 
-        var created = CreateFromDefinition(wanted, parents);
+        var created = CreateFromDefinition(wanted, parents, WaitForParentSec);
         if (created != Created.Not)
         {
             return created == Created.AsAsked;
         }
 
         WriteVerbose($"vDPA device '{wanted.Name}' could not be created as the file says; creating it again as it was ({VdpaConfigurationDiff.Summarize(former)}).");
-        var restored = CreateFromDefinition(former, parents);
+        var restored = CreateFromDefinition(former, parents, WaitForParentSec);
         WriteError(VdpaErrors.RecreateFailed(wanted.Name, what, VdpaConfigurationDiff.Summarize(former), restored != Created.Not));
         return false;
     }
