@@ -8,9 +8,10 @@
 
     build    publish the module to out/VdpaPS/<version>/, ready for Import-Module
     test     build, then every test: the core's xUnit tests, the host Pester tests, and on each lab
-             kernel (6.12 and 6.1) one boot (qemu 11, q35: vduse, the simulator, PCI parents, SR-IOV PFs,
-             sshd) that runs the end-to-end Pester tests and the lab's self-test (at most one boot per
-             core at once, the first beside the host suites); where each
+             kernel the end-to-end Pester tests and the lab's self-test: 6.12 in one boot (qemu 11, q35:
+             vduse, the simulator, PCI parents, SR-IOV PFs, sshd), 6.1 in a qemu 7.2 boot without SR-IOV
+             and a short qemu 11 boot for the SR-IOV tests (at most one boot per core at once, the first
+             beside the host suites); where each
              boot's time went, its ten slowest tests and its files' times, one summary row per suite and kernel, then
              `tests: N passed, N failed, N skipped`. -LabPath and -FullName run only those lab tests.
     package  build, then write out/packages/VdpaPS.<version>.nupkg
@@ -176,12 +177,31 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
     $select = @('-Path', (Join-Path $Root 'tests/EndToEnd'))
     if ($LabPath) { $select = @('-Path', (Resolve-Path $LabPath -ErrorAction Stop).Path) }
     if ($FullName) { $select += @('-FullName', $FullName) }
-    # One boot per kernel with every parent kind (qemu 11 and q35 for `sriov`; `pci` is laid out for it), whatever file is chosen.
+    # One boot per kernel with every parent kind: qemu 11 and q35 for `sriov`, `pci` laid out for q35. Not on 6.1: its
+    # vp_vdpa gives every queue 256 entries, qemu 11 refuses a control queue over 64 (7.2 took it), and 6.1's virtio_net
+    # then spins for ever on a control command when a PCI net device with CTRL_VQ is bound to virtio_vdpa (docs/lab.md).
+    # So 6.1's main boot stays on qemu 7.2 without the SR-IOV file, which gets a short qemu 11 boot of its own after it.
+    $sriovFile = Join-Path $Root 'tests/EndToEnd/SriovParents.Tests.ps1'
+    $sriovOnly = $LabPath -and (Resolve-Path $LabPath).Path -eq $sriovFile
     $boots = [System.Collections.Generic.List[object]]::new()
+    $sriovBoots = [System.Collections.Generic.List[object]]::new()
     try {
         foreach ($kernel in $kernels) {
-            $boots.Add((Start-TestBoot -Kernel $kernel -Results $results -Pester $pester -Runner $runner -Select $select -LabOnly:$labOnly))
+            if ($kernel -ne '6.1') {
+                $boots.Add((Start-TestBoot -Kernel $kernel -Results $results -Pester $pester -Runner $runner -Select $select -LabOnly:$labOnly))
+                continue
+            }
+            if (-not $sriovOnly) {
+                $boots.Add((Start-TestBoot -Kernel $kernel -Modules 'vduse,sim,pci,ssh' -Results $results -Pester $pester -Runner $runner -Select ($select + @('-ExcludePath', $sriovFile)) -LabOnly:$labOnly))
+            }
+            # -FullName alone filters the main boot; with -LabPath naming the SR-IOV file it filters this one.
+            if ($sriovOnly -or (-not $LabPath -and -not $FullName)) {
+                $sriovSelect = @('-Path', $sriovFile) + $(if ($FullName) { @('-FullName', $FullName) } else { @() })
+                $sriovBoots.Add((Start-TestBoot -Kernel $kernel -Label "$kernel-sriov" -Modules 'sriov,vhost' -Results $results -Pester $pester -Runner $runner -Select $sriovSelect -LabOnly))
+            }
         }
+        # The short boot waits behind the main ones.
+        $boots.AddRange($sriovBoots)
         Start-WaitingBoots $boots
 
         if (-not $labOnly) {
@@ -243,7 +263,7 @@ function Start-TestBoot {
     # the simulator, PCI functions under vp_vdpa, SR-IOV PFs for VF parents, which make it a qemu 11 and q35 boot; sshd
     # for the remoting tests), then the lab's own checks (selftest.sh), which also need virtio_vdpa and vhost_vdpa. Its
     # output goes to a log, printed with the kernel's name before each line by Wait-TestBoot. Returns what Wait-TestBoot needs.
-    # -Label names the boot in logs, result files and rows.
+    # -Label names the boot in logs, result files and rows (6.1-sriov: 6.1's SR-IOV boot, -Modules sriov,vhost).
     param([string] $Kernel, [string] $Results, [string] $Pester, [string] $Runner, [string[]] $Select, [switch] $LabOnly,
         [string] $Label = $Kernel, [string] $Modules = 'vduse,sim,pci,ssh,sriov')
     $boot = [pscustomobject]@{
