@@ -11,6 +11,11 @@ Describe 'SR-IOV VFs as vDPA parents' {
         $script:Pf1 = '0000:01:00.0'
         $script:Pf2 = '0000:02:00.0'
         $script:Vfs = '0000:01:00.1', '0000:01:00.2', '0000:01:00.3'
+        # The lab loaded virtio_net for the PFs; a file before this one in the same boot may have removed it
+        # (Disable-LabVirtioDriver): loading it binds the PFs' virtio devices again. vhost_vdpa, which a block loads, goes
+        # in AfterAll unless the lab had it loaded, so later files see the boot as the lab made it.
+        Invoke-LabModprobe virtio_net
+        $script:HadVhostVdpa = Test-Path /sys/module/vhost_vdpa
         function Get-Sysfs([string] $Address, [string] $File) { (Get-Content "/sys/bus/pci/devices/$Address/$File" -Raw).Trim() }
         function Get-PciDriver([string] $Address) {
             $link = "/sys/bus/pci/devices/$Address/driver"
@@ -36,6 +41,7 @@ Describe 'SR-IOV VFs as vDPA parents' {
             [System.IO.File]::WriteAllText("/sys/bus/pci/devices/$pf/sriov_numvfs", '0')
             [System.IO.File]::WriteAllText("/sys/bus/pci/devices/$pf/sriov_drivers_autoprobe", '1')
         }
+        if (-not $HadVhostVdpa) { Remove-LabModule vhost_vdpa }
     }
 
     Context 'SR-IOV physical functions' {
