@@ -16,6 +16,8 @@ Describe 'SR-IOV VFs as vDPA parents' {
         # in AfterAll unless the lab had it loaded, so later files see the boot as the lab made it.
         Invoke-LabModprobe virtio_net
         $script:HadVhostVdpa = Test-Path /sys/module/vhost_vdpa
+        # The PCI parents there were before any VF (with -m pci, the lab's four functions): all a clean end may leave.
+        $script:PciParentsBefore = @((Invoke-IpVdpa mgmtdev show).mgmtdev.Keys | Where-Object { $_ -like 'pci/*' } | Sort-Object)
         function Get-Sysfs([string] $Address, [string] $File) { (Get-Content "/sys/bus/pci/devices/$Address/$File" -Raw).Trim() }
         function Get-PciDriver([string] $Address) {
             $link = "/sys/bus/pci/devices/$Address/driver"
@@ -223,7 +225,7 @@ Describe 'SR-IOV VFs as vDPA parents' {
                 Get-Sysfs $pf.PciAddress driver_override | Should -Be '(null)'
             }
             Get-LabDeviceNames | Where-Object { $_ -like 'sr-*' } | Should -BeNullOrEmpty
-            (Invoke-IpVdpa mgmtdev show).mgmtdev.Keys | Where-Object { $_ -like 'pci/*' } | Should -BeNullOrEmpty
+            @((Invoke-IpVdpa mgmtdev show).mgmtdev.Keys | Where-Object { $_ -like 'pci/*' } | Sort-Object) | Should -Be $PciParentsBefore
         }
     }
 }
