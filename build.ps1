@@ -8,9 +8,9 @@
 
     build    publish the module to out/VdpaPS/<version>/, ready for Import-Module
     test     build, then every test: the core's xUnit tests, the host Pester tests, and on each lab
-             kernel (6.12 and 6.1, with vduse, the simulator and PCI parents) the end-to-end Pester tests
-             and the lab's self-test, and in a short qemu 11 boot per kernel the SR-IOV tests (at most one
-             boot per core at once, the first beside the host suites); where each
+             kernel (6.12 and 6.1) one boot (qemu 11, q35: vduse, the simulator, PCI parents, SR-IOV PFs,
+             sshd) that runs the end-to-end Pester tests and the lab's self-test (at most one boot per
+             core at once, the first beside the host suites); where each
              boot's time went, its ten slowest tests and its files' times, one summary row per suite and kernel, then
              `tests: N passed, N failed, N skipped`. -LabPath and -FullName run only those lab tests.
     package  build, then write out/packages/VdpaPS.<version>.nupkg
@@ -45,7 +45,8 @@ param(
     # lab: the shell command to run as root in the guest, in the repository's directory.
     [string] $Command,
 
-    # lab: kernel modules to load, comma-separated: vduse, sim, virtio, vhost, noprobe, pci (and ssh: sshd for remoting).
+    # lab: kernel modules to load, comma-separated: vduse, sim, virtio, vhost, noprobe, pci, sriov (SR-IOV PFs: qemu 11 and
+    # q35, with pci laid out for q35), and ssh (sshd for remoting); all of them go together.
     [string] $Modules = 'vduse,sim',
 
     # lab, demo, record: the lab kernel series to boot (default 6.12). test: the series to run the end-to-end
@@ -175,23 +176,11 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
     $select = @('-Path', (Join-Path $Root 'tests/EndToEnd'))
     if ($LabPath) { $select = @('-Path', (Resolve-Path $LabPath -ErrorAction Stop).Path) }
     if ($FullName) { $select += @('-FullName', $FullName) }
-    # The SR-IOV tests need qemu 11 (-m sriov) and q35, where the `pci` word's layout does not fit: they run in a short
-    # boot of their own per kernel, after the main boots (which leave their file out) have freed a core.
-    $sriovFile = Join-Path $Root 'tests/EndToEnd/SriovParents.Tests.ps1'
-    $sriovOnly = $LabPath -and (Resolve-Path $LabPath).Path -eq $sriovFile
+    # One boot per kernel with every parent kind (qemu 11 and q35 for `sriov`; `pci` is laid out for it), whatever file is chosen.
     $boots = [System.Collections.Generic.List[object]]::new()
     try {
-        if (-not $sriovOnly) {
-            foreach ($kernel in $kernels) {
-                $boots.Add((Start-TestBoot -Kernel $kernel -Results $results -Pester $pester -Runner $runner -Select ($select + @('-ExcludePath', $sriovFile)) -LabOnly:$labOnly))
-            }
-        }
-        # -FullName alone filters the main boots; with -LabPath naming the SR-IOV file it filters these.
-        if ($sriovOnly -or (-not $LabPath -and -not $FullName)) {
-            $sriovSelect = @('-Path', $sriovFile) + $(if ($FullName) { @('-FullName', $FullName) } else { @() })
-            foreach ($kernel in $kernels) {
-                $boots.Add((Start-TestBoot -Kernel $kernel -Label "$kernel-sriov" -Modules 'sriov,vhost' -Results $results -Pester $pester -Runner $runner -Select $sriovSelect -LabOnly))
-            }
+        foreach ($kernel in $kernels) {
+            $boots.Add((Start-TestBoot -Kernel $kernel -Results $results -Pester $pester -Runner $runner -Select $select -LabOnly:$labOnly))
         }
         Start-WaitingBoots $boots
 
@@ -251,12 +240,12 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
 
 function Start-TestBoot {
     # Starts one boot of a lab kernel in the background: the e2e suite (tests/EndToEnd) with every parent type (vduse,
-    # the simulator, PCI functions under vp_vdpa; sshd for the remoting tests), then the lab's own checks
-    # (selftest.sh), which also need virtio_vdpa and vhost_vdpa. Its output goes to a log, printed with the
-    # kernel's name before each line by Wait-TestBoot. Returns what Wait-TestBoot needs.
-    # -Label names the boot in logs, result files and rows (6.12-sriov: the SR-IOV boot, -Modules sriov,vhost).
+    # the simulator, PCI functions under vp_vdpa, SR-IOV PFs for VF parents, which make it a qemu 11 and q35 boot; sshd
+    # for the remoting tests), then the lab's own checks (selftest.sh), which also need virtio_vdpa and vhost_vdpa. Its
+    # output goes to a log, printed with the kernel's name before each line by Wait-TestBoot. Returns what Wait-TestBoot needs.
+    # -Label names the boot in logs, result files and rows.
     param([string] $Kernel, [string] $Results, [string] $Pester, [string] $Runner, [string[]] $Select, [switch] $LabOnly,
-        [string] $Label = $Kernel, [string] $Modules = 'vduse,sim,pci,ssh')
+        [string] $Label = $Kernel, [string] $Modules = 'vduse,sim,pci,ssh,sriov')
     $boot = [pscustomobject]@{
         Kernel = $Label; E2eResult = (Join-Path $Results "lab-$Label.json"); SelfResult = (Join-Path $Results "selftest-$Label.json")
         Log = (Join-Path $Results "lab-$Label.log"); Process = $null; Watch = $null; ExitCode = 125; Elapsed = [timespan]::Zero

@@ -56,7 +56,7 @@ try {
     $config.Run.Path = $Path
     $config.Run.PassThru = $true
     $config.Output.Verbosity = 'Detailed'
-    # -ExcludePath (the main lab boots leave the SR-IOV file to boots of its own) is not a filter: those files are not
+    # -ExcludePath (files a run leaves out; build.ps1 no longer uses it) is not a filter: those files are not
     # discovered, and every test that is must still run.
     if ($ExcludePath) { $config.Run.ExcludePath = $ExcludePath }
     $filtered = [bool]($Tag -or $ExcludeTag -or $FullName)

@@ -169,9 +169,12 @@ Describe 'Every cmdlet in further runspaces of one process' -Tag Issue22 {
             New-Item -ItemType File $stop | Out-Null
             $bash.WaitForExit(60000) | Out-Null
             Step Get-VdpaParent { if ((Get-VdpaParent vdpasim_net).Name -ne 'vdpasim_net') { throw 'no vdpasim_net' } }
-            # This boot's machine has no SR-IOV function (the sriov boot has them): the listing is empty, and a change to the
+            # The boot's SR-IOV functions are the lab's two PFs (-m sriov), so the listing is exactly them; a change to the
             # PCI function of pci/0000:00:10.0 is refused as no physical function, with nothing changed.
-            Step Get-VdpaPhysicalFunction { $pfs = @(Get-VdpaPhysicalFunction); if ($pfs.Count -ne 0) { throw "listed $($pfs.PciAddress -join ', ')" } }
+            Step Get-VdpaPhysicalFunction {
+                $pfs = @(Get-VdpaPhysicalFunction).PciAddress | Sort-Object
+                if (($pfs -join ' ') -ne '0000:01:00.0 0000:02:00.0') { throw "listed $($pfs -join ', ')" }
+            }
             Step Set-VdpaPhysicalFunction { Set-VdpaPhysicalFunction -Address 0000:00:10.0 -VfCount 0 -Confirm:$false; throw 'not refused' } -Accept VdpaPhysicalFunctionNotFound
             Step Wait-VdpaParent { Wait-VdpaParent vdpasim_net -TimeoutSec 30 | Out-Null }
             Step Get-VdpaCommonFeature { if (-not (Get-VdpaParent vdpasim_net | Get-VdpaCommonFeature).Features) { throw 'no common features' } }

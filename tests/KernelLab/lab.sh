@@ -29,9 +29,11 @@
 #                noprobe  echo 0 > /sys/bus/vdpa/drivers_autoprobe
 #                pci      vp_vdpa on qemu virtio-pci functions: mgmtdevs pci/0000:00:10.0 (net, mq),
 #                         pci/0000:00:11.0 (net), pci/0000:00:12.0 (block), pci/0000:21:00.0 (net,
-#                         behind a PCI expander bridge on NUMA node 1; the guest gets two nodes)
+#                         behind a PCI expander bridge on NUMA node 1; the guest gets two nodes), the same
+#                         addresses on the default machine (qemu 7.2) and on q35 (with sriov)
 #                sriov    qemu 11 (setup fetches it) on q35 with two SR-IOV virtio-net PFs, 0000:01:00.0 (3 VFs)
 #                         and 0000:02:00.0 (1 VF), on virtio-pci with virtio_net; vp_vdpa loaded for the VFs
+#                All the words go together.
 #                ssh      no module: sshd on 127.0.0.1 with pwsh as its powershell subsystem (PowerShell
 #                         remoting; keys made per boot; the client key's path in VDPAPS_LAB_SSH_KEY)
 #                NAME     any other module of the kernel package, with its dependencies
@@ -643,8 +645,6 @@ run() {
   V=$(version_dir "${kpkg:-none}")
   [ -n "$kpkg" ] && [ -f "$V/ready" ] || die "the $KSERIES lab is not set up in $CACHE: run 'bash $0 setup -k $KSERIES' first"
   command -v qemu-system-x86_64 > /dev/null || die "qemu-system-x86_64 is missing: run 'bash $0 setup'"
-  # pci's expander bridge (pxb on pci.0) and its bus layout are i440fx's; sriov's machine is q35.
-  [[ ",$mods," != *,sriov,* || ",$mods," != *,pci,* ]] || die "-m sriov and pci do not go together: pci's functions and NUMA bridge are laid out for the default machine, sriov needs q35"
   [[ ",$mods," != *,ssh,* ]] || [ -x /usr/sbin/sshd ] || die "-m ssh needs /usr/sbin/sshd (openssh-server): run 'bash $0 setup'"
 
   if [ -n "$outdir" ]; then
@@ -699,7 +699,10 @@ run() {
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
     -virtfs "local,path=$(qarg "$X"),mount_tag=xfer,security_model=none")
   [ -z "$outdir" ] || qemu+=(-virtfs "local,path=$(qarg "$outdir"),mount_tag=out,security_model=none")
-  [[ ",$mods," != *,pci,* ]] || pci_parents "$X"
+  # sriov needs PCI Express, so its boots are q35; pci lays its functions out for the machine it gets.
+  local machine=pc
+  [[ ",$mods," != *,sriov,* ]] || { machine=q35; qemu+=(-M q35); }
+  [[ ",$mods," != *,pci,* ]] || pci_parents "$X" "$machine"
   [[ ",$mods," != *,sriov,* ]] || sriov_pfs "$X"
 
   local t0 qpid reader qrc=0
@@ -753,38 +756,49 @@ run() {
 # need no network backend (no peer; run() drops qemu's warning about that). Without a multi-queue
 # backend qemu gives one queue pair, so the mq function offers MQ with rx, tx and a control queue
 # (max_supported_vqs 3) and needs 4 MSI-X vectors (2 queues + control + config). The block function is backed by a sparse raw file
-# in the run's folder, removed with it.
+# in the run's folder, removed with it. On q35 (-m sriov) the three sit on pcie.0 as plain PCI functions of
+# the root complex, transitional as on the default machine: the same features and queues on both.
 pci_parents() {
-  local X=$1 mem=${VDPAPS_LAB_MEM:-3072} smp=${VDPAPS_LAB_SMP:-2}
+  local X=$1 machine=$2 mem=${VDPAPS_LAB_MEM:-3072} smp=${VDPAPS_LAB_SMP:-2}
+  local root=pci.0; [ "$machine" = pc ] || root=pcie.0
   truncate -s 64M "$X/pci-blk.img" || die "cannot create the block function's disk in $X"
-  qemu+=(-device virtio-net-pci,addr=0x10,mac=52:54:00:00:10:00,mq=on,vectors=4
-    -device virtio-net-pci,addr=0x11,mac=52:54:00:00:11:00,mq=off
+  qemu+=(-device virtio-net-pci,bus=$root,addr=0x10,mac=52:54:00:00:10:00,mq=on,vectors=4
+    -device virtio-net-pci,bus=$root,addr=0x11,mac=52:54:00:00:11:00,mq=off
     -drive "if=none,id=pciblk0,format=raw,file=$(qarg "$X/pci-blk.img")"
-    -device virtio-blk-pci,addr=0x12,drive=pciblk0)
+    -device virtio-blk-pci,bus=$root,addr=0x12,drive=pciblk0)
   # Two NUMA nodes (memory and CPUs split in halves) and a PCI expander bridge on node 1 whose root
-  # bus is 0x20: the function behind its bridge is 0000:21:00.0, with numa_node 1 in sysfs.
+  # bus is 0x20: the function behind it is 0000:21:00.0, with numa_node 1 in sysfs. On i440fx (pc)
+  # the bridge (pxb) has a PCI-PCI bridge of its own, bus 0x21; on q35 a PCIe expander (pxb-pcie)
+  # takes only root ports, so one root port at 20:00.0 gives bus 0x21. A function behind a PCIe port is
+  # modern-only unless told otherwise: disable-legacy=off keeps it transitional, as the pc one is.
   local half=$((mem / 2)) n0=$(((smp + 1) / 2)) cpus1=
   ((smp <= n0)) || cpus1=",cpus=$n0-$((smp - 1))"
   qemu+=(-object "memory-backend-ram,id=mem0,size=${half}M" -object "memory-backend-ram,id=mem1,size=$((mem - half))M"
-    -numa "node,nodeid=0,cpus=0-$((n0 - 1)),memdev=mem0" -numa "node,nodeid=1${cpus1},memdev=mem1"
-    -device pxb,id=pxb1,bus_nr=32,numa_node=1,bus=pci.0
-    -device virtio-net-pci,bus=pxb1,addr=0x0,mac=52:54:00:00:21:00)
+    -numa "node,nodeid=0,cpus=0-$((n0 - 1)),memdev=mem0" -numa "node,nodeid=1${cpus1},memdev=mem1")
+  if [ "$machine" = pc ]; then
+    qemu+=(-device pxb,id=pxb1,bus_nr=32,numa_node=1,bus=pci.0
+      -device virtio-net-pci,bus=pxb1,addr=0x0,mac=52:54:00:00:21:00)
+  else
+    qemu+=(-device pxb-pcie,id=pxb1,bus_nr=32,numa_node=1,bus=pcie.0
+      -device pcie-root-port,id=rp21,bus=pxb1,addr=0x0,chassis=21,slot=0
+      -device virtio-net-pci,bus=rp21,addr=0x0,disable-legacy=off,mac=52:54:00:00:21:00)
+  fi
   echo "0000:00:10.0 0000:00:11.0 0000:00:12.0 0000:21:00.0" > "$X/pci"
 }
 
-# -m sriov (qemu 11, setup_qemu11): machine q35, since SR-IOV needs PCI Express, and two virtio-net
-# physical functions, each alone on a PCIe root port (bus 1 and bus 2): 0000:01:00.0 can make 3 VFs
+# -m sriov (qemu 11, setup_qemu11): machine q35 (run), since SR-IOV needs PCI Express, and two virtio-net
+# physical functions, each alone on a PCIe root port of pcie.0 (bus 1 and bus 2; named, since a port
+# without bus= would go on pci's expander, bus 0x20, when there is one): 0000:01:00.0 can make 3 VFs
 # (01:00.1-3), 0000:02:00.0 one (02:00.1). qemu's composable SR-IOV device: each VF is a virtio-net-pci
 # naming its PF (sriov-pf=ID), given before the PF. Tests name these addresses: keep them.
 sriov_pfs() {
   local X=$1
-  qemu+=(-M q35
-    -device pcie-root-port,id=rp1,chassis=1,slot=1
+  qemu+=(-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1
     -device virtio-net-pci,bus=rp1,addr=0x0.0x3,sriov-pf=pf1,mac=52:54:00:00:31:03
     -device virtio-net-pci,bus=rp1,addr=0x0.0x2,sriov-pf=pf1,mac=52:54:00:00:31:02
     -device virtio-net-pci,bus=rp1,addr=0x0.0x1,sriov-pf=pf1,mac=52:54:00:00:31:01
     -device virtio-net-pci,bus=rp1,addr=0x0.0x0,id=pf1,mac=52:54:00:00:31:00
-    -device pcie-root-port,id=rp2,chassis=2,slot=2
+    -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,slot=2
     -device virtio-net-pci,bus=rp2,addr=0x0.0x1,sriov-pf=pf2,mac=52:54:00:00:32:01
     -device virtio-net-pci,bus=rp2,addr=0x0.0x0,id=pf2,mac=52:54:00:00:32:00)
   echo "0000:01:00.0 3 0000:02:00.0 1" > "$X/sriov"
