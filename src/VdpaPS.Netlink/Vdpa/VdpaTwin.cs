@@ -211,7 +211,9 @@ internal static class VdpaTwin
             return;
         }
 
-        // What the parent cannot set, its device has of the parent itself: shown only with the feature that carries it.
+        // What the parent cannot set, its device has of the parent itself: shown only with the feature that carries it. A
+        // parent without that feature is FeatureMissing already: its device shows no value to compare.
+        var offered = parent.SupportedFeatureMask ?? ulong.MaxValue;
         void Compare(string attribute, bool shown, string? wanted, string? own, bool ignoreCase = false)
         {
             if (accepted.Contains(attribute) || !shown)
@@ -231,9 +233,10 @@ internal static class VdpaTwin
             }
         }
 
-        Compare("MacAddress", Has(features, Mac), source.MacAddress, parent.OwnMacAddress, ignoreCase: true);
-        Compare("Mtu", Has(features, Mtu), Text(source.Mtu), Text(parent.OwnMtu));
-        Compare("MaxQueuePairs", Has(features, MultiQueue) || Has(features, Rss), Text(source.MaxQueuePairs ?? 1), Text(parent.OwnMaxQueuePairs));
+        var both = features & offered;
+        Compare("MacAddress", Has(both, Mac), source.MacAddress, parent.OwnMacAddress, ignoreCase: true);
+        Compare("Mtu", Has(both, Mtu), Text(source.Mtu), Text(parent.OwnMtu));
+        Compare("MaxQueuePairs", Has(both, MultiQueue) || Has(both, Rss), Text(source.MaxQueuePairs ?? 1), Text(parent.OwnMaxQueuePairs));
     }
 
     /// <summary>

@@ -35,6 +35,8 @@ public abstract partial class VdpaCmdlet
 
         foreach (var parent in parents)
         {
+            // The PCI driver tells vp_vdpa's one device per parent (sysfs), and the driver what it sets at creation.
+            WithSysfs(parent);
             VdpaTwin.Describe(parent, VdpaSysfs.Default.GetParentKind(parent.Name), Client.Capabilities, devices, ReadOwnConfig);
         }
     }
