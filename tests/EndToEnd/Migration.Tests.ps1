@@ -99,7 +99,7 @@ BeforeAll {
         return @(@($rest) + @(if ($missing) { 'FeatureMissing=0x{0:x}' -f $missing }) | Sort-Object)
     }
 
-    function Assert-Checks($Checks, [string] $From, [string] $To) {
+    function Assert-Checks($Checks, $From, $To) {
         @($Checks).Count | Should -Be ($Devices.Count * $Parents.Count)
         foreach ($device in $Devices) {
             foreach ($parent in $Parents) {

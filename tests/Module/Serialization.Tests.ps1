@@ -342,6 +342,17 @@ Describe 'Test-VdpaMigration on deserialized devices and parents' {
         ($copy | Format-List | Out-String -Width 80) | Should -Match '(?m)^\s+NameTaken$'
     }
 
+    It 'binds a piped configuration without an MTU, or with Linux 6.1''s MTU of 0 for none, to New-VdpaDevice' {
+        foreach ($mtu in $null, [uint16]0) {
+            $config = [pscustomobject]@{ Name = 'vm7-net0'; Type = 'Net'; MacAddress = $null; Mtu = $mtu; MaxQueuePairs = [uint16]1
+                DeviceFeatures = @('VERSION_1'); DeviceFeatureMask = [uint64]1 -shl 32 }
+            $caught = $null
+            try { $config | New-VdpaDevice -Parent vdpasim_net -ErrorAction Stop } catch { $caught = $_ }
+            # Bound, it goes on to the kernel, which this machine lacks: the module's own error, not the binder's.
+            $caught.FullyQualifiedErrorId | Should -BeLike 'Vdpa*,VdpaPS.Commands.NewVdpaDeviceCommand' -Because "MTU $(if ($null -eq $mtu) { 'none' } else { '0' }) binds"
+        }
+    }
+
     It 'refuses a piped parent''s Name as a new device''s name before the kernel is asked' {
         $Destination | New-VdpaDevice -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $e[0].FullyQualifiedErrorId | Should -Be 'InvalidVdpaDeviceName,VdpaPS.Commands.NewVdpaDeviceCommand'

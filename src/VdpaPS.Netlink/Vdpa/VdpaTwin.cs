@@ -275,14 +275,15 @@ internal static class VdpaTwin
                 : $"it offers 0x{g:x}, {source} 0x{wanted:x}{Delta(wanted, g, source.Class)}");
         }
 
+        // A MAC and an MTU are the device's only with their features (Linux 6.1 shows an MTU of 0 without it).
         if (twin is VdpaNetDeviceConfig net && source.Class == VirtioDeviceClass.Net)
         {
-            if (!string.Equals(net.MacAddress, source.MacAddress, StringComparison.OrdinalIgnoreCase))
+            if (Has(source.FeatureMask, Mac) && !string.Equals(net.MacAddress, source.MacAddress, StringComparison.OrdinalIgnoreCase))
             {
                 found.Add($"its MAC address is {net.MacAddress ?? "none"}, {source}'s {source.MacAddress ?? "none"}");
             }
 
-            if (net.Mtu != source.Mtu)
+            if (Has(source.FeatureMask, Mtu) && net.Mtu != source.Mtu)
             {
                 found.Add($"its MTU is {Text(net.Mtu) ?? "none"}, {source}'s {Text(source.Mtu) ?? "none"}");
             }

@@ -39,13 +39,14 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
 
     /// <summary>MTU in bytes, 68 to 65535 (net devices); bound from a piped device's configuration.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ValidateRange(VdpaFamily.MinMtu, ushort.MaxValue)]
+    [ShownNoMtuAsNull]
+    [ValidateRangeOrNull(VdpaFamily.MinMtu, ushort.MaxValue)]
     [AllowNull]
     public int? Mtu { get; set; }
 
     /// <summary>Most queue pairs the device offers, 1 to 32768 (net devices; the parent must support it); bound from a piped device's configuration.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    [ValidateRange(1, VdpaFamily.MaxQueuePairs)]
+    [ValidateRangeOrNull(1, VdpaFamily.MaxQueuePairs)]
     [AllowNull]
     public int? MaxQueuePairs { get; set; }
 
@@ -165,7 +166,8 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
     private void Create(VdpaDeviceSpec spec, VdpaParent? parent, VdpaTwinSource? twinOf = null)
     {
         var sent = VdpaProvisioning.ForFamily(Client.Capabilities, spec);
-        var of = twinOf is null ? string.Empty : $", the twin of {twinOf},";
+        // The source's own name is not known when -Name was typed (it takes the piped Name's place): its host is.
+        var of = twinOf is null ? string.Empty : $", the twin of the piped device{(twinOf.ComputerName is null ? string.Empty : $" from {twinOf.ComputerName}")},";
         if (!ShouldProcess($"vDPA device '{spec.Name}'{of} on parent '{spec.Parent}'{VdpaProvisioning.DescribeValues(spec)}", "Create") ||
             TryCreateDevice(spec, sent, parent) is not { } device)
         {
