@@ -63,17 +63,19 @@ public sealed class NewVdpaDeviceCommand : VdpaCmdlet
     public string? Driver { get; set; }
 
     /// <summary>A piped device's offered features, bit for bit (Get-VdpaDeviceConfig, Test-VdpaMigration): their presence makes the new device that device's twin.</summary>
-    /// <remarks>Hidden: it comes from the pipeline, never typed; -Feature is the typed way to choose features.</remarks>
+    /// <remarks>Hidden, because it comes from the pipeline, never typed: -Feature is the typed way to choose features.</remarks>
     [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
     [AllowNull]
     public ulong? DeviceFeatureMask { get; set; }
 
     /// <summary>A piped device's class (its Type), for its twin.</summary>
+    /// <remarks>Hidden, because a new device's class is its parent's: only a twin's check compares it.</remarks>
     [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
     [Alias("Type")]
     public VirtioDeviceClass? DeviceClass { get; set; }
 
     /// <summary>The host a piped device was read on (PSComputerName, or a Test-VdpaMigration result's ComputerName), for messages.</summary>
+    /// <remarks>Hidden, because it only names the source in a twin's messages; nothing is typed there.</remarks>
     [Parameter(ValueFromPipelineByPropertyName = true, DontShow = true)]
     [Alias("PSComputerName")]
     [AllowNull]
