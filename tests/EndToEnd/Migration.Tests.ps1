@@ -175,8 +175,9 @@ Describe 'Migration between two hosts (remoting)' {
 
     It 'refuses an incompatible twin before anything is sent, naming the reason' {
         $source = Invoke-Command -Session $A { Get-VdpaDeviceConfig mig-p10 }
-        $verbose = Invoke-Command -Session $B { $using:source | New-VdpaDevice -Name mig-bad -Parent vdpasim_net -Verbose } -ErrorVariable e `
-            -ErrorAction SilentlyContinue -Verbose 4>&1
+        # The verbose stream as text, taken there: what was asked of the kernel.
+        $verbose = Invoke-Command -Session $B { $using:source | New-VdpaDevice -Name mig-bad -Parent vdpasim_net -Verbose 4>&1 | ForEach-Object { "$_" } } `
+            -ErrorVariable e -ErrorAction SilentlyContinue
         $e | Should -HaveCount 1
         $e[0].FullyQualifiedErrorId | Should -Be 'VdpaTwinNotPossible,VdpaPS.Commands.NewVdpaDeviceCommand'
         $e[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
