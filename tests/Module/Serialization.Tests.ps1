@@ -354,7 +354,9 @@ Describe 'Test-VdpaMigration on deserialized devices and parents' {
     }
 
     It 'refuses a piped parent''s Name as a new device''s name before the kernel is asked' {
-        $Destination | New-VdpaDevice -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        # A name a device could have (no '/'), so only the refusal of a parent's Name stops it here.
+        $sim = Copy-Deserialized ([VdpaPS.VdpaParent]@{ Name = 'vdpasim_net'; DeviceName = 'vdpasim_net'; SupportedClasses = [VdpaPS.VirtioDeviceClass[]]@('Net') })
+        $sim | New-VdpaDevice -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
         $e[0].FullyQualifiedErrorId | Should -Be 'InvalidVdpaDeviceName,VdpaPS.Commands.NewVdpaDeviceCommand'
         $e[0].Exception.Message | Should -BeLike '*give the new device''s name with -Name*'
     }
