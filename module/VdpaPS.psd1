@@ -27,6 +27,7 @@
         'Compare-VdpaConfiguration'
         'Sync-VdpaConfiguration'
         'Get-VdpaCommonFeature'
+        'Test-VdpaMigration'
         'Get-VdpaPhysicalFunction'
         'Set-VdpaPhysicalFunction'
     )

@@ -17,9 +17,9 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
 
     // Serialized one level deeper than PowerShell's default (jobs, remoting, Export-Clixml), so what they hold comes back
     // as objects, not strings: a queue's counters; the parents of common features and, below them, their feature names;
-    // a physical function's VFs and, below them, their devices.
+    // a physical function's VFs and, below them, their devices; a migration check's reasons, with their kinds.
     private static readonly (string Type, int Depth)[] SerializationDepths =
-        [("VdpaPS.VdpaQueueStatistics", 2), ("VdpaPS.VdpaCommonFeatures", 3), ("VdpaPS.VdpaPhysicalFunction", 3)];
+        [("VdpaPS.VdpaQueueStatistics", 2), ("VdpaPS.VdpaCommonFeatures", 3), ("VdpaPS.VdpaPhysicalFunction", 3), ("VdpaPS.VdpaMigrationCheck", 3)];
 
     public void OnImport()
     {

@@ -179,6 +179,7 @@ Describe 'Every cmdlet in further runspaces of one process' -Tag Issue22 {
             Step Set-VdpaPhysicalFunction { Set-VdpaPhysicalFunction -Address 0000:00:10.0 -VfCount 0 -Confirm:$false; throw 'not refused' } -Accept VdpaPhysicalFunctionNotFound
             Step Wait-VdpaParent { Wait-VdpaParent vdpasim_net -TimeoutSec 30 | Out-Null }
             Step Get-VdpaCommonFeature { if (-not (Get-VdpaParent vdpasim_net | Get-VdpaCommonFeature).Features) { throw 'no common features' } }
+            Step Test-VdpaMigration { if (-not (Test-VdpaMigration -Name $Name -DeviceFeatureMask 0x100000020 -Type Net -Parent vdpasim_net).CanCreateTwin) { throw 'no twin' } }
             Step New-VdpaDevice { New-VdpaDevice $Name vdpasim_net -MacAddress 02:00:00:00:7e:01 | Out-Null }
             Step Wait-VdpaDevice { if ((Wait-VdpaDevice $Name -TimeoutSec 30).Name -ne $Name) { throw 'not there' } }
             Step Get-VdpaDevice { if ((Get-VdpaDevice $Name).Parent -ne 'vdpasim_net') { throw 'wrong parent' } }

@@ -149,6 +149,7 @@ Describe 'Error ids and categories' {
 
 Describe 'Parameters the binder checks' {
     It '<Command> -<Parameter> <Value> is refused by its [ValidateRange]: <Refused>' -ForEach @(
+        @{ Command = 'New-VdpaDevice'; Parameter = 'Mtu'; Value = 0; Refused = $true }
         @{ Command = 'New-VdpaDevice'; Parameter = 'Mtu'; Value = 67; Refused = $true }
         @{ Command = 'New-VdpaDevice'; Parameter = 'Mtu'; Value = 68; Refused = $false }
         @{ Command = 'New-VdpaDevice'; Parameter = 'Mtu'; Value = 65535; Refused = $false }

@@ -264,6 +264,7 @@ Describe 'about_VdpaPS' {
         @{ Topic = 'errors'; Pattern = 'VdpaPermissionDenied' }
         @{ Topic = 'the runbook'; Pattern = 'Runbook' }
         @{ Topic = 'fleets'; Pattern = 'Get-VdpaCommonFeature' }
+        @{ Topic = 'live migration'; Pattern = 'Test-VdpaMigration' }
     ) {
         $About | Should -Match ([regex]::Escape($Pattern))
     }

@@ -295,3 +295,69 @@ Describe 'The format file' {
         }
     }
 }
+
+# Test-VdpaMigration decides on what deserialized devices and parents carry, asking no kernel: a device's configuration
+# and a parent from another host (here through Export-Clixml/Import-Clixml, as remoting gives them).
+Describe 'Test-VdpaMigration on deserialized devices and parents' {
+    BeforeAll {
+        $bits = @{ MTU = 3; MAC = 5; STATUS = 16; CTRL_VQ = 17; MQ = 22; VERSION_1 = 32; ACCESS_PLATFORM = 33 }
+        function Get-Mask([string[]] $Names) { [uint64] $m = 0; foreach ($n in $Names) { $m = $m -bor ([uint64]1 -shl $bits[$n]) }; $m }
+        function Copy-Deserialized($InputObject) {
+            $path = Join-Path ([System.IO.Path]::GetTempPath()) "vdpaps-mig-$([guid]::NewGuid().ToString('n')).xml"
+            try { $InputObject | Export-Clixml -Path $path -Depth 3; Import-Clixml -Path $path } finally { Remove-Item -LiteralPath $path -ErrorAction Ignore }
+        }
+        $features = 'MAC', 'STATUS', 'CTRL_VQ', 'MQ', 'VERSION_1'
+        $script:Config = Copy-Deserialized ([VdpaPS.VdpaNetDeviceConfig]@{ Name = 'vm7-net0'; Type = 'Net'; VirtioDeviceId = 1
+            MacAddress = '52:54:00:00:11:00'; MaxQueuePairs = 1; DeviceFeatures = $features; DeviceFeatureMask = Get-Mask $features })
+        # A vp_vdpa function of another host: sets only features, and its device has the function's MAC.
+        $spec = @{ Name = 'pci/0000:00:11.0'; BusName = 'pci'; DeviceName = '0000:00:11.0'; SupportedClasses = [VdpaPS.VirtioDeviceClass[]]@('Net')
+            SupportedClassMask = 2; MaxQueues = 3; SupportedFeatures = @($features + 'ACCESS_PLATFORM' | Where-Object { $_ -ne 'MQ' })
+            SupportedFeatureMask = Get-Mask @($features + 'ACCESS_PLATFORM' | Where-Object { $_ -ne 'MQ' }); PciDriver = 'vp-vdpa'
+            Devices = @(); HostDevices = @('vm7-net0'); CreationAttributes = @('Feature'); FeatureProvisioning = $true; OwnMacAddress = '52:54:00:00:11:00' }
+        $script:Destination = Copy-Deserialized ([VdpaPS.VdpaParent]$spec)
+        $spec.Remove('HostDevices'); $spec.Remove('CreationAttributes'); $spec.Remove('FeatureProvisioning')
+        $script:BareParent = Copy-Deserialized ([VdpaPS.VdpaParent]$spec)
+    }
+
+    It 'gives each reason from what the deserialized objects carry' {
+        $Config.PSObject.TypeNames[0] | Should -Be 'Deserialized.VdpaPS.VdpaNetDeviceConfig'
+        $Destination.PSObject.TypeNames[0] | Should -Be 'Deserialized.VdpaPS.VdpaParent'
+        $check = $Config | Test-VdpaMigration -Parent $Destination -ErrorAction Stop
+        $check.PSObject.TypeNames[0] | Should -Be 'VdpaPS.VdpaMigrationCheck'
+        @($check.Reasons | ForEach-Object ToString) | Should -Be 'FeatureMissing:MQ', 'NameTaken'
+        $check.CanCreateTwin | Should -BeFalse
+        ($check.Name, $check.Parent) | Should -Be 'vm7-net0', 'pci/0000:00:11.0'
+        $check.DeviceFeatureMask | Should -Be $Config.DeviceFeatureMask
+    }
+
+    It 'refuses what a parent does not say, naming each unknown' {
+        $check = $Config | Test-VdpaMigration -Parent $BareParent -ErrorAction Stop
+        @($check.Reasons | ForEach-Object ToString) | Should -Be 'FeatureMissing:MQ', 'Unknown:FeatureProvisioning', 'Unknown:CreationAttributes', 'Unknown:HostDevices'
+    }
+
+    It 'keeps the reasons when the result itself is serialized, and shows them in its views' {
+        $copy = Copy-Deserialized ($Config | Test-VdpaMigration -Parent $Destination)
+        $copy.PSObject.TypeNames[0] | Should -Be 'Deserialized.VdpaPS.VdpaMigrationCheck'
+        ($copy | Out-String -Width 80) | Should -Match '(?m)^vm7-net0\s+pci/0000:00:11\.0\s+No\s+FeatureMissing:MQ$'
+        ($copy | Format-List | Out-String -Width 80) | Should -Match '(?m)^\s+NameTaken$'
+    }
+
+    It 'binds a piped configuration without an MTU, or with Linux 6.1''s MTU of 0 for none, to New-VdpaDevice' {
+        foreach ($mtu in $null, [uint16]0) {
+            $config = [pscustomobject]@{ Name = 'vm7-net0'; Type = 'Net'; MacAddress = $null; Mtu = $mtu; MaxQueuePairs = [uint16]1
+                DeviceFeatures = @('VERSION_1'); DeviceFeatureMask = [uint64]1 -shl 32 }
+            $caught = $null
+            try { $config | New-VdpaDevice -Parent vdpasim_net -ErrorAction Stop } catch { $caught = $_ }
+            # Bound, it goes on to the kernel, which this machine lacks: the module's own error, not the binder's.
+            $caught.FullyQualifiedErrorId | Should -BeLike 'Vdpa*,VdpaPS.Commands.NewVdpaDeviceCommand' -Because "MTU $(if ($null -eq $mtu) { 'none' } else { '0' }) binds"
+        }
+    }
+
+    It 'refuses a piped parent''s Name as a new device''s name before the kernel is asked' {
+        # A name a device could have (no '/'), so only the refusal of a parent's Name stops it here.
+        $sim = Copy-Deserialized ([VdpaPS.VdpaParent]@{ Name = 'vdpasim_net'; DeviceName = 'vdpasim_net'; SupportedClasses = [VdpaPS.VirtioDeviceClass[]]@('Net') })
+        $sim | New-VdpaDevice -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $e[0].FullyQualifiedErrorId | Should -Be 'InvalidVdpaDeviceName,VdpaPS.Commands.NewVdpaDeviceCommand'
+        $e[0].Exception.Message | Should -BeLike '*give the new device''s name with -Name*'
+    }
+}

@@ -105,6 +105,16 @@ BeforeDiscovery {
         @{ View = 'parents beyond common features, list'; Set = 'CommonParents'; Format = 'list'; Kind = 'list'
             Labels = 'ComputerName', 'Parent', 'ExtraFeatures', 'ExtraFeatureMask', 'SupportedFeatureMask'
             Values = @('compute-rack12-node07.example.net', 'pci/0000:03:00.2', 'vdpasim_net', $fullMask, $commonMask, $extraMask) + $allFeatures[21..34] }
+        @{ View = 'migration checks, default (table)'; Set = 'Migration'; Format = 'default'; Kind = 'table'
+            Labels = 'Name', 'Parent', 'Twin', 'Reasons'
+            Values = 'vdpa-tenant-42', 'pci/0000:03:00.2', 'pci/0000:03:00.3', 'Yes', 'No', 'FeatureMissing:CTRL_GUEST_OFFLOADS',
+                'FeatureMissing:GUEST_ANNOUNCE', 'AttributeDiffers:MacAddress', 'KernelCannotProvisionFeatures', 'NameTaken', 'ParentOccupied' }
+        @{ View = 'migration checks, list'; Set = 'Migration'; Format = 'list'; Kind = 'list'
+            Labels = 'Name', 'ComputerName', 'Parent', 'DestinationComputerName', 'Type', 'CanCreateTwin', 'Reasons', 'DeviceFeatures',
+                'DeviceFeatureMask', 'MacAddress', 'Mtu', 'MaxQueuePairs'
+            Values = @('vdpa-tenant-42', 'compute-rack12-node07.example.net', 'pci/0000:03:00.3', 'compute-rack12-node08.example.net', 'Net',
+                'False', 'FeatureMissing:CTRL_GUEST_OFFLOADS', 'AttributeDiffers:MacAddress', 'NameTaken', '02:00:00:00:00:01', '9000', '128',
+                $fullMask) + $allFeatures }
     )
     $script:Data = @{ NetFeatureBits = $NetFeatureBits; BridgedPath = $bridgedPath }
     $script:RenderCases = foreach ($case in $Cases) { foreach ($width in $Widths) { $case + @{ Width = $width } } }
@@ -219,6 +229,21 @@ Describe 'VdpaPS views' -ForEach @($Data) {
                             SupportedFeatureMask = $mask; ExtraFeatures = $features[21..34]; ExtraFeatureMask = $mask -bxor $negotiatedMask }
                         [VdpaPS.VdpaParentExtraFeatures]@{ Parent = 'vdpasim_net'; SupportedFeatureMask = $negotiatedMask; ExtraFeatures = @()
                             ExtraFeatureMask = 0 }) }
+            )
+            Migration = @(
+                [VdpaPS.VdpaMigrationCheck]@{ Name = 'vdpa-tenant-42'; ComputerName = 'compute-rack12-node07.example.net'; Parent = 'pci/0000:03:00.3'
+                    DestinationComputerName = 'compute-rack12-node08.example.net'; Type = 'Net'; DeviceFeatures = $features; DeviceFeatureMask = $mask
+                    MacAddress = '02:00:00:00:00:01'; Mtu = 9000; MaxQueuePairs = 128
+                    Reasons = [VdpaPS.VdpaMigrationReason[]]@(
+                        [VdpaPS.VdpaMigrationReason]@{ Kind = 'FeatureMissing'; Item = 'CTRL_GUEST_OFFLOADS'
+                            Message = "'vdpa-tenant-42' on compute-rack12-node07.example.net offers CTRL_GUEST_OFFLOADS (bit 2), which parent 'pci/0000:03:00.3' on compute-rack12-node08.example.net cannot offer." }
+                        [VdpaPS.VdpaMigrationReason]@{ Kind = 'FeatureMissing'; Item = 'GUEST_ANNOUNCE'; Message = 'bit 21 is missing.' }
+                        [VdpaPS.VdpaMigrationReason]@{ Kind = 'AttributeDiffers'; Item = 'MacAddress'; Message = 'its device would have 52:54:00:00:11:00.' }
+                        [VdpaPS.VdpaMigrationReason]@{ Kind = 'KernelCannotProvisionFeatures'; Message = 'DEV_FEATURES came in Linux 6.1.' }
+                        [VdpaPS.VdpaMigrationReason]@{ Kind = 'NameTaken'; Message = 'taken.' }
+                        [VdpaPS.VdpaMigrationReason]@{ Kind = 'ParentOccupied'; Message = 'occupied.' }) }
+                [VdpaPS.VdpaMigrationCheck]@{ Name = 'vdpa-tenant-42'; Parent = 'pci/0000:03:00.2'; Type = 'Net'; DeviceFeatures = $features[0..3]
+                    DeviceFeatureMask = 15; MaxQueuePairs = 1 }
             )
             CommonParents = @(
                 [VdpaPS.VdpaParentExtraFeatures]@{ ComputerName = 'compute-rack12-node07.example.net'; Parent = 'pci/0000:03:00.2'

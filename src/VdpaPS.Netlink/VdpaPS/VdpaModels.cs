@@ -38,6 +38,30 @@ public sealed class VdpaParent
     /// <summary>For a parent that is an SR-IOV virtual function: its physical function's address (the physfn link), else null.</summary>
     public string? PhysicalFunction { get; set; }
 
+    // What a twin of a device needs to know of its destination (Test-VdpaMigration, New-VdpaDevice of a piped device): read
+    // where the parent is, so that a parent deserialized on another host still carries it. Null where it was not read.
+
+    /// <summary>The vDPA devices on this parent.</summary>
+    public string[]? Devices { get; set; }
+
+    /// <summary>Every vDPA device on this parent's host: a twin's name must be free host-wide.</summary>
+    public string[]? HostDevices { get; set; }
+
+    /// <summary>What the parent's driver sets at creation (its config attribute mask, as this module knows it per driver): MacAddress, Mtu, MaxQueuePairs, Feature; null for a driver it does not know.</summary>
+    public string[]? CreationAttributes { get; set; }
+
+    /// <summary>Whether this host's kernel creates a device with a chosen feature set (DEV_FEATURES, Linux 6.1).</summary>
+    public bool? FeatureProvisioning { get; set; }
+
+    /// <summary>The MAC address a device on this parent has of the parent itself, where the driver cannot set one (vp_vdpa: the function's); read from a device on it, null when none is there.</summary>
+    public string? OwnMacAddress { get; set; }
+
+    /// <summary>The MTU a device on this parent has of the parent itself, where the driver cannot set one; read from a device on it.</summary>
+    public ushort? OwnMtu { get; set; }
+
+    /// <summary>The queue pairs a multi-queue device on this parent has of the parent itself, where the driver cannot set them; read from a device on it.</summary>
+    public ushort? OwnMaxQueuePairs { get; set; }
+
     public override string ToString() => Name;
 }
 

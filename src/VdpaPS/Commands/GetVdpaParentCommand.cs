@@ -32,12 +32,18 @@ public sealed class GetVdpaParentCommand : VdpaCmdlet
     {
         // Two names for one parent (any case, an address alone) give it once, as the list filtered by them would.
         var written = new HashSet<string>(StringComparer.Ordinal);
+        var parents = new List<VdpaParent>();
         foreach (var parent in ResolveParents(ParentName is null ? Name : [.. Name ?? [], ParentName]))
         {
             if (written.Add(parent.Name))
             {
-                WriteObject(WithSysfs(parent));
+                parents.Add(WithSysfs(parent));
             }
         }
+
+        // What a twin on each parent needs (its devices, what its driver sets): read here, so a parent deserialized on
+        // another host carries it to Test-VdpaMigration.
+        DescribeAsDestinations(parents);
+        WriteObject(parents, enumerateCollection: true);
     }
 }
