@@ -10,7 +10,8 @@
     test     build, then every test: the core's xUnit tests, the host Pester tests, and on each lab
              kernel the end-to-end Pester tests and the lab's self-test: 6.12 in one boot (qemu 11, q35:
              vduse, the simulator, PCI parents, SR-IOV PFs, sshd), 6.1 in a qemu 7.2 boot without SR-IOV
-             and a short qemu 11 boot for the SR-IOV tests (at most one boot per core at once, the first
+             and a second, qemu 11 boot for the tests that need VF parents (SR-IOV, migration; every parent
+             kind there too, none bound to virtio_vdpa) (at most one boot per core at once, the first
              beside the host suites); where each
              boot's time went, its ten slowest tests and its files' times, one summary row per suite and kernel, then
              `tests: N passed, N failed, N skipped`. -LabPath and -FullName run only those lab tests.
@@ -180,28 +181,30 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
     # One boot per kernel with every parent kind: qemu 11 and q35 for `sriov`, `pci` laid out for q35. Not on 6.1: its
     # vp_vdpa gives every queue 256 entries, qemu 11 refuses a control queue over 64 (7.2 took it), and 6.1's virtio_net
     # then spins for ever on a control command when a PCI net device with CTRL_VQ is bound to virtio_vdpa (docs/lab.md).
-    # So 6.1's main boot stays on qemu 7.2 without the SR-IOV file, which gets a short qemu 11 boot of its own after it.
-    $sriovFile = Join-Path $Root 'tests/EndToEnd/SriovParents.Tests.ps1'
-    $sriovOnly = $LabPath -and (Resolve-Path $LabPath).Path -eq $sriovFile
+    # So 6.1's main boot stays on qemu 7.2 without the files that need VF parents (the SR-IOV file, and the migration file,
+    # which also needs the PCI parents and sshd), which get a second, qemu 11 boot after it; none of them binds a PCI net
+    # device to virtio_vdpa.
+    $q35Files = @('SriovParents.Tests.ps1', 'Migration.Tests.ps1' | ForEach-Object { Join-Path $Root "tests/EndToEnd/$_" })
+    $q35Only = $LabPath -and (Resolve-Path $LabPath).Path -in $q35Files
     $boots = [System.Collections.Generic.List[object]]::new()
-    $sriovBoots = [System.Collections.Generic.List[object]]::new()
+    $q35Boots = [System.Collections.Generic.List[object]]::new()
     try {
         foreach ($kernel in $kernels) {
             if ($kernel -ne '6.1') {
                 $boots.Add((Start-TestBoot -Kernel $kernel -Results $results -Pester $pester -Runner $runner -Select $select -LabOnly:$labOnly))
                 continue
             }
-            if (-not $sriovOnly) {
-                $boots.Add((Start-TestBoot -Kernel $kernel -Modules 'vduse,sim,pci,ssh' -Results $results -Pester $pester -Runner $runner -Select ($select + @('-ExcludePath', $sriovFile)) -LabOnly:$labOnly))
+            if (-not $q35Only) {
+                $boots.Add((Start-TestBoot -Kernel $kernel -Modules 'vduse,sim,pci,ssh' -Results $results -Pester $pester -Runner $runner -Select ($select + @('-ExcludePath', ($q35Files -join ','))) -LabOnly:$labOnly))
             }
-            # -FullName alone filters the main boot; with -LabPath naming the SR-IOV file it filters this one.
-            if ($sriovOnly -or (-not $LabPath -and -not $FullName)) {
-                $sriovSelect = @('-Path', $sriovFile) + $(if ($FullName) { @('-FullName', $FullName) } else { @() })
-                $sriovBoots.Add((Start-TestBoot -Kernel $kernel -Label "$kernel-sriov" -Modules 'sriov,vhost' -Results $results -Pester $pester -Runner $runner -Select $sriovSelect -LabOnly))
+            # -FullName alone filters the main boot; with -LabPath naming one of these files it filters this one.
+            if ($q35Only -or (-not $LabPath -and -not $FullName)) {
+                $q35Select = @('-Path', $(if ($q35Only) { (Resolve-Path $LabPath).Path } else { $q35Files -join ',' })) + $(if ($FullName) { @('-FullName', $FullName) } else { @() })
+                $q35Boots.Add((Start-TestBoot -Kernel $kernel -Label "$kernel-sriov" -Results $results -Pester $pester -Runner $runner -Select $q35Select -LabOnly))
             }
         }
         # The short boot waits behind the main ones.
-        $boots.AddRange($sriovBoots)
+        $boots.AddRange($q35Boots)
         Start-WaitingBoots $boots
 
         if (-not $labOnly) {

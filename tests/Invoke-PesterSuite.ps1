@@ -20,7 +20,8 @@
 param(
     [Parameter(Mandatory)] [string] $PesterPath,
     [Parameter(Mandatory)] [string] $ModulePath,
-    [Parameter(Mandatory)] [string] $Path,
+    # Files or folders; several comma-separated, as `pwsh -File` passes each word as one string (so does -ExcludePath).
+    [Parameter(Mandatory)] [string[]] $Path,
     [Parameter(Mandatory)] [string] $ResultFile,
     [string[]] $Tag,
     [string[]] $ExcludeTag,
@@ -53,12 +54,13 @@ try {
     $env:VDPAPS_MODULE_PATH = (Resolve-Path $ModulePath -ErrorAction Stop).Path
 
     $config = New-PesterConfiguration
+    $Path = @($Path | ForEach-Object { $_ -split ',' })
     $config.Run.Path = $Path
     $config.Run.PassThru = $true
     $config.Output.Verbosity = 'Detailed'
-    # -ExcludePath (6.1's main lab boot leaves the SR-IOV file to a boot of its own) is not a filter: those files are not
-    # discovered, and every test that is must still run.
-    if ($ExcludePath) { $config.Run.ExcludePath = $ExcludePath }
+    # -ExcludePath (6.1's main lab boot leaves the files that need VF parents to a boot of its own) is not a filter: those
+    # files are not discovered, and every test that is must still run.
+    if ($ExcludePath) { $config.Run.ExcludePath = @($ExcludePath | ForEach-Object { $_ -split ',' }) }
     $filtered = [bool]($Tag -or $ExcludeTag -or $FullName)
     if ($Tag) { $config.Filter.Tag = $Tag }
     if ($ExcludeTag) { $config.Filter.ExcludeTag = $ExcludeTag }
