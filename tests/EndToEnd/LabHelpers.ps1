@@ -97,6 +97,8 @@ function Enable-LabVirtioDriver {
     # Loads virtio_vdpa (and the virtio net and block drivers) with autoprobe off, so only the devices a test binds
     # get a driver: a VDUSE device that nobody serves would otherwise block its creation for the 30 s message timeout.
     $script:SavedAutoProbe = (Get-Content /sys/bus/vdpa/drivers_autoprobe -Raw -ErrorAction Stop).Trim()
+    # What the boot loaded stays loaded afterwards: with -m sriov, virtio_net drives the PFs, which without it cannot make VFs.
+    $script:VirtioLoadedBefore = @('virtio_vdpa', 'virtio_net', 'virtio_blk' | Where-Object { Test-Path "/sys/module/$_" })
     Set-Content /sys/bus/vdpa/drivers_autoprobe 0 -ErrorAction Stop
     Invoke-LabModprobe virtio_vdpa
     Invoke-LabModprobe virtio_net
@@ -119,7 +121,7 @@ function Remove-LabModule {
 function Disable-LabVirtioDriver {
     # Every module is tried and autoprobe restored even when one fails; the first failure is thrown at the end.
     $failed = $null
-    foreach ($m in 'virtio_net', 'virtio_blk', 'virtio_vdpa') {
+    foreach ($m in 'virtio_net', 'virtio_blk', 'virtio_vdpa' | Where-Object { $_ -notin $script:VirtioLoadedBefore }) {
         try { Remove-LabModule $m } catch { $failed ??= $_ }
     }
     if ($script:SavedAutoProbe) { Set-Content /sys/bus/vdpa/drivers_autoprobe $script:SavedAutoProbe -ErrorAction Stop }

@@ -19,7 +19,9 @@ BeforeAll {
     # The sessions first: they open while nothing else runs (two pwsh starts), and Remoting.Tests.ps1 reuses them.
     $script:A, $script:B = New-LabSession -HostName '127.0.0.1', 'localhost'
 
-    # A VF parent: the second PF's one VF, bound to vp-vdpa (put back in AfterAll).
+    # A VF parent: the second PF's one VF, bound to vp-vdpa (put back in AfterAll). The PF makes VFs only with its virtio
+    # driver bound: loading virtio_net binds it again if an earlier file removed the module.
+    Invoke-LabModprobe virtio_net
     Set-VdpaPhysicalFunction $Pf -VfCount 1 -VfDriver vp-vdpa -Confirm:$false -ErrorAction Stop | Out-Null
 
     # The simulator's device offers a chosen set (uapi bits: MTU 3, MAC 5, STATUS 16 where offered, CTRL_VQ 17,
