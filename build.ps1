@@ -266,7 +266,7 @@ function Start-TestBoot {
     # the simulator, PCI functions under vp_vdpa, SR-IOV PFs for VF parents, which make it a qemu 11 and q35 boot; sshd
     # for the remoting tests), then the lab's own checks (selftest.sh), which also need virtio_vdpa and vhost_vdpa. Its
     # output goes to a log, printed with the kernel's name before each line by Wait-TestBoot. Returns what Wait-TestBoot needs.
-    # -Label names the boot in logs, result files and rows (6.1-sriov: 6.1's SR-IOV boot, -Modules sriov,vhost).
+    # -Label names the boot in logs, result files and rows (6.1-sriov: 6.1's qemu 11 boot for the files that need VF parents).
     param([string] $Kernel, [string] $Results, [string] $Pester, [string] $Runner, [string[]] $Select, [switch] $LabOnly,
         [string] $Label = $Kernel, [string] $Modules = 'vduse,sim,pci,ssh,sriov')
     $boot = [pscustomobject]@{
