@@ -172,7 +172,7 @@ public abstract partial class VdpaCmdlet
         }
 
         // What -Force removes, as a configuration file would describe it: what a failed change creates again.
-        var removed = removals.Select(d => VdpaDeviceState.FromDevice(d, ReadConfigForRestore(d.Name))).ToList();
+        var removed = removals.Select(d => VdpaDeviceState.FromDevice(d, TryReadConfig(d.Name, "what creates it again if the change fails"))).ToList();
 
         var removing = removals.Count == 0 ? string.Empty : $"; removes vDPA devices {string.Join(", ", removals.Select(d => d.Name))}";
         if (!ShouldProcess($"PCI physical function {pf.PciAddress} ({pf.VfCount} of {pf.TotalVfs} VFs{removing})", $"Set {count} VFs{bound}"))
@@ -224,20 +224,6 @@ public abstract partial class VdpaCmdlet
         }
 
         return true;
-    }
-
-    /// <summary>A removed device's configuration (MAC, MTU, queue pairs, features) to create it again; null where this kernel cannot read it.</summary>
-    private VdpaDeviceConfig? ReadConfigForRestore(string name)
-    {
-        try
-        {
-            return Client.Supports(VdpaCommand.DeviceConfigGet) ? Client.GetConfig(name) : null;
-        }
-        catch (NetlinkException e)
-        {
-            WriteVerbose($"The configuration of '{name}' cannot be read ({e.Message}): if it must be created again, it gets its parent's defaults.");
-            return null;
-        }
     }
 
     /// <summary>

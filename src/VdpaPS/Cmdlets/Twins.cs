@@ -37,16 +37,18 @@ public abstract partial class VdpaCmdlet
         {
             // The PCI driver tells vp_vdpa's one device per parent (sysfs), and the driver what it sets at creation.
             WithSysfs(parent);
-            VdpaTwin.Describe(parent, VdpaSysfs.Default.GetParentKind(parent.Name), Client.Capabilities, devices, ReadOwnConfig);
+            VdpaTwin.Describe(parent, VdpaSysfs.Default.GetParentKind(parent.Name), Client.Capabilities, devices,
+                device => TryReadConfig(device, "what its parent gives every device of its own"));
         }
     }
 
-    private VdpaDeviceConfig? ReadOwnConfig(string device)
+    /// <summary>A device's configuration (DEV_CONFIG_GET) where this kernel has the command; null, said in -Verbose, where it cannot be read.</summary>
+    private protected VdpaDeviceConfig? TryReadConfig(string device, string why)
     {
-        WriteVerbose($"Reading the configuration of vDPA device '{device}' (DEV_CONFIG_GET): what its parent gives every device of its own.");
+        WriteVerbose($"Reading the configuration of vDPA device '{device}' (DEV_CONFIG_GET): {why}.");
         try
         {
-            return Client.GetConfig(device);
+            return Client.Supports(VdpaCommand.DeviceConfigGet) ? Client.GetConfig(device) : null;
         }
         catch (NetlinkException e)
         {

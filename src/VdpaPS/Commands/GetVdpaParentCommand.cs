@@ -37,12 +37,12 @@ public sealed class GetVdpaParentCommand : VdpaCmdlet
         {
             if (written.Add(parent.Name))
             {
-                parents.Add(WithSysfs(parent));
+                parents.Add(parent);
             }
         }
 
-        // What a twin on each parent needs (its devices, what its driver sets): read here, so a parent deserialized on
-        // another host carries it to Test-VdpaMigration.
+        // sysfs (DescribeAsDestinations reads it for each parent), then what a twin on each parent needs (its devices, what
+        // its driver sets): read here, so a parent deserialized on another host carries it to Test-VdpaMigration.
         DescribeAsDestinations(parents);
         WriteObject(parents, enumerateCollection: true);
     }
