@@ -10,8 +10,9 @@
     test     build, then every test: the core's xUnit tests, the host Pester tests, and on each lab
              kernel the end-to-end Pester tests and the lab's self-test: 6.12 in one boot (qemu 11, q35:
              vduse, the simulator, PCI parents, SR-IOV PFs, sshd), 6.1 in a qemu 7.2 boot without SR-IOV
-             and a second, qemu 11 boot for the tests that need VF parents (SR-IOV, migration; every parent
-             kind there too, none bound to virtio_vdpa) (at most one boot per core at once, the first
+             and a second, qemu 11 boot for the tests that need VF parents (SR-IOV, migration) and the
+             remoting tests, which share migration's SSH sessions (every parent kind there too, none bound
+             to virtio_vdpa) (at most one boot per core at once, the first
              beside the host suites); where each
              boot's time went, its ten slowest tests and its files' times, one summary row per suite and kernel, then
              `tests: N passed, N failed, N skipped`. -LabPath and -FullName run only those lab tests.
@@ -183,8 +184,9 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
     # then spins for ever on a control command when a PCI net device with CTRL_VQ is bound to virtio_vdpa (docs/lab.md).
     # So 6.1's main boot stays on qemu 7.2 without the files that need VF parents (the SR-IOV file, and the migration file,
     # which also needs the PCI parents and sshd), which get a second, qemu 11 boot after it; none of them binds a PCI net
-    # device to virtio_vdpa.
-    $q35Files = @('SriovParents.Tests.ps1', 'Migration.Tests.ps1' | ForEach-Object { Join-Path $Root "tests/EndToEnd/$_" })
+    # device to virtio_vdpa. The remoting file goes with them: it shares the migration file's two SSH sessions (two pwsh
+    # starts, about 45 s of the main boot) and binds no device to a driver.
+    $q35Files = @('SriovParents.Tests.ps1', 'Migration.Tests.ps1', 'Remoting.Tests.ps1' | ForEach-Object { Join-Path $Root "tests/EndToEnd/$_" })
     $q35Only = $LabPath -and (Resolve-Path $LabPath).Path -in $q35Files
     $boots = [System.Collections.Generic.List[object]]::new()
     $q35Boots = [System.Collections.Generic.List[object]]::new()
@@ -195,7 +197,7 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
                 continue
             }
             if (-not $q35Only) {
-                $boots.Add((Start-TestBoot -Kernel $kernel -Modules 'vduse,sim,pci,ssh' -Results $results -Pester $pester -Runner $runner -Select ($select + @('-ExcludePath', ($q35Files -join ','))) -LabOnly:$labOnly))
+                $boots.Add((Start-TestBoot -Kernel $kernel -Modules 'vduse,sim,pci' -Results $results -Pester $pester -Runner $runner -Select ($select + @('-ExcludePath', ($q35Files -join ','))) -LabOnly:$labOnly))
             }
             # -FullName alone filters the main boot; with -LabPath naming one of these files it filters this one.
             if ($q35Only -or (-not $LabPath -and -not $FullName)) {
