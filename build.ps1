@@ -8,13 +8,10 @@
 
     build    publish the module to out/VdpaPS/<version>/, ready for Import-Module
     test     build, then every test: the core's xUnit tests, the host Pester tests, and on each lab
-             kernel the end-to-end Pester tests and the lab's self-test: 6.12 in one boot (qemu 11, q35:
-             vduse, the simulator, PCI parents, SR-IOV PFs, sshd), 6.1 in a qemu 7.2 boot without SR-IOV
-             and a second, qemu 11 boot for the tests that need VF parents (SR-IOV, migration) and the
-             remoting tests, which share migration's SSH sessions (every parent kind there too, none bound
-             to virtio_vdpa) (at most one boot per core at once, the first
-             beside the host suites); where each
-             boot's time went, its ten slowest tests and its files' times, one summary row per suite and kernel, then
+             kernel the end-to-end Pester tests and the lab's self-test, one boot per kernel (qemu 11, q35:
+             vduse, the simulator, PCI parents, SR-IOV PFs, sshd; at most one boot per core at once,
+             beside the host suites); where each boot's time went, its ten slowest tests and its
+             files' times, one summary row per suite and kernel, then
              `tests: N passed, N failed, N skipped`. -LabPath and -FullName run only those lab tests.
     package  build, then write out/packages/VdpaPS.<version>.nupkg
     lab      boot the lab kernel and run -Command in it (sets the lab up first when needed)
@@ -179,34 +176,14 @@ function Invoke-TestSuites([System.Collections.Generic.List[object]] $Summary) {
     $select = @('-Path', (Join-Path $Root 'tests/EndToEnd'))
     if ($LabPath) { $select = @('-Path', (Resolve-Path $LabPath -ErrorAction Stop).Path) }
     if ($FullName) { $select += @('-FullName', $FullName) }
-    # One boot per kernel with every parent kind: qemu 11 and q35 for `sriov`, `pci` laid out for q35. Not on 6.1: its
-    # vp_vdpa gives every queue 256 entries, qemu 11 refuses a control queue over 64 (7.2 took it), and 6.1's virtio_net
-    # then spins for ever on a control command when a PCI net device with CTRL_VQ is bound to virtio_vdpa (docs/lab.md).
-    # So 6.1's main boot stays on qemu 7.2 without the files that need VF parents (the SR-IOV file, and the migration file,
-    # which also needs the PCI parents and sshd), which get a second, qemu 11 boot after it; none of them binds a PCI net
-    # device to virtio_vdpa. The remoting file goes with them: it shares the migration file's two SSH sessions (two pwsh
-    # starts, about 45 s of the main boot) and binds no device to a driver.
-    $q35Files = @('SriovParents.Tests.ps1', 'Migration.Tests.ps1', 'Remoting.Tests.ps1' | ForEach-Object { Join-Path $Root "tests/EndToEnd/$_" })
-    $q35Only = $LabPath -and (Resolve-Path $LabPath).Path -in $q35Files
+    # One boot per kernel with every parent kind: qemu 11 and q35 for `sriov`, `pci` laid out for q35. On 6.1 no PCI net
+    # device with CTRL_VQ is bound to virtio_vdpa: its vp_vdpa gives every queue 256 entries, qemu 11 refuses a control
+    # queue over 64, and 6.1's virtio_net then spins for ever on its first control command (docs/lab.md, "PCI parents").
     $boots = [System.Collections.Generic.List[object]]::new()
-    $q35Boots = [System.Collections.Generic.List[object]]::new()
     try {
         foreach ($kernel in $kernels) {
-            if ($kernel -ne '6.1') {
-                $boots.Add((Start-TestBoot -Kernel $kernel -Results $results -Pester $pester -Runner $runner -Select $select -LabOnly:$labOnly))
-                continue
-            }
-            if (-not $q35Only) {
-                $boots.Add((Start-TestBoot -Kernel $kernel -Modules 'vduse,sim,pci' -Results $results -Pester $pester -Runner $runner -Select ($select + @('-ExcludePath', ($q35Files -join ','))) -LabOnly:$labOnly))
-            }
-            # -FullName alone filters the main boot; with -LabPath naming one of these files it filters this one.
-            if ($q35Only -or (-not $LabPath -and -not $FullName)) {
-                $q35Select = @('-Path', $(if ($q35Only) { (Resolve-Path $LabPath).Path } else { $q35Files -join ',' })) + $(if ($FullName) { @('-FullName', $FullName) } else { @() })
-                $q35Boots.Add((Start-TestBoot -Kernel $kernel -Label "$kernel-sriov" -Results $results -Pester $pester -Runner $runner -Select $q35Select -LabOnly))
-            }
+            $boots.Add((Start-TestBoot -Kernel $kernel -Results $results -Pester $pester -Runner $runner -Select $select -LabOnly:$labOnly))
         }
-        # The short boot waits behind the main ones.
-        $boots.AddRange($q35Boots)
         Start-WaitingBoots $boots
 
         if (-not $labOnly) {
@@ -268,12 +245,10 @@ function Start-TestBoot {
     # the simulator, PCI functions under vp_vdpa, SR-IOV PFs for VF parents, which make it a qemu 11 and q35 boot; sshd
     # for the remoting tests), then the lab's own checks (selftest.sh), which also need virtio_vdpa and vhost_vdpa. Its
     # output goes to a log, printed with the kernel's name before each line by Wait-TestBoot. Returns what Wait-TestBoot needs.
-    # -Label names the boot in logs, result files and rows (6.1-sriov: 6.1's qemu 11 boot for the files that need VF parents).
-    param([string] $Kernel, [string] $Results, [string] $Pester, [string] $Runner, [string[]] $Select, [switch] $LabOnly,
-        [string] $Label = $Kernel, [string] $Modules = 'vduse,sim,pci,ssh,sriov')
+    param([string] $Kernel, [string] $Results, [string] $Pester, [string] $Runner, [string[]] $Select, [switch] $LabOnly)
     $boot = [pscustomobject]@{
-        Kernel = $Label; E2eResult = (Join-Path $Results "lab-$Label.json"); SelfResult = (Join-Path $Results "selftest-$Label.json")
-        Log = (Join-Path $Results "lab-$Label.log"); Process = $null; Watch = $null; ExitCode = 125; Elapsed = [timespan]::Zero
+        Kernel = $Kernel; E2eResult = (Join-Path $Results "lab-$Kernel.json"); SelfResult = (Join-Path $Results "selftest-$Kernel.json")
+        Log = (Join-Path $Results "lab-$Kernel.log"); Process = $null; Watch = $null; ExitCode = 125; Elapsed = [timespan]::Zero
         Uptime = $null; Reader = $null; Pending = ''; Started = $null; SelfTest = -not $LabOnly; Info = $null; What = $null
     }
     $lab = Join-Path $Root 'tests/KernelLab/lab.sh'
@@ -298,8 +273,9 @@ function Start-TestBoot {
     $timeout = if ($TimeoutGiven) { $TimeoutSec } else { 2700 }
     $info = [System.Diagnostics.ProcessStartInfo]::new('bash')
     # The log takes stdout and stderr (lab.sh's own "lab:" lines, with the guest's uptimes) in the order written.
+    # Every parent kind: the simulator, VDUSE, PCI functions, SR-IOV PFs (qemu 11, q35), sshd for remoting.
     foreach ($a in @('-c', 'log=$1; shift; exec bash "$@" > "$log" 2>&1', 'bash', $boot.Log, $lab, 'run', '-k', $Kernel,
-            '-m', $Modules, '-t', "$timeout", '-o', $Results, '--', $guestCommand)) { $info.ArgumentList.Add($a) }
+            '-m', 'vduse,sim,pci,ssh,sriov', '-t', "$timeout", '-o', $Results, '--', $guestCommand)) { $info.ArgumentList.Add($a) }
     $info.UseShellExecute = $false
     $info.RedirectStandardInput = $true
     # One vCPU per guest unless VDPAPS_LAB_SMP says otherwise: two guests of 2 vCPUs on 2 cores oversubscribe qemu's

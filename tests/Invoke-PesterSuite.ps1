@@ -20,12 +20,11 @@
 param(
     [Parameter(Mandatory)] [string] $PesterPath,
     [Parameter(Mandatory)] [string] $ModulePath,
-    # Files or folders; several comma-separated, as `pwsh -File` passes each word as one string (so does -ExcludePath).
+    # Files or folders; several comma-separated, as `pwsh -File` passes each word as one string.
     [Parameter(Mandatory)] [string[]] $Path,
     [Parameter(Mandatory)] [string] $ResultFile,
     [string[]] $Tag,
     [string[]] $ExcludeTag,
-    [string[]] $ExcludePath,
     # Only the tests whose full name (block and test names joined by dots) matches this wildcard pattern.
     [string] $FullName
 )
@@ -58,9 +57,6 @@ try {
     $config.Run.Path = $Path
     $config.Run.PassThru = $true
     $config.Output.Verbosity = 'Detailed'
-    # -ExcludePath (6.1's main lab boot leaves the files that need VF parents to a boot of its own) is not a filter: those
-    # files are not discovered, and every test that is must still run.
-    if ($ExcludePath) { $config.Run.ExcludePath = @($ExcludePath | ForEach-Object { $_ -split ',' }) }
     $filtered = [bool]($Tag -or $ExcludeTag -or $FullName)
     if ($Tag) { $config.Filter.Tag = $Tag }
     if ($ExcludeTag) { $config.Filter.ExcludeTag = $ExcludeTag }

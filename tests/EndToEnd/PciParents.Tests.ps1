@@ -131,22 +131,7 @@ Describe 'A net device on pci/0000:00:10.0 (mq)' {
         $w | Should -HaveCount 0
     }
 
-    It 'bound to virtio_vdpa becomes a netdev with the device''s MAC; its statistics are refused as its driver''s limit' {
-        $d = Set-VdpaDevice "$P-n0" -Driver virtio_vdpa -PassThru
-        $d.Driver | Should -Be 'virtio_vdpa'
-        $d.NetworkInterface | Should -Not -BeNullOrEmpty
-        (Get-Content "/sys/class/net/$($d.NetworkInterface)/address") | Should -Be (Get-VdpaDeviceConfig "$P-n0").MacAddress
-        $c = Get-VdpaDeviceConfig "$P-n0"
-        $c.NegotiatedFeatures | Should -Not -BeNullOrEmpty
-        $c.NegotiatedFeatures | Should -Be @((Invoke-IpVdpa dev config show "$P-n0").config["$P-n0"].negotiated_features)
-        Get-VdpaStats "$P-n0" -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
-        $e | Should -HaveCount 1 -Because 'one error per device'
-        $e[0].FullyQualifiedErrorId | Should -Be 'VdpaOperationNotSupported,VdpaPS.Commands.GetVdpaStatsCommand'
-        "$($e[0])" | Should -Match 'driver of its parent keeps no vendor statistics'
-        "$($e[0])" | Should -Not -Match 'vdpa_sim_net'
-    }
-
-    It 'rebound to vhost_vdpa shows /dev/vhost-vdpa-N, a character device' {
+    It 'bound to vhost_vdpa shows /dev/vhost-vdpa-N, a character device' {
         $d = Set-VdpaDevice "$P-n0" -Driver vhost_vdpa -PassThru
         $d.Driver | Should -Be 'vhost_vdpa'
         $d.VhostDevicePath | Should -Match '^/dev/vhost-vdpa-\d+$'
@@ -274,7 +259,9 @@ Describe 'A block device on pci/0000:00:12.0' {
 
 Describe 'A net device behind the second PCI bus (pci/0000:21:00.0, NUMA node 1)' {
     BeforeAll {
-        $script:R0 = New-VdpaDevice "$P-x0" 0000:21:00.0 -Driver vhost_vdpa
+        # Without CTRL_VQ, so that virtio_vdpa can drive it on both kernels under qemu 11: 6.1's vp_vdpa sizes every queue
+        # 256, and qemu 11 refuses a control queue over 64, after which 6.1's virtio_net waits for ever (docs/lab.md).
+        $script:R0 = New-VdpaDevice "$P-x0" 0000:21:00.0 -Feature VERSION_1, MAC, STATUS -Driver vhost_vdpa
     }
 
     It 'shows the function behind the expander bridge as ParentDevicePath, and NUMA node 1' {
@@ -290,6 +277,21 @@ Describe 'A net device behind the second PCI bus (pci/0000:21:00.0, NUMA node 1)
         $R0.Driver | Should -Be 'vhost_vdpa'
         $R0.VhostDevicePath | Should -Match '^/dev/vhost-vdpa-\d+$'
         Get-FileKind $R0.VhostDevicePath | Should -Be 'character special file'
+    }
+
+    It 'rebound to virtio_vdpa becomes a netdev with the device''s MAC; its statistics are refused as its driver''s limit' {
+        $d = Set-VdpaDevice "$P-x0" -Driver virtio_vdpa -PassThru
+        $d.Driver | Should -Be 'virtio_vdpa'
+        $d.NetworkInterface | Should -Not -BeNullOrEmpty
+        (Get-Content "/sys/class/net/$($d.NetworkInterface)/address") | Should -Be (Get-VdpaDeviceConfig "$P-x0").MacAddress
+        $c = Get-VdpaDeviceConfig "$P-x0"
+        $c.NegotiatedFeatures | Should -Not -BeNullOrEmpty
+        $c.NegotiatedFeatures | Should -Be @((Invoke-IpVdpa dev config show "$P-x0").config["$P-x0"].negotiated_features)
+        Get-VdpaStats "$P-x0" -ErrorVariable e -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $e | Should -HaveCount 1 -Because 'one error per device'
+        $e[0].FullyQualifiedErrorId | Should -Be 'VdpaOperationNotSupported,VdpaPS.Commands.GetVdpaStatsCommand'
+        "$($e[0])" | Should -Match 'driver of its parent keeps no vendor statistics'
+        "$($e[0])" | Should -Not -Match 'vdpa_sim_net'
     }
 }
 

@@ -1,8 +1,7 @@
 # End-to-end on SR-IOV virtual functions as vDPA parents: the lab's `sriov` module word (qemu 11, q35) gives two
 # virtio-net physical functions, 0000:01:00.0 (3 VFs at most) and 0000:02:00.0 (1 VF), bound to virtio-pci with
-# virtio_net loaded, and vp_vdpa loaded for the VFs. On 6.12 it runs in the test run's boot with the other files (-m
-# vduse,sim,pci,ssh,sriov: qemu 11 and q35, pci's functions at their usual addresses); on 6.1 in a second boot with
-# the same words, beside the migration file (build.ps1 and docs/lab.md say why).
+# virtio_net loaded, and vp_vdpa loaded for the VFs. It runs in each kernel's test boot with the other files (-m
+# vduse,sim,pci,ssh,sriov: qemu 11 and q35, pci's functions at their usual addresses).
 # The blocks build on each other in order, as an operator would go: list, make VFs, create devices, refuse, remove.
 Describe 'SR-IOV VFs as vDPA parents' {
     BeforeAll {
