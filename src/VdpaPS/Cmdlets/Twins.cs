@@ -45,10 +45,16 @@ public abstract partial class VdpaCmdlet
     /// <summary>A device's configuration (DEV_CONFIG_GET) where this kernel has the command; null, said in -Verbose, where it cannot be read.</summary>
     private protected VdpaDeviceConfig? TryReadConfig(string device, string why)
     {
+        if (!Client.Supports(VdpaCommand.DeviceConfigGet))
+        {
+            WriteVerbose($"This kernel has no DEV_CONFIG_GET: the configuration of vDPA device '{device}' is not read ({why}).");
+            return null;
+        }
+
         WriteVerbose($"Reading the configuration of vDPA device '{device}' (DEV_CONFIG_GET): {why}.");
         try
         {
-            return Client.Supports(VdpaCommand.DeviceConfigGet) ? Client.GetConfig(device) : null;
+            return Client.GetConfig(device);
         }
         catch (NetlinkException e)
         {
